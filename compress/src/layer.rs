@@ -1,0 +1,491 @@
+//! [`CompressedLayer`]: the one exact compressed layer that every backend, the EIE model and the
+//! library baselines read.
+//!
+//! Built from a [`DenseLayer`] by pruning (optional), weight sharing and EIE encoding. Its canonical
+//! content is the CSR matrix of codebook indices, the codebook, the bias indices and the input; the EIE
+//! encoding (for a chosen PE count) and every view are derived from it.
+
+use crate::dense::DenseLayer;
+use crate::eie::{DEFAULT_INDEX_BITS, DEFAULT_PES, EieEncoding, check_index_bits, check_pes};
+use crate::error::{CompressError, Result};
+use crate::fixed::{FixedPointSpec, fixed_point_reference};
+use crate::prune::{PruneReport, magnitude_prune};
+use crate::share::{Codebook, SharingReport, check_bits, share_weights, sharing_error};
+use crate::sparse::SparseCodes;
+use crate::spec::check_density;
+use crate::storage::StorageStats;
+use ndarray::Array2;
+
+/// How to compress a dense layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompressOptions {
+    /// Weight (codebook index) bits, 1..=8; the codebook has `2^bits` entries, entry 0 the zero weight.
+    pub bits: u8,
+    /// Prune to this weight density first (`None`: keep the matrix's non-zeros as they are).
+    pub density: Option<f64>,
+    /// PEs of the EIE encoding, 1..=1024.
+    pub pes: usize,
+    /// Relative-index (`z`) bits, 1..=8.
+    pub index_bits: u8,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        Self {
+            bits: 4,
+            density: None,
+            pes: DEFAULT_PES,
+            index_bits: DEFAULT_INDEX_BITS,
+        }
+    }
+}
+
+impl CompressOptions {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        check_bits(self.bits)?;
+        check_pes(self.pes)?;
+        check_index_bits(self.index_bits)?;
+        if let Some(d) = self.density {
+            check_density("weight density", d)?;
+        }
+        Ok(())
+    }
+}
+
+/// Raw CSR arrays of the decoded weights (W only, no bias).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsrArrays {
+    pub rows: usize,
+    pub cols: usize,
+    pub indptr: Vec<usize>,
+    pub indices: Vec<u32>,
+    pub data: Vec<f32>,
+}
+
+/// A pruned, weight-shared, EIE-encoded FC layer with its input.
+///
+/// Invariants: `codes` is `outputs x inputs`; `bias`, when present, has `outputs` codes; `input` has
+/// `inputs` finite values; `eie` encodes `codes` with the bias as one extra last column; every code is
+/// an index of `codebook`.
+#[derive(Clone, Debug)]
+pub struct CompressedLayer {
+    name: String,
+    relu: bool,
+    codebook: Codebook,
+    codes: SparseCodes,
+    bias: Option<Vec<u8>>,
+    input: Vec<f32>,
+    eie: EieEncoding,
+    fixed: FixedPointSpec,
+    sharing: SharingReport,
+    prune: Option<PruneReport>,
+    content_hash: String,
+}
+
+impl CompressedLayer {
+    /// Prunes (if `opts.density` is set), weight-shares and encodes `dense`.
+    ///
+    /// A matrix whose non-zeros already take at most `2^bits - 1` distinct values keeps exactly those
+    /// values as its codebook; otherwise 1-D k-means (linear initialisation) builds it.
+    pub fn compress(mut dense: DenseLayer, opts: CompressOptions) -> Result<Self> {
+        opts.validate()?;
+        let prune = match opts.density {
+            Some(d) => {
+                let keep = ((d * dense.weights.len() as f64).round() as usize).max(1);
+                Some(magnitude_prune(&mut dense.weights, keep)?)
+            }
+            None => None,
+        };
+        let nonzeros: Vec<f32> = dense
+            .weights
+            .iter()
+            .copied()
+            .filter(|&w| w != 0.0)
+            .collect();
+        let (codebook, sharing) = share_weights(&nonzeros, opts.bits)?;
+        let codes = match code_matrix::<std::convert::Infallible>(&dense, |w| {
+            Ok(codebook.nearest_nonzero(w))
+        }) {
+            Ok(codes) => codes,
+            Err((_, _, never)) => match never {},
+        };
+        let bias = dense
+            .bias
+            .as_ref()
+            .map(|b| b.iter().map(|&v| codebook.nearest(v)).collect());
+        Self::assemble(dense, codebook, codes, bias, sharing, prune, opts)
+    }
+
+    /// Encodes `dense` with a given codebook: every weight and bias value must be one of its entries.
+    pub fn with_codebook(
+        dense: DenseLayer,
+        codebook: Codebook,
+        opts: CompressOptions,
+    ) -> Result<Self> {
+        opts.validate()?;
+        let missing = |what: &str, idx: String, v: f32| {
+            CompressError::Shape(format!(
+                "layer '{}': {what} value {v} at {idx} is not an entry of the codebook {:?}",
+                dense.name,
+                codebook.values()
+            ))
+        };
+        let codes = code_matrix(&dense, |w| codebook.exact(w).ok_or(w))
+            .map_err(|(i, j, v)| missing("weight", format!("row {i}, column {j}"), v))?;
+        let bias = match &dense.bias {
+            Some(b) => Some(
+                b.iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        codebook
+                            .exact(v)
+                            .ok_or_else(|| missing("bias", format!("row {i}"), v))
+                    })
+                    .collect::<Result<Vec<u8>>>()?,
+            ),
+            None => None,
+        };
+        let nonzeros: Vec<f32> = dense
+            .weights
+            .iter()
+            .copied()
+            .filter(|&w| w != 0.0)
+            .collect();
+        let sharing = sharing_error("given", 0, &nonzeros, &codebook);
+        Self::assemble(dense, codebook, codes, bias, sharing, None, opts)
+    }
+
+    fn assemble(
+        dense: DenseLayer,
+        codebook: Codebook,
+        codes: SparseCodes,
+        bias: Option<Vec<u8>>,
+        sharing: SharingReport,
+        prune: Option<PruneReport>,
+        opts: CompressOptions,
+    ) -> Result<Self> {
+        let augmented = match &bias {
+            Some(b) => codes.with_extra_column(b),
+            None => codes.clone(),
+        };
+        let eie = EieEncoding::encode(&augmented, opts.pes, codebook.bits(), opts.index_bits)?;
+        let mut layer = Self {
+            name: dense.name,
+            relu: dense.relu,
+            codebook,
+            codes,
+            bias,
+            input: dense.input,
+            eie,
+            fixed: FixedPointSpec::calibrate(&[], &[], false, 0.0),
+            sharing,
+            prune,
+            content_hash: String::new(),
+        };
+        let max_out = layer
+            .reference_f64()
+            .0
+            .iter()
+            .fold(0.0f64, |m, y| m.max(y.abs()));
+        layer.fixed = FixedPointSpec::calibrate(
+            layer.codebook.values(),
+            &layer.input,
+            layer.bias.is_some(),
+            max_out,
+        );
+        layer.content_hash = layer.compute_hash();
+        Ok(layer)
+    }
+
+    /// The same layer encoded for another PE count or relative-index width (content hash unchanged).
+    pub fn reencode(&self, pes: usize, index_bits: u8) -> Result<Self> {
+        let eie = EieEncoding::encode(
+            &self.augmented_codes(),
+            pes,
+            self.codebook.bits(),
+            index_bits,
+        )?;
+        Ok(Self {
+            eie,
+            ..self.clone()
+        })
+    }
+
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Renames the layer (content hash unchanged).
+    pub fn set_name(&mut self, name: &str) {
+        self.name = name.to_string();
+    }
+    /// Input length (columns of W).
+    pub fn inputs(&self) -> usize {
+        self.codes.cols()
+    }
+    /// Output length (rows of W).
+    pub fn outputs(&self) -> usize {
+        self.codes.rows()
+    }
+    /// Whether the output goes through ReLU.
+    pub fn relu(&self) -> bool {
+        self.relu
+    }
+    /// The shared weights.
+    pub fn codebook(&self) -> &Codebook {
+        &self.codebook
+    }
+    /// W as CSR codebook indices (no bias).
+    pub fn codes(&self) -> &SparseCodes {
+        &self.codes
+    }
+    /// Bias codebook indices, if the layer has a bias.
+    pub fn bias_codes(&self) -> Option<&[u8]> {
+        self.bias.as_deref()
+    }
+    /// The input activations (without the bias column's constant 1).
+    pub fn input(&self) -> &[f32] {
+        &self.input
+    }
+    /// The EIE encoding.
+    pub fn eie(&self) -> &EieEncoding {
+        &self.eie
+    }
+    /// The fixed-point formats.
+    pub fn fixed(&self) -> FixedPointSpec {
+        self.fixed
+    }
+    /// How the codebook was made and the error it leaves.
+    pub fn sharing(&self) -> &SharingReport {
+        &self.sharing
+    }
+    /// What pruning did, if this layer was pruned here.
+    pub fn prune_report(&self) -> Option<&PruneReport> {
+        self.prune.as_ref()
+    }
+    /// A 16-hex-digit digest (BLAKE3) of the layer's content: shape, ReLU, codebook, codes, bias and
+    /// input. It does not depend on the PE count or the name.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// W's codes with the bias as one extra last column (what EIE encodes).
+    pub fn augmented_codes(&self) -> SparseCodes {
+        match &self.bias {
+            Some(b) => self.codes.with_extra_column(b),
+            None => self.codes.clone(),
+        }
+    }
+
+    /// The activations of every encoded column: the input, then 1.0 for the bias column.
+    pub fn augmented_input(&self) -> Vec<f32> {
+        let mut a = self.input.clone();
+        if self.bias.is_some() {
+            a.push(1.0);
+        }
+        a
+    }
+
+    /// The decoded bias values.
+    pub fn bias(&self) -> Option<Vec<f32>> {
+        self.bias
+            .as_ref()
+            .map(|b| b.iter().map(|&c| self.codebook.value(c)).collect())
+    }
+
+    /// The decoded weights, dense (`outputs x inputs`).
+    pub fn dense_weights(&self) -> Array2<f32> {
+        let mut w = Array2::<f32>::zeros((self.outputs(), self.inputs()));
+        for i in 0..self.outputs() {
+            let (cols, cs) = self.codes.row(i);
+            for (&j, &c) in cols.iter().zip(cs) {
+                w[[i, j as usize]] = self.codebook.value(c);
+            }
+        }
+        w
+    }
+
+    /// The decoded weights as raw CSR arrays.
+    pub fn csr_arrays(&self) -> CsrArrays {
+        CsrArrays {
+            rows: self.outputs(),
+            cols: self.inputs(),
+            indptr: self.codes.row_ptr().to_vec(),
+            indices: self.codes.col_idx().to_vec(),
+            data: self
+                .codes
+                .codes()
+                .iter()
+                .map(|&c| self.codebook.value(c))
+                .collect(),
+        }
+    }
+
+    /// The decoded weights as an `sprs` CSR matrix.
+    pub fn csr(&self) -> sprs::CsMat<f32> {
+        let a = self.csr_arrays();
+        let indices = a.indices.iter().map(|&j| j as usize).collect();
+        sprs::CsMat::new((a.rows, a.cols), a.indptr, indices, a.data)
+    }
+
+    /// The f64 reference `f(W a + v)` and, per row, `sum_j |w_ij a_j| + |v_i|` (the scale of DESIGN.md's
+    /// error bound).
+    pub fn reference_f64(&self) -> (Vec<f64>, Vec<f64>) {
+        let bias = self.bias();
+        (0..self.outputs())
+            .map(|i| {
+                let (cols, cs) = self.codes.row(i);
+                let (mut y, mut s) = (0.0f64, 0.0f64);
+                for (&j, &c) in cols.iter().zip(cs) {
+                    let t = self.codebook.value(c) as f64 * self.input[j as usize] as f64;
+                    y += t;
+                    s += t.abs();
+                }
+                if let Some(b) = &bias {
+                    y += b[i] as f64;
+                    s += (b[i] as f64).abs();
+                }
+                (if self.relu { y.max(0.0) } else { y }, s)
+            })
+            .unzip()
+    }
+
+    /// The codebook in the weight format, padded to `2^bits` entries.
+    pub fn fixed_codebook(&self) -> Vec<i16> {
+        self.codebook
+            .padded()
+            .iter()
+            .map(|&w| self.fixed.weight.quantize(w))
+            .collect()
+    }
+
+    /// The activations of every encoded column (bias column included) in the activation format.
+    pub fn fixed_input(&self) -> Vec<i16> {
+        self.augmented_input()
+            .iter()
+            .map(|&a| self.fixed.act.quantize(a))
+            .collect()
+    }
+
+    /// The plain fixed-point output (see [`crate::fixed`]): what every fixed-point backend must equal.
+    pub fn fixed_reference(&self) -> Vec<i16> {
+        fixed_point_reference(
+            self.fixed,
+            &self.augmented_codes(),
+            &self.fixed_codebook(),
+            &self.fixed_input(),
+            self.relu,
+        )
+    }
+
+    /// Non-zero weights of W (bias excluded).
+    pub fn nnz(&self) -> usize {
+        self.codes.nnz()
+    }
+    /// Non-zero bias entries.
+    pub fn bias_nnz(&self) -> usize {
+        self.bias
+            .as_ref()
+            .map_or(0, |b| b.iter().filter(|&&c| c != 0).count())
+    }
+    /// Non-zero input activations.
+    pub fn act_nnz(&self) -> usize {
+        self.input.iter().filter(|&&a| a != 0.0).count()
+    }
+    /// Measured weight density of W.
+    pub fn weight_density(&self) -> f64 {
+        self.nnz() as f64 / (self.outputs() as f64 * self.inputs() as f64)
+    }
+    /// Measured input activation density.
+    pub fn act_density(&self) -> f64 {
+        self.act_nnz() as f64 / self.inputs() as f64
+    }
+    /// Useful multiply-accumulates: non-zero weights whose activation is non-zero; the bias column's
+    /// non-zeros (activation 1) are counted when `include_bias`.
+    pub fn useful_macs(&self, include_bias: bool) -> usize {
+        let counts = self.codes.col_counts();
+        let w: usize = counts
+            .iter()
+            .zip(&self.input)
+            .filter(|(_, a)| **a != 0.0)
+            .map(|(c, _)| c)
+            .sum();
+        w + if include_bias { self.bias_nnz() } else { 0 }
+    }
+    /// Useful MACs of W over the dense MAC count (Table III's FLOP %), bias excluded.
+    pub fn flop_density(&self) -> f64 {
+        self.useful_macs(false) as f64 / (self.outputs() as f64 * self.inputs() as f64)
+    }
+    /// (row CV, column CV) of W's non-zero counts.
+    pub fn nnz_cvs(&self) -> (f64, f64) {
+        (
+            crate::stats::cv(&self.codes.row_counts()),
+            crate::stats::cv(&self.codes.col_counts()),
+        )
+    }
+    /// Storage accounting of the EIE encoding.
+    pub fn storage(&self) -> StorageStats {
+        StorageStats::of(self)
+    }
+
+    fn compute_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(b"eie-bench compressed layer v1");
+        for n in [
+            self.outputs() as u64,
+            self.inputs() as u64,
+            self.relu as u64,
+            self.codebook.bits() as u64,
+        ] {
+            h.update(&n.to_le_bytes());
+        }
+        h.update(&(self.codebook.len() as u64).to_le_bytes());
+        for v in self.codebook.values() {
+            h.update(&v.to_bits().to_le_bytes());
+        }
+        for p in self.codes.row_ptr() {
+            h.update(&(*p as u64).to_le_bytes());
+        }
+        for j in self.codes.col_idx() {
+            h.update(&j.to_le_bytes());
+        }
+        h.update(self.codes.codes());
+        match &self.bias {
+            Some(b) => {
+                h.update(&[1]);
+                h.update(b);
+            }
+            None => {
+                h.update(&[0]);
+            }
+        }
+        for a in &self.input {
+            h.update(&a.to_bits().to_le_bytes());
+        }
+        h.finalize().to_hex()[..16].to_string()
+    }
+}
+
+/// Codes of every non-zero weight of `dense`, row by row; `code` fails with the offending value.
+fn code_matrix<E>(
+    dense: &DenseLayer,
+    code: impl Fn(f32) -> Result<u8, E>,
+) -> Result<SparseCodes, (usize, usize, E)> {
+    let mut row_ptr = Vec::with_capacity(dense.outputs + 1);
+    let (mut col_idx, mut codes) = (Vec::new(), Vec::new());
+    row_ptr.push(0);
+    for (i, row) in dense.weights.chunks(dense.inputs).enumerate() {
+        for (j, &w) in row.iter().enumerate() {
+            if w != 0.0 {
+                codes.push(code(w).map_err(|e| (i, j, e))?);
+                col_idx.push(j as u32);
+            }
+        }
+        row_ptr.push(col_idx.len());
+    }
+    Ok(
+        SparseCodes::new(dense.outputs, dense.inputs, row_ptr, col_idx, codes)
+            .expect("codes built row by row are valid CSR"),
+    )
+}

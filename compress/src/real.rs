@@ -1,0 +1,53 @@
+//! The real AlexNet FC8 layer (pruned, 4-bit weight-shared, with one real input), when its data exists.
+//!
+//! It lives in `$EIE_DATA_DIR/alexnet-fc8/` (`EIE_DATA_DIR` defaults to `../shared/data` beside the
+//! workspace root) as `weights.npy` (1000 x 4096), `bias.npy`, `input.npy` and `codebook.npy`; it is
+//! never copied into the repository. FC8 feeds the softmax, so the layer has no ReLU.
+
+use crate::dense::DenseLayer;
+use crate::error::{CompressError, Result};
+use crate::layer::{CompressOptions, CompressedLayer};
+use crate::npy::read_f32;
+use crate::share::Codebook;
+use std::path::{Path, PathBuf};
+
+/// The real layer's name.
+pub const REAL_FC8_NAME: &str = "alexnet-fc8-real";
+
+/// `$EIE_DATA_DIR`, or `../shared/data` beside the workspace root.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os("EIE_DATA_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+    }
+}
+
+/// The real FC8's folder, if it exists.
+pub fn real_fc8_dir() -> Option<PathBuf> {
+    let d = data_dir().join("alexnet-fc8");
+    d.join("weights.npy").is_file().then_some(d)
+}
+
+/// Loads the real FC8 from `dir`, keeping its published codebook exactly (entry order included).
+pub fn load_real_fc8(dir: &Path, opts: CompressOptions) -> Result<CompressedLayer> {
+    let read = |f: &str, rank: usize| -> Result<(Vec<usize>, Vec<f32>)> {
+        let path = dir.join(f);
+        let a = read_f32(&path)?;
+        if a.shape.len() != rank {
+            return Err(CompressError::bad_file(
+                path,
+                format!("expected a {rank}-D array, found shape {:?}", a.shape),
+            ));
+        }
+        Ok((a.shape, a.data))
+    };
+    let (ws, w) = read("weights.npy", 2)?;
+    let (_, b) = read("bias.npy", 1)?;
+    let (_, a) = read("input.npy", 1)?;
+    let (_, cb) = read("codebook.npy", 1)?;
+    let bits = (cb.len().max(2) as f64).log2().ceil() as u8;
+    let codebook = Codebook::new(bits, cb)
+        .map_err(|e| CompressError::bad_file(dir.join("codebook.npy"), e.to_string()))?;
+    let dense = DenseLayer::new(REAL_FC8_NAME, ws[0], ws[1], w, Some(b), a, false)?;
+    CompressedLayer::with_codebook(dense, codebook, opts)
+}
