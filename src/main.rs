@@ -1,1 +1,50 @@
-fn main() {}
+//! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
+//!
+//! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files).
+//! With no subcommand it runs the main job, which for now prints the layers table.
+
+mod export;
+mod layer_args;
+mod layers;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "eie",
+    version,
+    about = "EIE (Han et al., ISCA 2016) beside today's CPUs and GPUs on identical compressed FC layers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the compressed layers (Table III of the paper, with storage accounting).
+    Layers(layers::Args),
+    /// Write one layer as .npy files (CSR, EIE arrays, codebook, input, references) for numpy/scipy.
+    Export(export::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Layers(args)) => layers::run(args),
+        Some(Command::Export(args)) => export::run(args),
+        None => layers::run(layers::Args::default()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

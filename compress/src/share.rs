@@ -30,6 +30,8 @@ pub struct SharingReport {
     pub method: &'static str,
     /// Lloyd iterations run (0 unless k-means ran).
     pub iterations: usize,
+    /// Empty clusters re-seeded by splitting the worst cluster (see `kmeans_1d`).
+    pub reseeded: usize,
     /// Root-mean-square error over the non-zero weights.
     pub rmse: f64,
     /// `rmse` divided by the root-mean-square of the non-zero weights.
@@ -159,10 +161,11 @@ pub fn share_weights(nonzeros: &[f32], bits: u8) -> Result<(Codebook, SharingRep
         let report = sharing_error("exact", 0, &sorted, &cb);
         return Ok((cb, report));
     }
-    let (centroids, iterations) = kmeans_1d(&sorted, k);
+    let km = kmeans_1d(&sorted, k);
     // Cluster means of ordered, disjoint ranges are ordered; rounding to f32 could still merge two or
     // land on 0.0 (which would make kept weights vanish), so such entries are dropped.
-    let mut nz: Vec<f32> = centroids
+    let mut nz: Vec<f32> = km
+        .centroids
         .iter()
         .map(|&c| c as f32)
         .filter(|&c| c != 0.0)
@@ -172,7 +175,8 @@ pub fn share_weights(nonzeros: &[f32], bits: u8) -> Result<(Codebook, SharingRep
     let mut values = vec![0.0];
     values.extend(nz);
     let cb = Codebook::new(bits, values)?;
-    let report = sharing_error("kmeans-linear", iterations, &sorted, &cb);
+    let mut report = sharing_error("kmeans-linear", km.iterations, &sorted, &cb);
+    report.reseeded = km.reseeded;
     Ok((cb, report))
 }
 
@@ -194,21 +198,40 @@ pub fn sharing_error(
     SharingReport {
         method,
         iterations,
+        reseeded: 0,
         rmse: (se / n).sqrt(),
         relative_rmse: if ss > 0.0 { (se / ss).sqrt() } else { 0.0 },
         max_abs_err: max,
     }
 }
 
-/// Lloyd's k-means on sorted values with linear initialisation; returns (centroids, iterations).
-fn kmeans_1d(sorted: &[f32], k: usize) -> (Vec<f64>, usize) {
+/// Result of [`kmeans_1d`].
+struct KMeans {
+    centroids: Vec<f64>,
+    iterations: usize,
+    reseeded: usize,
+}
+
+/// Lloyd's k-means on sorted values with linear initialisation.
+///
+/// Linear initialisation over `[min, max]` of *pruned* weights puts centroids inside the gap that
+/// pruning left around zero; such a centroid ends with an empty cluster and would waste a codebook
+/// entry. Standard k-means hygiene fixes that without changing the initialisation: an empty cluster is
+/// re-seeded by splitting the cluster with the largest sum of squared errors at its mean, and Lloyd
+/// iterations resume.
+fn kmeans_1d(sorted: &[f32], k: usize) -> KMeans {
     let n = sorted.len();
     let (lo, hi) = (sorted[0] as f64, sorted[n - 1] as f64);
-    let mut prefix = Vec::with_capacity(n + 1);
-    prefix.push(0.0f64);
+    let (mut s1, mut s2) = (Vec::with_capacity(n + 1), Vec::with_capacity(n + 1));
+    s1.push(0.0f64);
+    s2.push(0.0f64);
     for &v in sorted {
-        prefix.push(prefix.last().unwrap() + v as f64);
+        let v = v as f64;
+        s1.push(s1.last().unwrap() + v);
+        s2.push(s2.last().unwrap() + v * v);
     }
+    let mean = |a: usize, b: usize| (s1[b] - s1[a]) / (b - a) as f64;
+    let sse = |a: usize, b: usize| (s2[b] - s2[a]) - (s1[b] - s1[a]).powi(2) / (b - a) as f64;
     let mut c: Vec<f64> = if k == 1 {
         vec![0.5 * (lo + hi)]
     } else {
@@ -218,27 +241,53 @@ fn kmeans_1d(sorted: &[f32], k: usize) -> (Vec<f64>, usize) {
     };
     let mut bounds = vec![0usize; k + 1];
     bounds[k] = n;
-    for it in 1..=MAX_ITERATIONS {
-        for i in 1..k {
-            let mid = 0.5 * (c[i - 1] + c[i]);
-            bounds[i] = sorted.partition_point(|&v| (v as f64) <= mid);
-        }
-        let mut changed = false;
-        for i in 0..k {
-            let (a, b) = (bounds[i], bounds[i + 1]);
-            if b > a {
-                let m = (prefix[b] - prefix[a]) / (b - a) as f64;
-                if m != c[i] {
+    let (mut iterations, mut reseeded) = (0, 0);
+    loop {
+        loop {
+            iterations += 1;
+            for i in 1..k {
+                let mid = 0.5 * (c[i - 1] + c[i]);
+                bounds[i] = sorted.partition_point(|&v| (v as f64) <= mid);
+            }
+            let mut changed = false;
+            for i in 0..k {
+                let (a, b) = (bounds[i], bounds[i + 1]);
+                if b > a && mean(a, b) != c[i] {
                     changed = true;
-                    c[i] = m;
+                    c[i] = mean(a, b);
                 }
             }
+            if !changed || iterations >= MAX_ITERATIONS {
+                break;
+            }
         }
-        if !changed {
-            return (c, it);
+        let Some(empty) = (0..k).find(|&i| bounds[i] == bounds[i + 1]) else {
+            break;
+        };
+        let worst = (0..k)
+            .filter(|&i| {
+                sorted[bounds[i]] != sorted[bounds[i + 1].max(1) - 1] && bounds[i + 1] > bounds[i]
+            })
+            .max_by(|&i, &j| {
+                sse(bounds[i], bounds[i + 1]).total_cmp(&sse(bounds[j], bounds[j + 1]))
+            });
+        let Some(worst) = worst else { break };
+        if iterations >= MAX_ITERATIONS || reseeded >= 4 * k {
+            break;
         }
+        let (a, b) = (bounds[worst], bounds[worst + 1]);
+        let m = mean(a, b);
+        let p = (a + sorted[a..b].partition_point(|&v| (v as f64) <= m)).clamp(a + 1, b - 1);
+        c[worst] = mean(a, p);
+        c[empty] = mean(p, b);
+        c.sort_by(f64::total_cmp);
+        reseeded += 1;
     }
-    (c, MAX_ITERATIONS)
+    KMeans {
+        centroids: c,
+        iterations,
+        reseeded,
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +319,24 @@ mod tests {
         assert!((cb.value(1) + 1.005).abs() < 1e-6, "{:?}", cb.values());
         assert!((cb.value(2) - 2.0).abs() < 1e-6 && (cb.value(3) - 5.0).abs() < 1e-6);
         assert!(rep.max_abs_err < 0.016 && rep.iterations >= 1);
+    }
+
+    /// Pruned weights leave a gap around zero; linear initialisation puts centroids in it. Every
+    /// codebook entry must still end up used.
+    #[test]
+    fn pruned_weights_use_every_entry() {
+        let mut w: Vec<f32> = (0..4000)
+            .map(|i| ((i as f32 * 0.618_034).fract() - 0.5) * 0.2)
+            .collect();
+        crate::prune::magnitude_prune(&mut w, 400).unwrap();
+        let nz: Vec<f32> = w.into_iter().filter(|&x| x != 0.0).collect();
+        let (cb, rep) = share_weights(&nz, 4).unwrap();
+        assert_eq!(cb.len(), 16);
+        let mut used = [false; 16];
+        nz.iter()
+            .for_each(|&x| used[cb.nearest_nonzero(x) as usize] = true);
+        assert!(used[1..].iter().all(|&u| u), "{:?} {rep:?}", cb.values());
+        assert!(rep.reseeded >= 1, "{rep:?}");
     }
 
     #[test]

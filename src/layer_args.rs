@@ -1,0 +1,120 @@
+//! The layer-selection flags shared by every subcommand that reads layers.
+
+use anyhow::{Context, Result};
+use eie_compress::load::load_dense;
+use eie_compress::{
+    CompressOptions, CompressedLayer, LoadRequest, TensorSource, build_layer, default_layer_names,
+};
+use std::time::Instant;
+
+/// Which layers to build, and how to compress them.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LayerArgs {
+    /// A layer by name (repeatable): Alex-6, Alex-7, Alex-8, VGG-6, VGG-7, VGG-8, NT-We, NT-Wd, NT-LSTM,
+    /// alexnet-fc8-real. Default: all of them (the real layer when its data exists).
+    #[arg(long = "layer", value_name = "NAME")]
+    pub layers: Vec<String>,
+    /// Load W (outputs x inputs, f32) from FILE.npy, FILE.safetensors or FILE.safetensors:TENSOR.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<String>,
+    /// Bias of the loaded layer (1-D, one value per output).
+    #[arg(long, value_name = "FILE", requires = "weights")]
+    pub bias: Option<String>,
+    /// Input of the loaded layer (1-D, one value per input). Default: a generated input (--act-density).
+    #[arg(long, value_name = "FILE", requires = "weights")]
+    pub input: Option<String>,
+    /// Name of the loaded layer. Default: the weight file's stem.
+    #[arg(long, value_name = "NAME", requires = "weights")]
+    pub name: Option<String>,
+    /// Prune the loaded W by magnitude to this density, in (0, 1], before weight sharing.
+    #[arg(long, value_name = "D", requires = "weights")]
+    pub density: Option<f64>,
+    /// Density of the generated input of a loaded layer that has no --input, in (0, 1].
+    #[arg(long, value_name = "D", default_value_t = 1.0, requires = "weights")]
+    pub act_density: f64,
+    /// The loaded layer has no ReLU on its output.
+    #[arg(long, requires = "weights")]
+    pub no_relu: bool,
+    /// Weight-sharing bits, 1..=8: a codebook of 2^bits entries, entry 0 the zero weight.
+    #[arg(long, value_name = "B", default_value_t = 4)]
+    pub bits: u8,
+    /// Processing elements of the EIE encoding, 1..=1024.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub pes: usize,
+    /// Relative-index (z) bits of the EIE encoding, 1..=8.
+    #[arg(long, value_name = "B", default_value_t = 4)]
+    pub index_bits: u8,
+}
+
+impl Default for LayerArgs {
+    fn default() -> Self {
+        Self {
+            layers: Vec::new(),
+            weights: None,
+            bias: None,
+            input: None,
+            name: None,
+            density: None,
+            act_density: 1.0,
+            no_relu: false,
+            bits: 4,
+            pes: 64,
+            index_bits: 4,
+        }
+    }
+}
+
+impl LayerArgs {
+    fn options(&self) -> CompressOptions {
+        CompressOptions {
+            bits: self.bits,
+            density: self.density,
+            pes: self.pes,
+            index_bits: self.index_bits,
+        }
+    }
+
+    /// The named layers, then the loaded one; the default set when neither is given.
+    pub fn build(&self) -> Result<Vec<CompressedLayer>> {
+        let opts = self.options();
+        opts.validate()?;
+        let mut names = self.layers.clone();
+        if names.is_empty() && self.weights.is_none() {
+            names = default_layer_names();
+        }
+        let mut out = Vec::new();
+        for name in &names {
+            let t = Instant::now();
+            let layer = build_layer(
+                name,
+                CompressOptions {
+                    density: None,
+                    ..opts
+                },
+            )
+            .with_context(|| format!("building layer '{name}'"))?;
+            eprintln!(
+                "built {:<16} in {:>6.2} s",
+                layer.name(),
+                t.elapsed().as_secs_f64()
+            );
+            out.push(layer);
+        }
+        if let Some(w) = &self.weights {
+            let req = LoadRequest {
+                name: self.name.clone(),
+                weights: TensorSource::parse(w),
+                bias: self.bias.as_deref().map(TensorSource::parse),
+                input: self.input.as_deref().map(TensorSource::parse),
+                relu: !self.no_relu,
+                act_density: self.act_density,
+            };
+            let dense = load_dense(&req).with_context(|| format!("loading {w}"))?;
+            out.push(
+                CompressedLayer::compress(dense, opts)
+                    .with_context(|| format!("compressing {w}"))?,
+            );
+        }
+        Ok(out)
+    }
+}
