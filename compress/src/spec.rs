@@ -33,98 +33,114 @@ pub struct LayerSpec {
     pub description: String,
 }
 
+/// One row of Table III as printed, with the output function we give the layer.
+struct TableIiiRow {
+    name: &'static str,
+    inputs: usize,
+    outputs: usize,
+    weight_pct: f64,
+    act_pct: f64,
+    flop_pct: f64,
+    relu: bool,
+    description: &'static str,
+}
+
+const ALEX: &str = "Compressed AlexNet, large-scale image classification";
+const VGG: &str = "Compressed VGG-16, image classification and object detection";
+const NT: &str = "Compressed NeuralTalk (RNN + LSTM) for image captioning";
+
 /// Table III as printed: name, (inputs, outputs), weight %, activation %, FLOP %.
-const TABLE_III: [(&str, usize, usize, f64, f64, f64, bool, &str); 9] = [
-    (
-        "Alex-6",
-        9216,
-        4096,
-        9.0,
-        35.1,
-        3.0,
-        true,
-        "Compressed AlexNet, large-scale image classification",
-    ),
-    (
-        "Alex-7",
-        4096,
-        4096,
-        9.0,
-        35.3,
-        3.0,
-        true,
-        "Compressed AlexNet, large-scale image classification",
-    ),
-    (
-        "Alex-8",
-        4096,
-        1000,
-        25.0,
-        37.5,
-        10.0,
-        false,
-        "Compressed AlexNet, large-scale image classification",
-    ),
-    (
-        "VGG-6",
-        25088,
-        4096,
-        4.0,
-        18.3,
-        1.0,
-        true,
-        "Compressed VGG-16, image classification and object detection",
-    ),
-    (
-        "VGG-7",
-        4096,
-        4096,
-        4.0,
-        37.5,
-        2.0,
-        true,
-        "Compressed VGG-16, image classification and object detection",
-    ),
-    (
-        "VGG-8",
-        4096,
-        1000,
-        23.0,
-        41.1,
-        9.0,
-        false,
-        "Compressed VGG-16, image classification and object detection",
-    ),
-    (
-        "NT-We",
-        4096,
-        600,
-        10.0,
-        100.0,
-        10.0,
-        false,
-        "Compressed NeuralTalk (RNN + LSTM) for image captioning",
-    ),
-    (
-        "NT-Wd",
-        600,
-        8791,
-        11.0,
-        100.0,
-        11.0,
-        false,
-        "Compressed NeuralTalk (RNN + LSTM) for image captioning",
-    ),
-    (
-        "NT-LSTM",
-        1201,
-        2400,
-        10.0,
-        100.0,
-        11.0,
-        false,
-        "Compressed NeuralTalk (RNN + LSTM) for image captioning",
-    ),
+const TABLE_III: [TableIiiRow; 9] = [
+    TableIiiRow {
+        name: "Alex-6",
+        inputs: 9216,
+        outputs: 4096,
+        weight_pct: 9.0,
+        act_pct: 35.1,
+        flop_pct: 3.0,
+        relu: true,
+        description: ALEX,
+    },
+    TableIiiRow {
+        name: "Alex-7",
+        inputs: 4096,
+        outputs: 4096,
+        weight_pct: 9.0,
+        act_pct: 35.3,
+        flop_pct: 3.0,
+        relu: true,
+        description: ALEX,
+    },
+    TableIiiRow {
+        name: "Alex-8",
+        inputs: 4096,
+        outputs: 1000,
+        weight_pct: 25.0,
+        act_pct: 37.5,
+        flop_pct: 10.0,
+        relu: false,
+        description: ALEX,
+    },
+    TableIiiRow {
+        name: "VGG-6",
+        inputs: 25088,
+        outputs: 4096,
+        weight_pct: 4.0,
+        act_pct: 18.3,
+        flop_pct: 1.0,
+        relu: true,
+        description: VGG,
+    },
+    TableIiiRow {
+        name: "VGG-7",
+        inputs: 4096,
+        outputs: 4096,
+        weight_pct: 4.0,
+        act_pct: 37.5,
+        flop_pct: 2.0,
+        relu: true,
+        description: VGG,
+    },
+    TableIiiRow {
+        name: "VGG-8",
+        inputs: 4096,
+        outputs: 1000,
+        weight_pct: 23.0,
+        act_pct: 41.1,
+        flop_pct: 9.0,
+        relu: false,
+        description: VGG,
+    },
+    TableIiiRow {
+        name: "NT-We",
+        inputs: 4096,
+        outputs: 600,
+        weight_pct: 10.0,
+        act_pct: 100.0,
+        flop_pct: 10.0,
+        relu: false,
+        description: NT,
+    },
+    TableIiiRow {
+        name: "NT-Wd",
+        inputs: 600,
+        outputs: 8791,
+        weight_pct: 11.0,
+        act_pct: 100.0,
+        flop_pct: 11.0,
+        relu: false,
+        description: NT,
+    },
+    TableIiiRow {
+        name: "NT-LSTM",
+        inputs: 1201,
+        outputs: 2400,
+        weight_pct: 10.0,
+        act_pct: 100.0,
+        flop_pct: 11.0,
+        relu: false,
+        description: NT,
+    },
 ];
 
 /// The paper's own Table III row for a benchmark layer (percentages as printed).
@@ -190,11 +206,11 @@ impl LayerSpec {
     pub fn paper_row(&self) -> Option<PaperLayerRow> {
         TABLE_III
             .iter()
-            .find(|row| row.0.eq_ignore_ascii_case(&self.name))
+            .find(|row| row.name.eq_ignore_ascii_case(&self.name))
             .map(|row| PaperLayerRow {
-                weight_pct: row.3,
-                act_pct: row.4,
-                flop_pct: row.5,
+                weight_pct: row.weight_pct,
+                act_pct: row.act_pct,
+                flop_pct: row.flop_pct,
             })
     }
 }
@@ -212,20 +228,18 @@ pub fn check_density(name: &'static str, d: f64) -> Result<()> {
 pub fn benchmark_layers() -> Vec<LayerSpec> {
     TABLE_III
         .iter()
-        .map(
-            |&(name, inputs, outputs, w, a, _flop, relu, description)| LayerSpec {
-                name: name.to_string(),
-                inputs,
-                outputs,
-                weight_density: w / 100.0,
-                act_density: a / 100.0,
-                relu,
-                signed_input: name.starts_with("NT-"),
-                bias: true,
-                seed: seed_from_name(&name.to_ascii_lowercase()),
-                description: description.to_string(),
-            },
-        )
+        .map(|row| LayerSpec {
+            name: row.name.to_string(),
+            inputs: row.inputs,
+            outputs: row.outputs,
+            weight_density: row.weight_pct / 100.0,
+            act_density: row.act_pct / 100.0,
+            relu: row.relu,
+            signed_input: row.name.starts_with("NT-"),
+            bias: true,
+            seed: seed_from_name(&row.name.to_ascii_lowercase()),
+            description: row.description.to_string(),
+        })
         .collect()
 }
 
@@ -242,7 +256,7 @@ pub fn benchmark_layer(name: &str) -> Result<LayerSpec> {
 
 /// Every layer name the suite knows: the nine benchmark layers and the real AlexNet FC8.
 pub fn known_layer_names() -> Vec<String> {
-    let mut names: Vec<String> = TABLE_III.iter().map(|r| r.0.to_string()).collect();
+    let mut names: Vec<String> = TABLE_III.iter().map(|r| r.name.to_string()).collect();
     names.push(crate::real::REAL_FC8_NAME.to_string());
     names
 }
