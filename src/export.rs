@@ -9,6 +9,9 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     pub layers: LayerArgs,
+    /// Processing elements of the EIE encoding, 1..=1024.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub pes: usize,
     /// Folder to write into (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -19,7 +22,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.layers.layers.len() + usize::from(args.layers.weights.is_some()) != 1 {
         bail!("eie export writes one layer: give exactly one --layer NAME or one --weights FILE");
     }
-    let layer = args.layers.build()?.remove(0);
+    let layer = args.layers.build(args.pes)?.remove(0);
     let files = eie_compress::export::export_layer(&layer, &args.out)?;
     println!(
         "wrote {} files for {} ({}) to {}",

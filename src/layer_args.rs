@@ -38,9 +38,6 @@ pub struct LayerArgs {
     /// Weight-sharing bits, 1..=8: a codebook of 2^bits entries, entry 0 the zero weight.
     #[arg(long, value_name = "B", default_value_t = 4)]
     pub bits: u8,
-    /// Processing elements of the EIE encoding, 1..=1024.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    pub pes: usize,
     /// Relative-index (z) bits of the EIE encoding, 1..=8.
     #[arg(long, value_name = "B", default_value_t = 4)]
     pub index_bits: u8,
@@ -58,25 +55,25 @@ impl Default for LayerArgs {
             act_density: 1.0,
             no_relu: false,
             bits: 4,
-            pes: 64,
             index_bits: 4,
         }
     }
 }
 
 impl LayerArgs {
-    fn options(&self) -> CompressOptions {
+    fn options(&self, pes: usize) -> CompressOptions {
         CompressOptions {
             bits: self.bits,
             density: self.density,
-            pes: self.pes,
+            pes,
             index_bits: self.index_bits,
         }
     }
 
-    /// The named layers, then the loaded one; the default set when neither is given.
-    pub fn build(&self) -> Result<Vec<CompressedLayer>> {
-        let opts = self.options();
+    /// The named layers, then the loaded one (the default set when neither is given), encoded for
+    /// `pes` PEs.
+    pub fn build(&self, pes: usize) -> Result<Vec<CompressedLayer>> {
+        let opts = self.options(pes);
         opts.validate()?;
         let mut names = self.layers.clone();
         if names.is_empty() && self.weights.is_none() {

@@ -7,13 +7,26 @@ use eie_compress::{CompressedLayer, benchmark_layer};
 use serde::Serialize;
 
 /// Flags of `eie layers`.
-#[derive(clap::Args, Clone, Debug, Default)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct Args {
     #[command(flatten)]
     pub layers: LayerArgs,
+    /// Processing elements of the EIE encoding, 1..=1024.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub pes: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            layers: LayerArgs::default(),
+            pes: 64,
+            format: Format::Md,
+        }
+    }
 }
 
 /// Table III's printed percentages.
@@ -169,7 +182,7 @@ variation of non-zeros per row / column (the real AlexNet FC8: 0.133 / 0.098).";
 
 /// Runs `eie layers`.
 pub fn run(args: Args) -> Result<()> {
-    let layers = args.layers.build()?;
+    let layers = args.layers.build(args.pes)?;
     let rows: Vec<LayerRow> = layers.iter().map(LayerRow::of).collect();
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),

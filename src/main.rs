@@ -1,11 +1,14 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
-//! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files).
+//! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files),
+//! `simulate` (the EIE model beside Table IV).
 //! With no subcommand it runs the main job, which for now prints the layers table.
 
 mod export;
 mod layer_args;
 mod layers;
+mod model_args;
+mod simulate;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +31,8 @@ enum Command {
     Layers(layers::Args),
     /// Write one layer as .npy files (CSR, EIE arrays, codebook, input, references) for numpy/scipy.
     Export(export::Args),
+    /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Simulate(args)) => simulate::run(args),
         None => layers::run(layers::Args::default()),
     };
     match result {

@@ -192,6 +192,23 @@ impl SparseCodes {
         }
     }
 
+    /// Rows `start..end` as a matrix of their own (same columns).
+    pub fn row_block(&self, start: usize, end: usize) -> Self {
+        assert!(
+            start <= end && end <= self.rows,
+            "row block {start}..{end} of {} rows",
+            self.rows
+        );
+        let (a, b) = (self.row_ptr[start], self.row_ptr[end]);
+        Self {
+            rows: end - start,
+            cols: self.cols,
+            row_ptr: self.row_ptr[start..=end].iter().map(|p| p - a).collect(),
+            col_idx: self.col_idx[a..b].to_vec(),
+            codes: self.codes[a..b].to_vec(),
+        }
+    }
+
     /// The matrix as row-major dense codes.
     pub fn to_dense(&self) -> Vec<u8> {
         let mut d = vec![0u8; self.rows * self.cols];
@@ -219,6 +236,9 @@ mod tests {
         assert_eq!(cp, vec![0, 0, 2, 2, 3]);
         assert_eq!(ri, vec![0, 1, 0]);
         assert_eq!(cs, vec![1, 3, 2]);
+        let block = s.row_block(1, 3);
+        assert_eq!(block.to_dense(), dense[4..].to_vec());
+        assert_eq!(s.row_block(0, 0).nnz(), 0);
         let e = s.with_extra_column(&[5, 0, 6]);
         assert_eq!(e.cols(), 5);
         assert_eq!(e.row(2), (&[4u32][..], &[6u8][..]));

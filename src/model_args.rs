@@ -1,0 +1,50 @@
+//! The EIE-model configuration flags shared by `eie simulate` and `eie sweep`.
+
+use anyhow::{Context, Result};
+use eie_accel_model::EieConfig;
+use std::path::PathBuf;
+
+/// Where the model's configuration comes from: the paper's defaults, a TOML file, then flags.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ModelArgs {
+    /// TOML file with any `EieConfig` fields (the rest keep the paper's values).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Processing elements (also the encoding's PE count), 1..=1024. Paper: 64.
+    #[arg(long, value_name = "N")]
+    pub pes: Option<usize>,
+    /// Activation FIFO depth per PE. Paper: 8.
+    #[arg(long, value_name = "D")]
+    pub fifo: Option<usize>,
+    /// SpMat SRAM read width in bits. Paper: 64.
+    #[arg(long, value_name = "BITS")]
+    pub sram_width: Option<u32>,
+    /// Clock in MHz. Paper: 800.
+    #[arg(long, value_name = "MHZ")]
+    pub clock_mhz: Option<f64>,
+    /// Any other field, as KEY=VALUE (repeatable), e.g. --set act_regfile_entries=128.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ModelArgs {
+    /// The configuration these flags describe.
+    pub fn config(&self) -> Result<EieConfig> {
+        let mut cfg = match &self.config {
+            Some(path) => EieConfig::from_file(path)?,
+            None => EieConfig::default(),
+        };
+        let named = [
+            self.pes.map(|v| format!("pes={v}")),
+            self.fifo.map(|v| format!("fifo_depth={v}")),
+            self.sram_width.map(|v| format!("sram_width_bits={v}")),
+            self.clock_mhz.map(|v| format!("clock_mhz={v:?}")),
+        ];
+        for assignment in named.into_iter().flatten().chain(self.set.iter().cloned()) {
+            cfg = cfg
+                .with_override(&assignment)
+                .with_context(|| format!("applying {assignment}"))?;
+        }
+        Ok(cfg)
+    }
+}

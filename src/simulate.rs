@@ -1,0 +1,195 @@
+//! `eie simulate`: the EIE model on each layer, beside the paper's Table IV and Table V.
+
+use crate::layer_args::LayerArgs;
+use crate::model_args::ModelArgs;
+use crate::table::{Format, Table};
+use anyhow::{Result, bail};
+use eie_accel_model::{Simulation, functional, simulate};
+use eie_baselines::paper;
+use serde::Serialize;
+
+/// Flags of `eie simulate`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub layers: LayerArgs,
+    /// Every layer (the default when no --layer or --weights is given).
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Md)]
+    pub format: Format,
+}
+
+/// One layer, as `--format json` prints it.
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    cycles: u64,
+    theoretical_cycles: f64,
+    actual_us: f64,
+    theoretical_us: f64,
+    actual_over_theoretical: f64,
+    load_balance: f64,
+    real_work_ratio: f64,
+    energy_nj: f64,
+    power_mw: f64,
+    frames_per_s: f64,
+    frames_per_j: f64,
+    ptr_reads: u64,
+    spmat_reads: u64,
+    codebook_lookups: u64,
+    macs: u64,
+    padding: u64,
+    functional_exact: bool,
+    paper_actual_us: Option<f64>,
+    paper_theoretical_us: Option<f64>,
+    simulation: Simulation,
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn geomean(xs: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = xs.fold((0.0, 0usize), |(s, n), x| (s + x.ln(), n + 1));
+    (s / n.max(1) as f64).exp()
+}
+
+/// Runs `eie simulate`.
+pub fn run(args: Args) -> Result<()> {
+    let cfg = args.model.config()?;
+    if args.all && (!args.layers.layers.is_empty() || args.layers.weights.is_some()) {
+        bail!("--all selects every layer; leave out --layer and --weights, or --all");
+    }
+    let layers = args.layers.build(cfg.pes)?;
+    let mut rows = Vec::new();
+    for l in &layers {
+        let (_, exact, _) = functional(l, &cfg)?;
+        if !exact {
+            bail!(
+                "{}: the functional model differs from the fixed-point reference (a bug)",
+                l.name()
+            );
+        }
+        let s = simulate(l, &cfg)?;
+        let paper_t = paper::eie_times_us(l.name());
+        rows.push(Row {
+            name: s.name.clone(),
+            cycles: s.cycles.0,
+            theoretical_cycles: s.theoretical_cycles,
+            actual_us: s.actual_us,
+            theoretical_us: s.theoretical_us,
+            actual_over_theoretical: s.cycles.0 as f64 / s.theoretical_cycles,
+            load_balance: s.load_balance,
+            real_work_ratio: s.real_work_ratio,
+            energy_nj: s.energy_total.nanojoules(),
+            power_mw: s.power_mw,
+            frames_per_s: s.frames_per_s,
+            frames_per_j: s.frames_per_j,
+            ptr_reads: s.events.ptr_reads,
+            spmat_reads: s.events.spmat_reads,
+            codebook_lookups: s.events.codebook_lookups,
+            macs: s.events.macs,
+            padding: s.events.padding,
+            functional_exact: exact,
+            paper_actual_us: paper_t.map(|t| t.1),
+            paper_theoretical_us: paper_t.map(|t| t.0),
+            simulation: s,
+        });
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Format::Csv => print!("{}", table(&rows).csv()),
+        Format::Md => print_markdown(&rows, &cfg),
+    }
+    Ok(())
+}
+
+fn table(rows: &[Row]) -> Table {
+    let mut t = Table::new(&[
+        "Layer",
+        "Theoretical µs (paper)",
+        "Actual µs (paper)",
+        "Actual / theor. (paper)",
+        "Load balance",
+        "Real work",
+        "Energy nJ",
+        "Power mW",
+        "Frames/s",
+        "Frames/J",
+        "Notes",
+    ]);
+    for r in rows {
+        let paper_ratio = r
+            .paper_actual_us
+            .zip(r.paper_theoretical_us)
+            .map(|(a, t)| a / t);
+        t.push(vec![
+            r.name.clone(),
+            format!(
+                "{:.2} ({})",
+                r.theoretical_us,
+                opt(r.paper_theoretical_us, 1)
+            ),
+            format!("{:.2} ({})", r.actual_us, opt(r.paper_actual_us, 1)),
+            format!("{:.3} ({})", r.actual_over_theoretical, opt(paper_ratio, 3)),
+            format!("{:.1} %", r.load_balance * 100.0),
+            format!("{:.1} %", r.real_work_ratio * 100.0),
+            format!("{:.1}", r.energy_nj),
+            format!("{:.1}", r.power_mw),
+            format!("{:.0}", r.frames_per_s),
+            format!("{:.0}", r.frames_per_j),
+            r.simulation.capacity_notes.join("; "),
+        ]);
+    }
+    t
+}
+
+fn print_markdown(rows: &[Row], cfg: &eie_accel_model::EieConfig) {
+    println!(
+        "EIE model: {} PEs at {} MHz, FIFO depth {}, {}-bit SpMat reads, {} register-file entries per PE, {:?}\n",
+        cfg.pes,
+        cfg.clock_mhz,
+        cfg.fifo_depth,
+        cfg.sram_width_bits,
+        cfg.act_regfile_entries,
+        cfg.precision
+    );
+    print!("{}", table(rows).markdown());
+    let ours = geomean(rows.iter().map(|r| r.actual_over_theoretical));
+    let with_paper: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.paper_actual_us.is_some())
+        .collect();
+    let paper_gm = geomean(
+        with_paper
+            .iter()
+            .map(|r| r.paper_actual_us.unwrap() / r.paper_theoretical_us.unwrap()),
+    );
+    println!(
+        "\nGeometric mean of actual / theoretical: ours {ours:.3}, paper {paper_gm:.3} (over the layers that have \
+         paper values). Theoretical = useful MACs / PEs (work over peak, as the paper defines it); actual = simulated \
+         cycles. Load balance = cycles issuing entries / (PEs x cycles) (Fig. 8); real work = real entries / entries \
+         incl. padding (Fig. 12). Every layer's functional output equals the fixed-point reference bit for bit."
+    );
+    if let Some(r) = rows.iter().find(|r| r.name.eq_ignore_ascii_case("Alex-7")) {
+        let (fps, fpj) = paper::TABLE_V_EIE_64PE;
+        let mut t = Table::new(&["Alex-7 (Table V)", "Frames/s", "Frames/J", "Power W"]);
+        t.push(vec![
+            "EIE model (ours)".into(),
+            format!("{:.0}", r.frames_per_s),
+            format!("{:.0}", r.frames_per_j),
+            format!("{:.3}", r.power_mw / 1000.0),
+        ]);
+        t.push(vec![
+            "EIE, paper (64 PE, 45 nm)".into(),
+            format!("{fps:.0}"),
+            format!("{fpj:.0}"),
+            format!("{:.2}", paper::EIE_POWER_W),
+        ]);
+        println!("\n{}", t.markdown());
+    }
+}
