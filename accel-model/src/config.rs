@@ -236,7 +236,7 @@ impl EieConfig {
                 self.weight_bits, self.index_bits
             ));
         }
-        if self.sram_width_bits < entry_bits || self.sram_width_bits % entry_bits != 0 {
+        if self.sram_width_bits < entry_bits || !self.sram_width_bits.is_multiple_of(entry_bits) {
             return bad(format!(
                 "sram_width_bits = {} (must be a positive multiple of the {entry_bits}-bit entry)",
                 self.sram_width_bits

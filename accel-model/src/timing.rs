@@ -169,9 +169,9 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
             g += 1;
         }
         pending_loads = plan.trailing(p) as u64;
-        for k in 0..n {
+        for (base, s) in row_base.iter_mut().zip(pass.enc.slices()) {
             // Each pass's encoding starts on a fresh SRAM row.
-            row_base[k] += (pass.enc.slice(k).v.len() as u64).div_ceil(row) * row;
+            *base += (s.v.len() as u64).div_ceil(row) * row;
         }
     }
     let scan_end = next_b + pending_loads * xfer;
