@@ -1,14 +1,16 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
 //! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files),
-//! `simulate` (the EIE model beside Table IV).
+//! `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations).
 //! With no subcommand it runs the main job, which for now prints the layers table.
 
+mod chart;
 mod export;
 mod layer_args;
 mod layers;
 mod model_args;
 mod simulate;
+mod sweep;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,8 @@ enum Command {
     Export(export::Args),
     /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
     Simulate(simulate::Args),
+    /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
+    Sweep(sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
         None => layers::run(layers::Args::default()),
     };
     match result {

@@ -81,6 +81,11 @@ pub struct EieConfig {
     /// Width of one SpMat SRAM read, in bits; one read fetches `sram_width_bits / (weight_bits +
     /// index_bits)` entries. Paper: 64 (8 entries per read).
     pub sram_width_bits: u32,
+    /// Whether the SpMat read unit keeps its last row across columns: when the next processed column's
+    /// first entry lies in the row already read, no new read is needed. The paper's description ("a new
+    /// row read only when the entry index crosses a row boundary") implies it; `false` re-reads the row at
+    /// the start of every column, which is what makes 64 bits the optimum of Fig. 9 (see the README).
+    pub spmat_row_reuse: bool,
     /// Width of a column pointer, in bits (both pointers of a column are read in one cycle from the
     /// even and odd banks). Paper: 16. Used for the capacity check.
     pub ptr_bits: u32,
@@ -115,6 +120,7 @@ impl Default for EieConfig {
             clock_mhz: 800.0,
             fifo_depth: 8,
             sram_width_bits: 64,
+            spmat_row_reuse: true,
             ptr_bits: 16,
             act_regfile_entries: 64,
             act_sram_width_bits: 64,

@@ -14,7 +14,7 @@
 //! - The PE then issues one `(v, z)` entry per cycle into the 4-stage pipeline (the accumulator bypass
 //!   removes read-after-write stalls): `e_kg = s_kg + max(1, entries)`. Padding entries take their cycle
 //!   and do no useful work. A SpMat row (`sram_width_bits` wide) is read when an entry falls in a row
-//!   other than the one last read.
+//!   other than the one last read (with `spmat_row_reuse = false`: also at the start of every column).
 //! - The layer ends when the last PE's last entry has left the pipeline: `max_k e_k + depth - 1`.
 //!
 //! With an infinitely deep queue that is `max_k work_k + depth` cycles (work = entries, plus one per
@@ -161,7 +161,8 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
                     st.busy_real += entries - pad;
                     end[k] = start + entries;
                     let (first, last) = ((row_base[k] + a) / row, (row_base[k] + z - 1) / row);
-                    st.spmat_reads += last - first + 1 - u64::from(last_row[k] == first);
+                    let reused = cfg.spmat_row_reuse && last_row[k] == first;
+                    st.spmat_reads += last - first + 1 - u64::from(reused);
                     last_row[k] = last;
                 }
             }

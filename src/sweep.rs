@@ -1,0 +1,292 @@
+//! `eie sweep fifo|pes|sram-width|precision`: the paper's design-space explorations (Figs. 8-13) over
+//! every layer, in parallel, written as CSV and SVG charts, with a summary table on stdout.
+
+use crate::chart::{Legend, LineChart, Series};
+use crate::layer_args::LayerArgs;
+use crate::model_args::ModelArgs;
+use crate::table::Table;
+use anyhow::{Context, Result};
+use eie_accel_model::sweep::{SweepKind, SweepRecord, run_point};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// The swept parameter.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Kind {
+    /// Activation FIFO depth 1..256 (Fig. 8: load balance).
+    Fifo,
+    /// PEs 1..256 (Fig. 11 speedup, Fig. 12 real work, Fig. 13 load balance).
+    Pes,
+    /// SpMat SRAM width 32..512 bits (Fig. 9: reads and read energy).
+    SramWidth,
+    /// Arithmetic format (Fig. 10, energy side).
+    Precision,
+}
+
+impl From<Kind> for SweepKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Fifo => SweepKind::Fifo,
+            Kind::Pes => SweepKind::Pes,
+            Kind::SramWidth => SweepKind::SramWidth,
+            Kind::Precision => SweepKind::Precision,
+        }
+    }
+}
+
+/// Flags of `eie sweep`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// What to sweep.
+    #[arg(value_enum)]
+    pub kind: Kind,
+    #[command(flatten)]
+    pub layers: LayerArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder for `sweep-<kind>.csv` and the SVG charts.
+    #[arg(long, value_name = "DIR", default_value = "report")]
+    pub out: PathBuf,
+}
+
+/// A metric of a record, for tables and charts.
+struct Metric {
+    file: &'static str,
+    title: &'static str,
+    y: &'static str,
+    get: fn(&SweepRecord, &[SweepRecord]) -> f64,
+    log2_y: bool,
+    legend: Legend,
+}
+
+fn speedup(r: &SweepRecord, all: &[SweepRecord]) -> f64 {
+    let one = all
+        .iter()
+        .find(|o| o.layer == r.layer && o.value == "1")
+        .map_or(f64::NAN, |o| o.cycles as f64);
+    one / r.cycles as f64
+}
+
+fn metrics(kind: SweepKind) -> Vec<Metric> {
+    match kind {
+        SweepKind::Fifo => vec![Metric {
+            file: "sweep-fifo",
+            title: "Load balance vs FIFO depth (Fig. 8)",
+            y: "load balance (%)",
+            get: |r, _| r.load_balance * 100.0,
+            log2_y: false,
+            legend: Legend::LowerLeft,
+        }],
+        SweepKind::Pes => vec![
+            Metric {
+                file: "sweep-pes",
+                title: "Speedup over 1 PE (Fig. 11)",
+                y: "speedup",
+                get: speedup,
+                log2_y: true,
+                legend: Legend::UpperLeft,
+            },
+            Metric {
+                file: "sweep-pes-real-work",
+                title: "Real work / total work (Fig. 12)",
+                y: "real work (%)",
+                get: |r, _| r.real_work_ratio * 100.0,
+                log2_y: false,
+                legend: Legend::LowerLeft,
+            },
+            Metric {
+                file: "sweep-pes-load-balance",
+                title: "Load balance vs PEs, FIFO 8 (Fig. 13)",
+                y: "load balance (%)",
+                get: |r, _| r.load_balance * 100.0,
+                log2_y: false,
+                legend: Legend::LowerLeft,
+            },
+        ],
+        SweepKind::SramWidth => vec![
+            Metric {
+                file: "sweep-sram-width",
+                title: "SpMat read energy vs SRAM width (Fig. 9)",
+                y: "SpMat read energy (nJ)",
+                get: |r, _| r.spmat_energy_nj,
+                log2_y: false,
+                legend: Legend::UpperLeft,
+            },
+            Metric {
+                file: "sweep-sram-width-reads",
+                title: "SpMat reads vs SRAM width (Fig. 9)",
+                y: "SpMat reads (thousands)",
+                get: |r, _| r.spmat_reads as f64 / 1000.0,
+                log2_y: false,
+                legend: Legend::UpperRight,
+            },
+        ],
+        SweepKind::Precision => vec![Metric {
+            file: "sweep-precision",
+            title: "Energy per layer vs arithmetic precision (Fig. 10)",
+            y: "energy (nJ)",
+            get: |r, _| r.energy_nj,
+            log2_y: false,
+            legend: Legend::UpperRight,
+        }],
+    }
+}
+
+/// Runs `eie sweep`.
+pub fn run(args: Args) -> Result<()> {
+    let kind: SweepKind = args.kind.into();
+    let base = args.model.config()?;
+    let layers = args.layers.build(base.pes)?;
+    let values = kind.values();
+    let points: Vec<(usize, usize)> = (0..layers.len())
+        .flat_map(|l| (0..values.len()).map(move |v| (l, v)))
+        .collect();
+    let bar = ProgressBar::new(points.len() as u64).with_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} points, {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("sweep {}", kind.name()));
+    let records: Vec<SweepRecord> = points
+        .par_iter()
+        .map(|&(l, v)| {
+            let r = run_point(&layers[l], &base, kind, &values[v]).with_context(|| {
+                format!("{} at {} = {}", layers[l].name(), kind.field(), values[v])
+            });
+            bar.inc(1);
+            r
+        })
+        .collect::<Result<_>>()?;
+    bar.finish();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let csv = args.out.join(format!("sweep-{}.csv", kind.name()));
+    std::fs::write(&csv, to_csv(&records)).with_context(|| format!("writing {}", csv.display()))?;
+    let mut written = vec![csv];
+    for m in metrics(kind) {
+        written.push(chart(
+            &records,
+            &layers
+                .iter()
+                .map(|l| l.name().to_string())
+                .collect::<Vec<_>>(),
+            &values,
+            &m,
+            kind,
+            &args.out,
+        )?);
+        println!("{} ({})\n", m.title, m.y);
+        print!("{}", summary(&records, &layers, &values, &m).markdown());
+        println!();
+    }
+    for w in written {
+        println!("wrote {}", w.display());
+    }
+    Ok(())
+}
+
+fn summary(
+    records: &[SweepRecord],
+    layers: &[eie_compress::CompressedLayer],
+    values: &[String],
+    m: &Metric,
+) -> Table {
+    let mut headers: Vec<&str> = vec!["Layer"];
+    headers.extend(values.iter().map(String::as_str));
+    let mut t = Table::new(&headers);
+    for l in layers {
+        let mut row = vec![l.name().to_string()];
+        for v in values {
+            let r = records
+                .iter()
+                .find(|r| r.layer == l.name() && &r.value == v)
+                .expect("every point ran");
+            row.push(format!("{:.2}", (m.get)(r, records)));
+        }
+        t.push(row);
+    }
+    t
+}
+
+fn chart(
+    records: &[SweepRecord],
+    layers: &[String],
+    values: &[String],
+    m: &Metric,
+    kind: SweepKind,
+    out: &Path,
+) -> Result<PathBuf> {
+    let series = layers
+        .iter()
+        .map(|name| Series {
+            name: name.clone(),
+            points: values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    records
+                        .iter()
+                        .find(|r| &r.layer == name && &r.value == v)
+                        .map(|r| (i as f64, (m.get)(r, records)))
+                })
+                .collect(),
+        })
+        .collect();
+    let path = out.join(format!("{}.svg", m.file));
+    LineChart {
+        title: m.title,
+        x_label: kind.field(),
+        y_label: m.y,
+        x_ticks: values.to_vec(),
+        series,
+        log2_y: m.log2_y,
+        legend: m.legend,
+    }
+    .write_svg(&path)?;
+    Ok(path)
+}
+
+fn to_csv(records: &[SweepRecord]) -> String {
+    let mut t = Table::new(&[
+        "sweep",
+        "layer",
+        "value",
+        "cycles",
+        "actual_us",
+        "theoretical_us",
+        "load_balance",
+        "real_work_ratio",
+        "spmat_reads",
+        "spmat_read_pj",
+        "spmat_energy_nj",
+        "arith_energy_nj",
+        "energy_nj",
+        "power_mw",
+        "speedup_over_1pe",
+    ]);
+    for r in records {
+        t.push(vec![
+            r.sweep.name().to_string(),
+            r.layer.clone(),
+            r.value.clone(),
+            r.cycles.to_string(),
+            format!("{:.4}", r.actual_us),
+            format!("{:.4}", r.theoretical_us),
+            format!("{:.5}", r.load_balance),
+            format!("{:.5}", r.real_work_ratio),
+            r.spmat_reads.to_string(),
+            format!("{:.3}", r.spmat_read_pj),
+            format!("{:.3}", r.spmat_energy_nj),
+            format!("{:.3}", r.arith_energy_nj),
+            format!("{:.3}", r.energy_nj),
+            format!("{:.2}", r.power_mw),
+            if r.sweep == SweepKind::Pes {
+                format!("{:.3}", speedup(r, records))
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t.csv()
+}
