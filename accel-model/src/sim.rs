@@ -42,7 +42,7 @@ pub struct Simulation {
     pub frames_per_j: f64,
     /// Where the layer exceeds the modelled SRAMs or pointer width (it still runs in the model).
     pub capacity_notes: Vec<String>,
-    #[serde(skip)]
+    /// Every PE's cycle accounting.
     pub per_pe: Vec<PeStats>,
 }
 
