@@ -12,6 +12,7 @@
 //! One [`CompressedLayer`] feeds the EIE model, the CPU and GPU kernels and the library baselines, so
 //! "identical compressed layers" holds by construction. This crate depends on no other workspace crate.
 
+pub mod backend;
 pub mod dense;
 pub mod eie;
 pub mod error;
@@ -31,6 +32,7 @@ pub mod spec;
 pub mod stats;
 pub mod storage;
 
+pub use backend::{Arithmetic, Backend, BackendError, Data, DataMut, Work};
 pub use dense::DenseLayer;
 pub use eie::{EieEncoding, PeSlice};
 pub use error::{CompressError, Result};

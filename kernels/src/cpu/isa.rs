@@ -1,0 +1,429 @@
+//! Runtime instruction-set dispatch: a kernel is written once, generic over [`Simd`], and run at the
+//! best level the CPU has (or a level a test forces).
+//!
+//! The pattern (as in pulp): a kernel implements [`Kernel`], whose generic `run::<S>` is
+//! `#[inline(always)]`; [`dispatch`] calls it from a function compiled with the level's target features,
+//! so the kernel body and the [`Simd`] operations inline into code that uses those instructions. A
+//! [`Simd`] token of a level can only be made after that level was detected, which is what makes its
+//! intrinsics sound to call.
+//!
+//! Levels: AVX-512 (F, BW, VL; 16 f32 lanes), AVX2 + FMA (8 lanes), and the portable level (8-lane
+//! arrays, plain Rust, which the compiler maps to whatever the baseline target has: SSE2 on x86-64,
+//! NEON on aarch64). A hand-written NEON level is not implemented: this project has no aarch64 machine to
+//! test it on, and aarch64's baseline already includes NEON, which the portable level's arrays use.
+
+use serde::Serialize;
+
+/// An instruction-set level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsaLevel {
+    /// Plain Rust over 8-lane arrays (the target's baseline vector unit).
+    Portable,
+    /// AVX2 with FMA (x86-64-v3).
+    Avx2,
+    /// AVX-512 F/BW/VL (x86-64-v4).
+    Avx512,
+}
+
+impl IsaLevel {
+    /// Whether this CPU has the level.
+    pub fn is_available(self) -> bool {
+        match self {
+            IsaLevel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            IsaLevel::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            IsaLevel::Avx512 => {
+                IsaLevel::Avx2.is_available()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every level this CPU has, best last.
+    pub fn available() -> Vec<IsaLevel> {
+        [IsaLevel::Portable, IsaLevel::Avx2, IsaLevel::Avx512]
+            .into_iter()
+            .filter(|l| l.is_available())
+            .collect()
+    }
+
+    /// The best level this CPU has.
+    pub fn best() -> IsaLevel {
+        *Self::available()
+            .last()
+            .expect("portable is always available")
+    }
+
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IsaLevel::Portable => "portable",
+            IsaLevel::Avx2 => "avx2",
+            IsaLevel::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a name (`portable`, `scalar`, `avx2`, `avx512`).
+    pub fn parse(s: &str) -> Option<IsaLevel> {
+        match s.to_ascii_lowercase().as_str() {
+            "portable" | "scalar" => Some(IsaLevel::Portable),
+            "avx2" => Some(IsaLevel::Avx2),
+            "avx512" | "avx-512" => Some(IsaLevel::Avx512),
+            _ => None,
+        }
+    }
+}
+
+/// The operations our kernels need, on vectors of `LANES` f32 or i32.
+pub trait Simd: Copy + Send + Sync {
+    /// f32 / i32 lanes per vector.
+    const LANES: usize;
+    /// A vector of f32.
+    type F: Copy;
+    /// A vector of i32.
+    type I: Copy;
+    /// The level.
+    fn level(self) -> IsaLevel;
+    fn zero(self) -> Self::F;
+    fn splat(self, x: f32) -> Self::F;
+    /// Loads `LANES` values from the front of `s` (panics if shorter).
+    fn load(self, s: &[f32]) -> Self::F;
+    /// Stores `LANES` values to the front of `s` (panics if shorter).
+    fn store(self, s: &mut [f32], v: Self::F);
+    /// `a * b + c`.
+    fn mul_add(self, a: Self::F, b: Self::F, c: Self::F) -> Self::F;
+    fn add(self, a: Self::F, b: Self::F) -> Self::F;
+    /// Sum of the lanes.
+    fn sum(self, v: Self::F) -> f32;
+    fn izero(self) -> Self::I;
+    fn isplat(self, x: i32) -> Self::I;
+    /// Loads `LANES` i16 values, sign-extended to i32.
+    fn load_i16(self, s: &[i16]) -> Self::I;
+    /// Stores `LANES` i32 values.
+    fn istore(self, s: &mut [i32], v: Self::I);
+    /// Lane-wise `a * b`, low 32 bits (exact for i16 operands).
+    fn imul(self, a: Self::I, b: Self::I) -> Self::I;
+    /// Lane-wise arithmetic shift right by `shift`.
+    fn isra(self, a: Self::I, shift: u32) -> Self::I;
+    /// Lane-wise wrapping add.
+    fn iadd(self, a: Self::I, b: Self::I) -> Self::I;
+}
+
+/// A kernel written once for every level.
+pub trait Kernel {
+    type Output;
+    /// The kernel's body; implementations mark it `#[inline(always)]`.
+    fn run<S: Simd>(self, simd: S) -> Self::Output;
+}
+
+/// Runs `kernel` at `level`.
+///
+/// # Panics
+/// If the CPU lacks `level` (callers check [`IsaLevel::is_available`] first).
+pub fn dispatch<K: Kernel>(level: IsaLevel, kernel: K) -> K::Output {
+    assert!(
+        level.is_available(),
+        "ISA level {level:?} is not available on this CPU"
+    );
+    match level {
+        IsaLevel::Portable => kernel.run(Portable),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the level's features were detected above.
+        IsaLevel::Avx2 => unsafe { x86::run_avx2(kernel) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the level's features were detected above.
+        IsaLevel::Avx512 => unsafe { x86::run_avx512(kernel) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => unreachable!("only the portable level exists off x86-64"),
+    }
+}
+
+/// The portable level: 8-lane arrays in plain Rust.
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl Simd for Portable {
+    const LANES: usize = 8;
+    type F = [f32; 8];
+    type I = [i32; 8];
+    fn level(self) -> IsaLevel {
+        IsaLevel::Portable
+    }
+    #[inline(always)]
+    fn zero(self) -> [f32; 8] {
+        [0.0; 8]
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> [f32; 8] {
+        [x; 8]
+    }
+    #[inline(always)]
+    fn load(self, s: &[f32]) -> [f32; 8] {
+        s[..8].try_into().expect("8 lanes")
+    }
+    #[inline(always)]
+    fn store(self, s: &mut [f32], v: [f32; 8]) {
+        s[..8].copy_from_slice(&v);
+    }
+    #[inline(always)]
+    fn mul_add(self, a: [f32; 8], b: [f32; 8], c: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] * b[i] + c[i])
+    }
+    #[inline(always)]
+    fn add(self, a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] + b[i])
+    }
+    #[inline(always)]
+    fn sum(self, v: [f32; 8]) -> f32 {
+        ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+    }
+    #[inline(always)]
+    fn izero(self) -> [i32; 8] {
+        [0; 8]
+    }
+    #[inline(always)]
+    fn isplat(self, x: i32) -> [i32; 8] {
+        [x; 8]
+    }
+    #[inline(always)]
+    fn load_i16(self, s: &[i16]) -> [i32; 8] {
+        let s = &s[..8];
+        std::array::from_fn(|i| s[i] as i32)
+    }
+    #[inline(always)]
+    fn istore(self, s: &mut [i32], v: [i32; 8]) {
+        s[..8].copy_from_slice(&v);
+    }
+    #[inline(always)]
+    fn imul(self, a: [i32; 8], b: [i32; 8]) -> [i32; 8] {
+        std::array::from_fn(|i| a[i].wrapping_mul(b[i]))
+    }
+    #[inline(always)]
+    fn isra(self, a: [i32; 8], shift: u32) -> [i32; 8] {
+        std::array::from_fn(|i| a[i] >> shift)
+    }
+    #[inline(always)]
+    fn iadd(self, a: [i32; 8], b: [i32; 8]) -> [i32; 8] {
+        std::array::from_fn(|i| a[i].wrapping_add(b[i]))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{IsaLevel, Kernel, Simd};
+    use std::arch::x86_64::*;
+
+    /// AVX2 + FMA token; exists only once those features were detected.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Avx2(());
+
+    /// AVX-512 F/BW/VL token; exists only once those features were detected.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Avx512(());
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn run_avx2<K: Kernel>(k: K) -> K::Output {
+        k.run(Avx2(()))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma")]
+    pub(super) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Output {
+        k.run(Avx512(()))
+    }
+
+    // SAFETY (every `unsafe` block below): the token proves the features were detected, and slices are
+    // length-checked before raw loads and stores.
+    impl Simd for Avx2 {
+        const LANES: usize = 8;
+        type F = __m256;
+        type I = __m256i;
+        fn level(self) -> IsaLevel {
+            IsaLevel::Avx2
+        }
+        #[inline(always)]
+        fn zero(self) -> __m256 {
+            unsafe { _mm256_setzero_ps() }
+        }
+        #[inline(always)]
+        fn splat(self, x: f32) -> __m256 {
+            unsafe { _mm256_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn load(self, s: &[f32]) -> __m256 {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_loadu_ps(s.as_ptr()) }
+        }
+        #[inline(always)]
+        fn store(self, s: &mut [f32], v: __m256) {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m256, b: __m256, c: __m256) -> __m256 {
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn add(self, a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn sum(self, v: __m256) -> f32 {
+            unsafe {
+                let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+                _mm_cvtss_f32(s)
+            }
+        }
+        #[inline(always)]
+        fn izero(self) -> __m256i {
+            unsafe { _mm256_setzero_si256() }
+        }
+        #[inline(always)]
+        fn isplat(self, x: i32) -> __m256i {
+            unsafe { _mm256_set1_epi32(x) }
+        }
+        #[inline(always)]
+        fn load_i16(self, s: &[i16]) -> __m256i {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_cvtepi16_epi32(_mm_loadu_si128(s.as_ptr().cast())) }
+        }
+        #[inline(always)]
+        fn istore(self, s: &mut [i32], v: __m256i) {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
+        }
+        #[inline(always)]
+        fn imul(self, a: __m256i, b: __m256i) -> __m256i {
+            unsafe { _mm256_mullo_epi32(a, b) }
+        }
+        #[inline(always)]
+        fn isra(self, a: __m256i, shift: u32) -> __m256i {
+            unsafe { _mm256_sra_epi32(a, _mm_cvtsi32_si128(shift as i32)) }
+        }
+        #[inline(always)]
+        fn iadd(self, a: __m256i, b: __m256i) -> __m256i {
+            unsafe { _mm256_add_epi32(a, b) }
+        }
+    }
+
+    impl Simd for Avx512 {
+        const LANES: usize = 16;
+        type F = __m512;
+        type I = __m512i;
+        fn level(self) -> IsaLevel {
+            IsaLevel::Avx512
+        }
+        #[inline(always)]
+        fn zero(self) -> __m512 {
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        fn splat(self, x: f32) -> __m512 {
+            unsafe { _mm512_set1_ps(x) }
+        }
+        #[inline(always)]
+        fn load(self, s: &[f32]) -> __m512 {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_loadu_ps(s.as_ptr()) }
+        }
+        #[inline(always)]
+        fn store(self, s: &mut [f32], v: __m512) {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_storeu_ps(s.as_mut_ptr(), v) }
+        }
+        #[inline(always)]
+        fn mul_add(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        fn add(self, a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_add_ps(a, b) }
+        }
+        #[inline(always)]
+        fn sum(self, v: __m512) -> f32 {
+            unsafe { _mm512_reduce_add_ps(v) }
+        }
+        #[inline(always)]
+        fn izero(self) -> __m512i {
+            unsafe { _mm512_setzero_si512() }
+        }
+        #[inline(always)]
+        fn isplat(self, x: i32) -> __m512i {
+            unsafe { _mm512_set1_epi32(x) }
+        }
+        #[inline(always)]
+        fn load_i16(self, s: &[i16]) -> __m512i {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_cvtepi16_epi32(_mm256_loadu_si256(s.as_ptr().cast())) }
+        }
+        #[inline(always)]
+        fn istore(self, s: &mut [i32], v: __m512i) {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_storeu_si512(s.as_mut_ptr().cast(), v) }
+        }
+        #[inline(always)]
+        fn imul(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_mullo_epi32(a, b) }
+        }
+        #[inline(always)]
+        fn isra(self, a: __m512i, shift: u32) -> __m512i {
+            unsafe { _mm512_sra_epi32(a, _mm_cvtsi32_si128(shift as i32)) }
+        }
+        #[inline(always)]
+        fn iadd(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_add_epi32(a, b) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Probe<'a>(&'a [f32], &'a [i16]);
+
+    impl Kernel for Probe<'_> {
+        type Output = (f32, Vec<i32>, IsaLevel);
+        #[inline(always)]
+        fn run<S: Simd>(self, s: S) -> Self::Output {
+            let mut acc = s.zero();
+            for c in self.0.chunks_exact(S::LANES) {
+                acc = s.mul_add(s.load(c), s.splat(2.0), acc);
+            }
+            let mut out = vec![0i32; S::LANES];
+            let v = s.iadd(
+                s.isra(s.imul(s.load_i16(self.1), s.isplat(3)), 1),
+                s.isplat(-1),
+            );
+            s.istore(&mut out, v);
+            (s.sum(acc), out, s.level())
+        }
+    }
+
+    /// Every level this CPU has computes the same thing.
+    #[test]
+    fn every_level_agrees() {
+        let x: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let q: Vec<i16> = (0..16).map(|i| i * 1000 - 8000).collect();
+        for level in IsaLevel::available() {
+            let (sum, ints, ran) = dispatch(level, Probe(&x, &q));
+            assert_eq!(ran, level);
+            assert_eq!(sum, 2.0 * (0..64).sum::<i32>() as f32, "{level:?}");
+            for (i, v) in ints.iter().enumerate() {
+                assert_eq!(*v, ((q[i] as i32 * 3) >> 1) - 1, "{level:?} lane {i}");
+            }
+        }
+        assert_eq!(IsaLevel::parse("AVX512"), Some(IsaLevel::Avx512));
+        assert!(IsaLevel::available().contains(&IsaLevel::best()));
+    }
+}
