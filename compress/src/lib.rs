@@ -32,7 +32,7 @@ pub mod spec;
 pub mod stats;
 pub mod storage;
 
-pub use backend::{Arithmetic, Backend, BackendError, Data, DataMut, Work};
+pub use backend::{Arithmetic, Backend, BackendError, Data, DataMut, Work, check_io};
 pub use dense::DenseLayer;
 pub use eie::{EieEncoding, PeSlice};
 pub use error::{CompressError, Result};

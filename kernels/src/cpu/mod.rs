@@ -1,3 +1,114 @@
-//! CPU kernels: dense GEMV, CSR SpMV and EIE-format SpMV (f32 and 16-bit fixed point), batch 1 and B.
+//! CPU kernels, each a [`Backend`]: dense GEMV, CSR SpMV and EIE-format SpMV (f32 and 16-bit fixed
+//! point), at batch 1 and batch B, at any available ISA level ([`isa`]), on 1..N threads ([`par`]).
+//!
+//! | backend | reads | skips zero activations | bytes per stored weight |
+//! |---|---|---|---|
+//! | `cpu-dense-f32` | decoded dense W | no | 4 (zeros included) |
+//! | `cpu-csr-f32` | decoded CSR (f32 value + u32 column) | no | 8 |
+//! | `cpu-eie-f32` | 4-bit codebook index + 12-bit relative index | yes (batch 1) | 2 |
+//! | `cpu-eie-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1) | 2 |
 
+pub mod bandwidth;
+pub mod csr;
+pub mod dense;
+pub mod eie;
 pub mod isa;
+pub mod par;
+
+pub use csr::CsrF32;
+pub use dense::DenseF32;
+pub use eie::{EieF32, EieFixed};
+pub use isa::IsaLevel;
+pub use par::Par;
+
+use eie_compress::{Backend, BackendError, CompressedLayer};
+
+/// What every CPU backend keeps of the prepared layer.
+pub(crate) struct Prepared {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub batch: usize,
+    pub relu: bool,
+    pub bias: Option<Vec<f32>>,
+}
+
+impl Prepared {
+    pub fn new(
+        backend: &str,
+        layer: &CompressedLayer,
+        batch: usize,
+        level: IsaLevel,
+    ) -> Result<Self, BackendError> {
+        if batch == 0 {
+            return Err(BackendError::Shape {
+                backend: backend.to_string(),
+                message: "batch must be at least 1".into(),
+            });
+        }
+        if !level.is_available() {
+            return Err(BackendError::Unavailable {
+                backend: backend.to_string(),
+                why: format!("this CPU lacks {}", level.name()),
+            });
+        }
+        Ok(Self {
+            inputs: layer.inputs(),
+            outputs: layer.outputs(),
+            batch,
+            relu: layer.relu(),
+            bias: layer.bias(),
+        })
+    }
+}
+
+/// Adds the bias and applies ReLU to feature-major `y`.
+pub(crate) fn finish_f32(p: &Prepared, y: &mut [f32]) {
+    for (i, row) in y.chunks_mut(p.batch).enumerate() {
+        let bias = p.bias.as_ref().map_or(0.0, |b| b[i]);
+        for v in row {
+            *v += bias;
+            if p.relu && *v < 0.0 {
+                *v = 0.0;
+            }
+        }
+    }
+}
+
+/// Which CPU kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuKernel {
+    Dense,
+    Csr,
+    EieF32,
+    EieFixed,
+}
+
+impl CpuKernel {
+    /// All four.
+    pub const ALL: [CpuKernel; 4] = [
+        CpuKernel::Dense,
+        CpuKernel::Csr,
+        CpuKernel::EieF32,
+        CpuKernel::EieFixed,
+    ];
+
+    /// The backend name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuKernel::Dense => "cpu-dense-f32",
+            CpuKernel::Csr => "cpu-csr-f32",
+            CpuKernel::EieF32 => "cpu-eie-f32",
+            CpuKernel::EieFixed => "cpu-eie-fixed",
+        }
+    }
+
+    /// A backend of this kernel.
+    pub fn backend(self, level: IsaLevel, par: Par) -> Box<dyn Backend> {
+        match self {
+            CpuKernel::Dense => Box::new(DenseF32::new(level, par)),
+            CpuKernel::Csr => Box::new(CsrF32::new(level, par)),
+            CpuKernel::EieF32 => Box::new(EieF32::new(level, par)),
+            CpuKernel::EieFixed => Box::new(EieFixed::new(level, par)),
+        }
+    }
+}

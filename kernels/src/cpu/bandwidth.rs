@@ -1,0 +1,83 @@
+//! A STREAM-like read-bandwidth probe, run in the same process as the kernels so every kernel's GB/s
+//! can be put beside what this machine can read: **hot** (a buffer that stays in the last-level cache)
+//! and **cold** (rotating over buffers larger than it, so every pass comes from DRAM).
+
+use super::isa::{IsaLevel, Kernel, Simd, dispatch};
+use super::par::{Par, Threads, rows_per_task};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Last-level cache size in bytes (sysfs), or 32 MiB when it cannot be read.
+pub fn llc_bytes() -> usize {
+    (0..8)
+        .filter_map(|i| {
+            std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size"))
+                .ok()
+        })
+        .filter_map(|s| {
+            let s = s.trim();
+            let (num, mul) = match s.chars().last() {
+                Some('K') => (&s[..s.len() - 1], 1024),
+                Some('M') => (&s[..s.len() - 1], 1024 * 1024),
+                _ => (s, 1),
+            };
+            num.parse::<usize>().ok().map(|n| n * mul)
+        })
+        .max()
+        .unwrap_or(32 << 20)
+}
+
+struct Sum<'a>(&'a [f32]);
+
+impl Kernel for Sum<'_> {
+    type Output = f32;
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) -> f32 {
+        let l = S::LANES;
+        let mut acc = [s.zero(); 4];
+        let mut c = self.0.chunks_exact(4 * l);
+        for v in &mut c {
+            for k in 0..4 {
+                acc[k] = s.add(acc[k], s.load(&v[k * l..]));
+            }
+        }
+        s.sum(s.add(s.add(acc[0], acc[1]), s.add(acc[2], acc[3])))
+            + c.remainder().iter().sum::<f32>()
+    }
+}
+
+/// Read bandwidth in GB/s (10^9 bytes per second): the median of `reps` passes over `buffers` (each
+/// pass reads the next buffer), split over `threads` threads.
+pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
+    let pool = Threads::new(Par::with_threads(threads));
+    let level = IsaLevel::best();
+    let mut times = Vec::with_capacity(reps);
+    let mut sink = vec![0.0f32; threads];
+    for r in 0..reps + 1 {
+        let buf = &buffers[r % buffers.len()];
+        let per = rows_per_task(buf.len(), threads);
+        let t = Instant::now();
+        pool.for_rows(&mut sink, 1, 1, |i, out| {
+            let lo = (i * per).min(buf.len());
+            let hi = ((i + 1) * per).min(buf.len());
+            out[0] = dispatch(level, Sum(&buf[lo..hi]));
+        });
+        let dt = t.elapsed().as_secs_f64();
+        black_box(&sink);
+        if r > 0 {
+            times.push(dt);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let bytes = (buffers[0].len() * 4) as f64;
+    bytes / times[times.len() / 2] / 1e9
+}
+
+/// (hot, cold) read bandwidth in GB/s on `threads` threads.
+pub fn probe(threads: usize) -> (f64, f64) {
+    let llc = llc_bytes();
+    let hot = vec![vec![1.0f32; (llc / 4 / 4).max(1 << 16)]];
+    let cold_len = (llc / 4).max(1 << 20);
+    let cold: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32; cold_len]).collect();
+    (read_gbps(&hot, threads, 50), read_gbps(&cold, threads, 12))
+}

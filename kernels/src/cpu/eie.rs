@@ -1,0 +1,638 @@
+//! EIE-format SpMV / SpMM: the compressed layer's own 4-bit codebook indices and relative row indices,
+//! walked as EIE walks them, in f32 ([`EieF32`]) and in EIE's 16-bit fixed point ([`EieFixed`]).
+//!
+//! # Layouts (a CPU re-layout of the same 4-bit data)
+//!
+//! An entry is a `u16`: the 4-bit codebook index `v` in the high nibble and a **12-bit** relative index
+//! `z` in the low bits (2 bytes per entry, against EIE's 1). With 12 bits, runs of up to 4095 zeros need
+//! no padding (EIE's 4-bit `z` needs a padding entry after 15); longer runs still get EIE's padding
+//! entry `(v = 0, z = 4095)`, covering 4096 positions. Entries with `v = 0` add `codebook[0] * a = 0`.
+//!
+//! - **Batch 1, column-major** (EIE's own dataflow): the rows are split into one contiguous block per
+//!   thread (EIE interleaves rows over PEs; contiguous blocks keep a thread's outputs in its own cache
+//!   lines), each block stored column by column with `z` counting zero rows. A run scans the input for
+//!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
+//!   and walks column `j`: `r += z; y[r] += table[v]; r += 1`. The bias is the last column, with `a = 1`,
+//!   as in EIE. Zero activations cost nothing but the scan.
+//! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
+//!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
+//!   a block of samples in registers and decodes each weight once for all of them.
+
+use super::isa::{IsaLevel, Kernel, Simd, dispatch};
+use super::par::{Par, Threads, rows_per_task};
+use super::{Prepared, finish_f32};
+use eie_compress::{
+    Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut, FixedPointSpec, SparseCodes,
+    Work, check_io,
+};
+
+const Z_BITS: u32 = 12;
+const Z_MASK: u16 = (1 << Z_BITS) - 1;
+
+#[inline(always)]
+fn entry(v: u8, z: u32) -> u16 {
+    ((v as u16) << Z_BITS) | z as u16
+}
+
+/// Appends the entries for one stored value `gap` positions after the previous one.
+fn push(out: &mut Vec<u16>, mut gap: u32, v: u8) {
+    while gap > Z_MASK as u32 {
+        out.push(entry(0, Z_MASK as u32));
+        gap -= Z_MASK as u32 + 1;
+    }
+    out.push(entry(v, gap));
+}
+
+/// Batch-1 layout: per row block, column pointers and entries over every encoded column (bias last).
+struct ColumnBlocks {
+    rows_per_block: usize,
+    col_ptr: Vec<Vec<u32>>,
+    entries: Vec<Vec<u16>>,
+    /// Per encoded column: entries over all blocks (padding included), and real entries.
+    col_entries: Vec<u32>,
+    col_real: Vec<u32>,
+}
+
+impl ColumnBlocks {
+    fn new(m: &SparseCodes, blocks: usize) -> Self {
+        let rows_per_block = rows_per_task(m.rows(), blocks);
+        let nb = m.rows().div_ceil(rows_per_block).max(1);
+        let (cp, ri, codes) = m.to_csc();
+        let mut col_ptr = vec![Vec::with_capacity(m.cols() + 1); nb];
+        let mut entries = vec![Vec::new(); nb];
+        let mut next = vec![0u32; nb];
+        let (mut col_entries, mut col_real) =
+            (Vec::with_capacity(m.cols()), Vec::with_capacity(m.cols()));
+        for j in 0..m.cols() {
+            for (k, ptr) in col_ptr.iter_mut().enumerate() {
+                ptr.push(entries[k].len() as u32);
+            }
+            next.iter_mut().for_each(|n| *n = 0);
+            let before: usize = entries.iter().map(Vec::len).sum();
+            for p in cp[j]..cp[j + 1] {
+                let i = ri[p] as usize;
+                let (k, r) = (i / rows_per_block, (i % rows_per_block) as u32);
+                push(&mut entries[k], r - next[k], codes[p]);
+                next[k] = r + 1;
+            }
+            col_entries.push((entries.iter().map(Vec::len).sum::<usize>() - before) as u32);
+            col_real.push((cp[j + 1] - cp[j]) as u32);
+        }
+        for (k, ptr) in col_ptr.iter_mut().enumerate() {
+            ptr.push(entries[k].len() as u32);
+        }
+        Self {
+            rows_per_block,
+            col_ptr,
+            entries,
+            col_entries,
+            col_real,
+        }
+    }
+}
+
+/// Batch-B layout: per row, entries over W's columns (the bias is added separately).
+struct RowLayout {
+    row_ptr: Vec<u32>,
+    entries: Vec<u16>,
+    real: u64,
+}
+
+impl RowLayout {
+    fn new(m: &SparseCodes) -> Self {
+        let mut row_ptr = Vec::with_capacity(m.rows() + 1);
+        let mut entries = Vec::new();
+        row_ptr.push(0);
+        for i in 0..m.rows() {
+            let (cols, codes) = m.row(i);
+            let mut next = 0u32;
+            for (&j, &c) in cols.iter().zip(codes) {
+                push(&mut entries, j - next, c);
+                next = j + 1;
+            }
+            row_ptr.push(entries.len() as u32);
+        }
+        Self {
+            row_ptr,
+            entries,
+            real: m.nnz() as u64,
+        }
+    }
+}
+
+/// The prepared data both EIE backends share.
+struct EieData {
+    p: Prepared,
+    cols: Option<ColumnBlocks>,
+    rows: Option<RowLayout>,
+    codebook: [f32; 16],
+    /// Non-zero activations of the current input (scratch, reused).
+    nz: Vec<(u32, f32)>,
+}
+
+impl EieData {
+    fn new(
+        name: &str,
+        layer: &CompressedLayer,
+        batch: usize,
+        level: IsaLevel,
+        threads: usize,
+    ) -> Result<Self, BackendError> {
+        let p = Prepared::new(name, layer, batch, level)?;
+        if layer.codebook().bits() > 4 {
+            return Err(BackendError::Unavailable {
+                backend: name.to_string(),
+                why: format!(
+                    "the layer has {}-bit weights; this kernel packs 4-bit indices",
+                    layer.codebook().bits()
+                ),
+            });
+        }
+        if layer.nnz() + layer.inputs() + layer.outputs() >= u32::MAX as usize / 2 {
+            return Err(BackendError::Failed {
+                backend: name.to_string(),
+                message: "layer too large for 32-bit pointers".into(),
+            });
+        }
+        let mut codebook = [0.0f32; 16];
+        codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
+        let (cols, rows) = if batch == 1 {
+            (
+                Some(ColumnBlocks::new(&layer.augmented_codes(), threads)),
+                None,
+            )
+        } else {
+            (None, Some(RowLayout::new(layer.codes())))
+        };
+        Ok(Self {
+            p,
+            cols,
+            rows,
+            codebook,
+            nz: Vec::with_capacity(layer.inputs() + 1),
+        })
+    }
+
+    /// EIE's LNZD: the non-zero activations, then the bias column with activation `one`.
+    fn scan<T: Copy + PartialEq + Default>(
+        &self,
+        x: &[T],
+        one: T,
+        has_bias: bool,
+        nz: &mut Vec<(u32, T)>,
+    ) {
+        nz.clear();
+        let zero = T::default();
+        nz.extend(
+            x.iter()
+                .enumerate()
+                .filter(|(_, a)| **a != zero)
+                .map(|(j, &a)| (j as u32, a)),
+        );
+        if has_bias {
+            nz.push((self.p.inputs as u32, one));
+        }
+    }
+
+    fn work(&self, input: Data<'_>) -> Work {
+        let b = self.p.batch as u64;
+        if let Some(c) = &self.cols {
+            let nonzero = |j: usize| match input {
+                Data::F32(x) => x.get(j).is_none_or(|&a| a != 0.0),
+                Data::Fixed(x) => x.get(j).is_none_or(|&a| a != 0),
+            };
+            let (mut entries, mut real, mut cols) = (0u64, 0u64, 0u64);
+            for j in (0..c.col_entries.len()).filter(|&j| nonzero(j)) {
+                entries += c.col_entries[j] as u64;
+                real += c.col_real[j] as u64;
+                cols += 1;
+            }
+            let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
+            return Work {
+                macs: real,
+                entries,
+                bytes_read: entries * 2
+                    + cols * c.col_ptr.len() as u64 * 8
+                    + (self.p.inputs * act_bytes) as u64
+                    + 64,
+            };
+        }
+        let r = self.rows.as_ref().expect("one layout is prepared");
+        let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
+        Work {
+            macs: r.real * b,
+            entries: r.entries.len() as u64,
+            bytes_read: r.entries.len() as u64 * 2
+                + r.row_ptr.len() as u64 * 4
+                + self.p.inputs as u64 * b * act_bytes,
+        }
+    }
+}
+
+/// How a column walk accumulates: f32 addition, or EIE's wrapping 32-bit integer addition.
+trait Accumulate: Copy + Default {
+    fn accumulate(self, x: Self) -> Self;
+}
+
+impl Accumulate for f32 {
+    #[inline(always)]
+    fn accumulate(self, x: f32) -> f32 {
+        self + x
+    }
+}
+
+impl Accumulate for i32 {
+    #[inline(always)]
+    fn accumulate(self, x: i32) -> i32 {
+        self.wrapping_add(x)
+    }
+}
+
+/// Batch 1: walk the non-zero columns (activations `A`) of one row block, accumulating `T`.
+struct ColumnWalk<'a, A, T, F> {
+    col_ptr: &'a [u32],
+    entries: &'a [u16],
+    nz: &'a [(u32, A)],
+    y: &'a mut [T],
+    /// The 16 products `codebook[k] * a` of one activation.
+    table: &'a F,
+}
+
+impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, _s: S) {
+        self.y.iter_mut().for_each(|v| *v = T::default());
+        for &(j, a) in self.nz {
+            let tbl = (self.table)(a);
+            let (lo, hi) = (
+                self.col_ptr[j as usize] as usize,
+                self.col_ptr[j as usize + 1] as usize,
+            );
+            let mut r = 0usize;
+            for &e in &self.entries[lo..hi] {
+                r += (e & Z_MASK) as usize;
+                self.y[r] = self.y[r].accumulate(tbl[(e >> Z_BITS) as usize]);
+                r += 1;
+            }
+        }
+    }
+}
+
+/// Batch B, f32: per row, blocks of 4 vectors of samples.
+struct RowWalkF32<'a> {
+    row_ptr: &'a [u32],
+    entries: &'a [u16],
+    codebook: &'a [f32; 16],
+    x: &'a [f32],
+    y: &'a mut [f32],
+    batch: usize,
+}
+
+impl Kernel for RowWalkF32<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let b = self.batch;
+        let block = 4 * S::LANES;
+        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
+            let out = &mut self.y[r * b..(r + 1) * b];
+            let mut b0 = 0;
+            while b0 + block <= b {
+                let mut acc = [s.zero(); 4];
+                let mut c = 0usize;
+                for &e in row {
+                    c += (e & Z_MASK) as usize;
+                    let v = (e >> Z_BITS) as usize;
+                    if v != 0 {
+                        let wv = s.splat(self.codebook[v]);
+                        let xr = &self.x[c * b + b0..];
+                        for k in 0..4 {
+                            acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
+                        }
+                    }
+                    c += 1;
+                }
+                for (k, v) in acc.iter().enumerate() {
+                    s.store(&mut out[b0 + k * S::LANES..], *v);
+                }
+                b0 += block;
+            }
+            for (bb, o) in out.iter_mut().enumerate().skip(b0) {
+                let (mut c, mut sum) = (0usize, 0.0f32);
+                for &e in row {
+                    c += (e & Z_MASK) as usize;
+                    sum += self.codebook[(e >> Z_BITS) as usize] * self.x[c * b + bb];
+                    c += 1;
+                }
+                *o = sum;
+            }
+        }
+    }
+}
+
+/// Batch B, fixed point: per row, i32 accumulators for blocks of samples, then ReLU and saturation.
+struct RowWalkFixed<'a> {
+    row_ptr: &'a [u32],
+    entries: &'a [u16],
+    wq: &'a [i16; 16],
+    spec: FixedPointSpec,
+    bias: Option<&'a [i32]>,
+    relu: bool,
+    x: &'a [i16],
+    y: &'a mut [i16],
+    batch: usize,
+}
+
+impl Kernel for RowWalkFixed<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        let b = self.batch;
+        let block = 4 * S::LANES;
+        let shift = self.spec.weight.frac as u32;
+        let mut tmp = [0i32; 64];
+        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
+            let bias = self.bias.map_or(0, |bq| bq[r]);
+            let out = &mut self.y[r * b..(r + 1) * b];
+            let mut b0 = 0;
+            while b0 + block <= b {
+                let mut acc = [s.izero(); 4];
+                let mut c = 0usize;
+                for &e in row {
+                    c += (e & Z_MASK) as usize;
+                    let w = s.isplat(self.wq[(e >> Z_BITS) as usize] as i32);
+                    let xr = &self.x[c * b + b0..];
+                    for k in 0..4 {
+                        acc[k] = s.iadd(
+                            acc[k],
+                            s.isra(s.imul(w, s.load_i16(&xr[k * S::LANES..])), shift),
+                        );
+                    }
+                    c += 1;
+                }
+                for (k, v) in acc.iter().enumerate() {
+                    s.istore(&mut tmp[k * S::LANES..], *v);
+                }
+                for (o, &t) in out[b0..b0 + block].iter_mut().zip(&tmp) {
+                    *o = self.spec.finish(t.wrapping_add(bias), self.relu);
+                }
+                b0 += block;
+            }
+            for (bb, o) in out.iter_mut().enumerate().skip(b0) {
+                let (mut c, mut acc) = (0usize, bias);
+                for &e in row {
+                    c += (e & Z_MASK) as usize;
+                    acc = acc.wrapping_add(
+                        self.spec
+                            .product(self.wq[(e >> Z_BITS) as usize], self.x[c * b + bb]),
+                    );
+                    c += 1;
+                }
+                *o = self.spec.finish(acc, self.relu);
+            }
+        }
+    }
+}
+
+/// EIE-format SpMV in f32.
+pub struct EieF32 {
+    level: IsaLevel,
+    threads: Threads,
+    d: Option<EieData>,
+}
+
+impl EieF32 {
+    /// At `level` (must be available) with `par` threads.
+    pub fn new(level: IsaLevel, par: Par) -> Self {
+        Self {
+            level,
+            threads: Threads::new(par),
+            d: None,
+        }
+    }
+}
+
+impl Backend for EieF32 {
+    fn name(&self) -> String {
+        "cpu-eie-f32".into()
+    }
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::F32
+    }
+    fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
+        self.d = Some(EieData::new(
+            &self.name(),
+            layer,
+            batch,
+            self.level,
+            self.threads.count(),
+        )?);
+        Ok(())
+    }
+    fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
+        let name = self.name();
+        let d = self
+            .d
+            .as_mut()
+            .ok_or_else(|| BackendError::Unprepared(name.clone()))?;
+        check_io(
+            &name,
+            Arithmetic::F32,
+            (d.p.inputs, d.p.outputs),
+            d.p.batch,
+            &input,
+            &output,
+        )?;
+        let (Data::F32(x), DataMut::F32(y)) = (input, output) else {
+            unreachable!("checked by check_io")
+        };
+        let level = self.level;
+        if let Some(c) = &d.cols {
+            let mut nz = std::mem::take(&mut d.nz);
+            d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
+            let cb = d.codebook;
+            let table = move |a: f32| -> [f32; 16] { std::array::from_fn(|k| cb[k] * a) };
+            self.threads.for_rows(y, 1, c.rows_per_block, |t, ys| {
+                dispatch(
+                    level,
+                    ColumnWalk {
+                        col_ptr: &c.col_ptr[t],
+                        entries: &c.entries[t],
+                        nz: &nz,
+                        y: ys,
+                        table: &table,
+                    },
+                );
+            });
+            d.nz = nz;
+            if d.p.relu {
+                y.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+            return Ok(());
+        }
+        let r = d.rows.as_ref().expect("one layout is prepared");
+        let b = d.p.batch;
+        let per = rows_per_task(d.p.outputs, self.threads.count());
+        let cb = &d.codebook;
+        self.threads.for_rows(y, b, per, |t, ys| {
+            let r0 = t * per;
+            let rows = ys.len() / b;
+            dispatch(
+                level,
+                RowWalkF32 {
+                    row_ptr: &r.row_ptr[r0..=r0 + rows],
+                    entries: &r.entries,
+                    codebook: cb,
+                    x,
+                    y: ys,
+                    batch: b,
+                },
+            );
+        });
+        finish_f32(&d.p, y);
+        Ok(())
+    }
+    fn work(&self, input: Data<'_>) -> Work {
+        self.d
+            .as_ref()
+            .map_or_else(Work::default, |d| d.work(input))
+    }
+    fn detail(&self) -> String {
+        format!("{}, {} thread(s)", self.level.name(), self.threads.count())
+    }
+}
+
+/// EIE-format SpMV in EIE's 16-bit fixed point: bit-exact with `eie_compress`'s reference.
+pub struct EieFixed {
+    level: IsaLevel,
+    threads: Threads,
+    d: Option<EieData>,
+    spec: Option<FixedPointSpec>,
+    wq: [i16; 16],
+    one: i16,
+    bias_q: Option<Vec<i32>>,
+    acc: Vec<i32>,
+    nzq: Vec<(u32, i16)>,
+}
+
+impl EieFixed {
+    /// At `level` (must be available) with `par` threads.
+    pub fn new(level: IsaLevel, par: Par) -> Self {
+        Self {
+            level,
+            threads: Threads::new(par),
+            d: None,
+            spec: None,
+            wq: [0; 16],
+            one: 0,
+            bias_q: None,
+            acc: Vec::new(),
+            nzq: Vec::new(),
+        }
+    }
+}
+
+impl Backend for EieFixed {
+    fn name(&self) -> String {
+        "cpu-eie-fixed".into()
+    }
+    fn arithmetic(&self) -> Arithmetic {
+        Arithmetic::Fixed16
+    }
+    fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
+        let d = EieData::new(&self.name(), layer, batch, self.level, self.threads.count())?;
+        let spec = layer.fixed();
+        let q = layer.fixed_codebook();
+        self.wq = [0; 16];
+        self.wq[..q.len()].copy_from_slice(&q);
+        self.one = spec.act.quantize(1.0);
+        self.bias_q = layer.bias_codes().map(|bc| {
+            bc.iter()
+                .map(|&c| spec.product(self.wq[c as usize], self.one))
+                .collect()
+        });
+        self.acc = vec![0; layer.outputs()];
+        self.nzq = Vec::with_capacity(layer.inputs() + 1);
+        self.spec = Some(spec);
+        self.d = Some(d);
+        Ok(())
+    }
+    fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
+        let name = self.name();
+        let (Some(d), Some(spec)) = (self.d.as_ref(), self.spec) else {
+            return Err(BackendError::Unprepared(name));
+        };
+        check_io(
+            &name,
+            Arithmetic::Fixed16,
+            (d.p.inputs, d.p.outputs),
+            d.p.batch,
+            &input,
+            &output,
+        )?;
+        let (Data::Fixed(x), DataMut::Fixed(y)) = (input, output) else {
+            unreachable!("checked by check_io")
+        };
+        let level = self.level;
+        let relu = d.p.relu;
+        if let Some(c) = &d.cols {
+            let mut nz = std::mem::take(&mut self.nzq);
+            d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
+            let wq = self.wq;
+            let table =
+                move |a: i16| -> [i32; 16] { std::array::from_fn(|k| spec.product(wq[k], a)) };
+            let acc = &mut self.acc;
+            self.threads.for_rows(acc, 1, c.rows_per_block, |t, ys| {
+                dispatch(
+                    level,
+                    ColumnWalk {
+                        col_ptr: &c.col_ptr[t],
+                        entries: &c.entries[t],
+                        nz: &nz,
+                        y: ys,
+                        table: &table,
+                    },
+                );
+            });
+            self.nzq = nz;
+            for (o, &a) in y.iter_mut().zip(acc.iter()) {
+                *o = spec.finish(a, relu);
+            }
+            return Ok(());
+        }
+        let r = d.rows.as_ref().expect("one layout is prepared");
+        let b = d.p.batch;
+        let per = rows_per_task(d.p.outputs, self.threads.count());
+        let (wq, bias) = (&self.wq, self.bias_q.as_deref());
+        self.threads.for_rows(y, b, per, |t, ys| {
+            let r0 = t * per;
+            let rows = ys.len() / b;
+            dispatch(
+                level,
+                RowWalkFixed {
+                    row_ptr: &r.row_ptr[r0..=r0 + rows],
+                    entries: &r.entries,
+                    wq,
+                    spec,
+                    bias: bias.map(|bq| &bq[r0..r0 + rows]),
+                    relu,
+                    x,
+                    y: ys,
+                    batch: b,
+                },
+            );
+        });
+        Ok(())
+    }
+    fn work(&self, input: Data<'_>) -> Work {
+        self.d
+            .as_ref()
+            .map_or_else(Work::default, |d| d.work(input))
+    }
+    fn detail(&self) -> String {
+        format!("{}, {} thread(s)", self.level.name(), self.threads.count())
+    }
+}
