@@ -1,13 +1,14 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
 //! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files),
-//! `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations).
+//! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations).
 //! With no subcommand it runs the main job, which for now prints the layers table.
 
 mod chart;
 mod export;
 mod layer_args;
 mod layers;
+mod measure;
 mod model_args;
 mod simulate;
 mod sweep;
@@ -33,6 +34,8 @@ enum Command {
     Layers(layers::Args),
     /// Write one layer as .npy files (CSR, EIE arrays, codebook, input, references) for numpy/scipy.
     Export(export::Args),
+    /// Time backends on layers (verified outputs, median of repeated runs) beside the machine's bandwidth.
+    Measure(measure::Args),
     /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
     Simulate(simulate::Args),
     /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Measure(args)) => measure::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         None => layers::run(layers::Args::default()),

@@ -1,4 +1,9 @@
-//! eie-baselines: what we compare against. For now, the EIE paper's published numbers as data
-//! ([`paper`]); the library baselines (ndarray, sprs) join them with the CPU-kernel work.
+//! eie-baselines: what we compare against. [`libs`]: the Rust libraries a user would reach for
+//! (ndarray's dense products, sprs's CSR products) over the same decoded weights, behind the same
+//! [`eie_compress::Backend`] trait as our kernels; [`paper`]: the EIE paper's published numbers.
 
+#[cfg(feature = "blas")]
+extern crate blas_src;
+
+pub mod libs;
 pub mod paper;

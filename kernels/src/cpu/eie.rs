@@ -4,15 +4,16 @@
 //! # Layouts (a CPU re-layout of the same 4-bit data)
 //!
 //! An entry is a `u16`: the 4-bit codebook index `v` in the high nibble and a **12-bit** relative index
-//! `z` in the low bits (2 bytes per entry, against EIE's 1). With 12 bits, runs of up to 4095 zeros need
-//! no padding (EIE's 4-bit `z` needs a padding entry after 15); longer runs still get EIE's padding
-//! entry `(v = 0, z = 4095)`, covering 4096 positions. Entries with `v = 0` add `codebook[0] * a = 0`.
+//! in the low bits (2 bytes per entry, against EIE's 1), stored as the advance `z + 1` so that a walk
+//! needs one add per entry. With 12 bits, runs of up to 4094 zeros need no padding (EIE's 4-bit `z`
+//! needs a padding entry after 15); longer runs still get EIE's padding entry `(v = 0)`, which advances
+//! 4095 positions. Entries with `v = 0` add `codebook[0] * a = 0`.
 //!
 //! - **Batch 1, column-major** (EIE's own dataflow): the rows are split into one contiguous block per
 //!   thread (EIE interleaves rows over PEs; contiguous blocks keep a thread's outputs in its own cache
 //!   lines), each block stored column by column with `z` counting zero rows. A run scans the input for
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
-//!   and walks column `j`: `r += z; y[r] += table[v]; r += 1`. The bias is the last column, with `a = 1`,
+//!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
@@ -34,13 +35,15 @@ fn entry(v: u8, z: u32) -> u16 {
     ((v as u16) << Z_BITS) | z as u16
 }
 
-/// Appends the entries for one stored value `gap` positions after the previous one.
+/// Appends the entries for one stored value with `gap` zeros since the previous one. The low field
+/// stores the *advance* `d = z + 1` (1..=4095), so a walk needs one add per entry: `end += d`, the entry's
+/// position is `end - 1`. A gap of 4095 zeros or more first gets padding entries `(v = 0, d = 4095)`.
 fn push(out: &mut Vec<u16>, mut gap: u32, v: u8) {
-    while gap > Z_MASK as u32 {
+    while gap + 1 > Z_MASK as u32 {
         out.push(entry(0, Z_MASK as u32));
-        gap -= Z_MASK as u32 + 1;
+        gap -= Z_MASK as u32;
     }
-    out.push(entry(v, gap));
+    out.push(entry(v, gap + 1));
 }
 
 /// Batch-1 layout: per row block, column pointers and entries over every encoded column (bias last).
@@ -80,6 +83,17 @@ impl ColumnBlocks {
         }
         for (k, ptr) in col_ptr.iter_mut().enumerate() {
             ptr.push(entries[k].len() as u32);
+        }
+        // The invariant the unchecked column walk relies on: no column leaves its row block.
+        for (k, (ptr, ent)) in col_ptr.iter().zip(&entries).enumerate() {
+            let block_rows = rows_per_block.min(m.rows() - k * rows_per_block);
+            for w in ptr.windows(2) {
+                let walked: usize = ent[w[0] as usize..w[1] as usize]
+                    .iter()
+                    .map(|&e| (e & Z_MASK) as usize)
+                    .sum();
+                assert!(walked <= block_rows, "column layout leaves its row block");
+            }
         }
         Self {
             rows_per_block,
@@ -263,17 +277,24 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
         self.y.iter_mut().for_each(|v| *v = T::default());
+        let (y, len) = (self.y.as_mut_ptr(), self.y.len());
         for &(j, a) in self.nz {
             let tbl = (self.table)(a);
             let (lo, hi) = (
                 self.col_ptr[j as usize] as usize,
                 self.col_ptr[j as usize + 1] as usize,
             );
-            let mut r = 0usize;
+            // `end` = rows walked so far; an entry's row is `end - 1` after adding its advance.
+            let mut end = 0usize;
             for &e in &self.entries[lo..hi] {
-                r += (e & Z_MASK) as usize;
-                self.y[r] = self.y[r].accumulate(tbl[(e >> Z_BITS) as usize]);
-                r += 1;
+                end += (e & Z_MASK) as usize;
+                debug_assert!(end >= 1 && end <= len);
+                // SAFETY: `ColumnBlocks::new` checked that no column of a block walks past the block's
+                // rows, and every advance is at least 1; the caller passes exactly the block's rows as `y`.
+                unsafe {
+                    let p = y.add(end - 1);
+                    *p = (*p).accumulate(tbl[(e >> Z_BITS) as usize]);
+                }
             }
         }
     }
@@ -307,12 +328,11 @@ impl Kernel for RowWalkF32<'_> {
                     let v = (e >> Z_BITS) as usize;
                     if v != 0 {
                         let wv = s.splat(self.codebook[v]);
-                        let xr = &self.x[c * b + b0..];
+                        let xr = &self.x[(c - 1) * b + b0..];
                         for k in 0..4 {
                             acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
                         }
                     }
-                    c += 1;
                 }
                 for (k, v) in acc.iter().enumerate() {
                     s.store(&mut out[b0 + k * S::LANES..], *v);
@@ -323,8 +343,7 @@ impl Kernel for RowWalkF32<'_> {
                 let (mut c, mut sum) = (0usize, 0.0f32);
                 for &e in row {
                     c += (e & Z_MASK) as usize;
-                    sum += self.codebook[(e >> Z_BITS) as usize] * self.x[c * b + bb];
-                    c += 1;
+                    sum += self.codebook[(e >> Z_BITS) as usize] * self.x[(c - 1) * b + bb];
                 }
                 *o = sum;
             }
@@ -364,14 +383,13 @@ impl Kernel for RowWalkFixed<'_> {
                 for &e in row {
                     c += (e & Z_MASK) as usize;
                     let w = s.isplat(self.wq[(e >> Z_BITS) as usize] as i32);
-                    let xr = &self.x[c * b + b0..];
+                    let xr = &self.x[(c - 1) * b + b0..];
                     for k in 0..4 {
                         acc[k] = s.iadd(
                             acc[k],
                             s.isra(s.imul(w, s.load_i16(&xr[k * S::LANES..])), shift),
                         );
                     }
-                    c += 1;
                 }
                 for (k, v) in acc.iter().enumerate() {
                     s.istore(&mut tmp[k * S::LANES..], *v);
@@ -387,9 +405,8 @@ impl Kernel for RowWalkFixed<'_> {
                     c += (e & Z_MASK) as usize;
                     acc = acc.wrapping_add(
                         self.spec
-                            .product(self.wq[(e >> Z_BITS) as usize], self.x[c * b + bb]),
+                            .product(self.wq[(e >> Z_BITS) as usize], self.x[(c - 1) * b + bb]),
                     );
-                    c += 1;
                 }
                 *o = self.spec.finish(acc, self.relu);
             }

@@ -1,0 +1,167 @@
+//! Measuring a backend: prepare (untimed), verify the output against the reference (a wrong answer
+//! gets no time), warm up, then time repeated forward passes and take the median. `cold` rotates over
+//! enough prepared copies of the layer that their data exceeds the last-level cache.
+
+use anyhow::{Result, bail};
+use eie_compress::backend::{
+    batch_input, compare_f32, quantize_input, reference_f64, reference_fixed,
+};
+use eie_compress::{Arithmetic, Backend, CompressedLayer, Data, DataMut, Work};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// How to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub batch: usize,
+    /// Rotate over copies larger than the last-level cache.
+    pub cold: bool,
+    /// Time budget per measurement (the run count adapts to it, within `min_runs..=max_runs`).
+    pub budget: Duration,
+    pub min_runs: usize,
+    pub max_runs: usize,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            batch: 1,
+            cold: false,
+            budget: Duration::from_millis(400),
+            min_runs: 5,
+            max_runs: 2000,
+        }
+    }
+}
+
+/// The result of one measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    pub layer: String,
+    pub backend: String,
+    pub detail: String,
+    pub batch: usize,
+    pub cold: bool,
+    pub copies: usize,
+    pub runs: usize,
+    pub median_us: f64,
+    pub per_sample_us: f64,
+    pub work: Work,
+    pub gbps: f64,
+    pub entries_per_s: f64,
+    /// Largest error against the f64 reference (0 for exact fixed-point backends).
+    pub max_abs_err: f64,
+    pub exact: bool,
+}
+
+enum Buffers {
+    F32(Vec<f32>, Vec<f32>),
+    Fixed(Vec<i16>, Vec<i16>),
+}
+
+impl Buffers {
+    fn run(&mut self, b: &mut dyn Backend) -> Result<()> {
+        match self {
+            Buffers::F32(x, y) => b.run(Data::F32(x), DataMut::F32(y))?,
+            Buffers::Fixed(x, y) => b.run(Data::Fixed(x), DataMut::Fixed(y))?,
+        }
+        Ok(())
+    }
+    fn input(&self) -> Data<'_> {
+        match self {
+            Buffers::F32(x, _) => Data::F32(x),
+            Buffers::Fixed(x, _) => Data::Fixed(x),
+        }
+    }
+}
+
+/// Measures the backends `make()` builds (one copy, or enough for `cold`) on `layer`.
+pub fn measure(
+    layer: &CompressedLayer,
+    make: &dyn Fn() -> Result<Box<dyn Backend>>,
+    plan: Plan,
+    llc_bytes: usize,
+) -> Result<Measurement> {
+    let batch = plan.batch;
+    let mut first = make()?;
+    first.prepare(layer, batch)?;
+    let x = batch_input(layer, batch);
+    let mut bufs = match first.arithmetic() {
+        Arithmetic::F32 => Buffers::F32(x.clone(), vec![0.0; layer.outputs() * batch]),
+        Arithmetic::Fixed16 => {
+            Buffers::Fixed(quantize_input(layer, &x), vec![0; layer.outputs() * batch])
+        }
+    };
+    bufs.run(first.as_mut())?;
+    let (max_abs_err, exact) = match &bufs {
+        Buffers::F32(_, y) => {
+            let (r, bound) = reference_f64(layer, &x, batch);
+            let (err, ok) = compare_f32(y, &r, &bound);
+            if !ok {
+                bail!(
+                    "{} on {}: max error {err:e} exceeds DESIGN.md's bound; no time recorded",
+                    first.name(),
+                    layer.name()
+                );
+            }
+            (err, false)
+        }
+        Buffers::Fixed(xq, y) => {
+            if *y != reference_fixed(layer, xq, batch) {
+                bail!(
+                    "{} on {}: fixed-point output differs from the reference; no time recorded",
+                    first.name(),
+                    layer.name()
+                );
+            }
+            (0.0, true)
+        }
+    };
+    let work = first.work(bufs.input());
+    let copies = if plan.cold {
+        (2 * llc_bytes)
+            .div_ceil(work.bytes_read.max(1) as usize)
+            .clamp(1, 256)
+    } else {
+        1
+    };
+    let mut all = vec![first];
+    for _ in 1..copies {
+        let mut b = make()?;
+        b.prepare(layer, batch)?;
+        all.push(b);
+    }
+    // Warm-up: every copy once, then estimate the run count.
+    let t = Instant::now();
+    for b in all.iter_mut() {
+        bufs.run(b.as_mut())?;
+    }
+    let est = t.elapsed().as_secs_f64() / copies as f64;
+    let runs =
+        ((plan.budget.as_secs_f64() / est.max(1e-9)) as usize).clamp(plan.min_runs, plan.max_runs);
+    let mut times = Vec::with_capacity(runs);
+    for r in 0..runs {
+        let b = &mut all[r % copies];
+        let t = Instant::now();
+        bufs.run(b.as_mut())?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok(Measurement {
+        layer: layer.name().to_string(),
+        backend: all[0].name(),
+        detail: all[0].detail(),
+        batch,
+        cold: plan.cold,
+        copies,
+        runs,
+        median_us: median * 1e6,
+        per_sample_us: median * 1e6 / batch as f64,
+        work,
+        gbps: work.bytes_read as f64 / median / 1e9,
+        entries_per_s: work.entries as f64 / median,
+        max_abs_err,
+        exact,
+    })
+}
