@@ -105,29 +105,49 @@ impl ColumnBlocks {
     }
 }
 
-/// Batch-B layout: per row, entries over W's columns (the bias is added separately).
-struct RowLayout {
+/// Columns per tile of the batch-B layout: a tile's slice of the input (512 x 64 samples x 4 bytes =
+/// 128 KB) stays in L2 while every row walks it.
+const TILE_COLS: usize = 512;
+
+/// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + TILE_COLS`.
+struct Tile {
+    col0: usize,
     row_ptr: Vec<u32>,
     entries: Vec<u16>,
+}
+
+/// Batch-B layout: row-major entries in column tiles (the bias is added separately).
+struct RowLayout {
+    tiles: Vec<Tile>,
+    entries: u64,
     real: u64,
 }
 
 impl RowLayout {
     fn new(m: &SparseCodes) -> Self {
-        let mut row_ptr = Vec::with_capacity(m.rows() + 1);
-        let mut entries = Vec::new();
-        row_ptr.push(0);
+        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
+            .map(|t| Tile {
+                col0: t * TILE_COLS,
+                row_ptr: vec![0],
+                entries: Vec::new(),
+            })
+            .collect();
         for i in 0..m.rows() {
             let (cols, codes) = m.row(i);
-            let mut next = 0u32;
+            let mut next = vec![0u32; tiles.len()];
             for (&j, &c) in cols.iter().zip(codes) {
-                push(&mut entries, j - next, c);
-                next = j + 1;
+                let t = j as usize / TILE_COLS;
+                let local = j - (t * TILE_COLS) as u32;
+                push(&mut tiles[t].entries, local - next[t], c);
+                next[t] = local + 1;
             }
-            row_ptr.push(entries.len() as u32);
+            for tile in tiles.iter_mut() {
+                tile.row_ptr.push(tile.entries.len() as u32);
+            }
         }
+        let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
         Self {
-            row_ptr,
+            tiles,
             entries,
             real: m.nnz() as u64,
         }
@@ -233,12 +253,11 @@ impl EieData {
         }
         let r = self.rows.as_ref().expect("one layout is prepared");
         let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
+        let ptrs: u64 = r.tiles.iter().map(|t| t.row_ptr.len() as u64).sum();
         Work {
             macs: r.real * b,
-            entries: r.entries.len() as u64,
-            bytes_read: r.entries.len() as u64 * 2
-                + r.row_ptr.len() as u64 * 4
-                + self.p.inputs as u64 * b * act_bytes,
+            entries: r.entries,
+            bytes_read: r.entries * 2 + ptrs * 4 + self.p.inputs as u64 * b * act_bytes,
         }
     }
 }
@@ -316,10 +335,13 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Batch B, f32: per row, blocks of 4 vectors of samples.
+/// Batch B, f32, one column tile: per row, blocks of 4 vectors of samples accumulate into `y` (which
+/// the first tile overwrites).
 struct RowWalkF32<'a> {
     row_ptr: &'a [u32],
     entries: &'a [u16],
+    col0: usize,
+    first: bool,
     codebook: &'a [f32; 16],
     x: &'a [f32],
     y: &'a mut [f32],
@@ -332,22 +354,24 @@ impl Kernel for RowWalkF32<'_> {
     fn run<S: Simd>(self, s: S) {
         let b = self.batch;
         let block = 4 * S::LANES;
+        let x = &self.x[self.col0 * b..];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
             let out = &mut self.y[r * b..(r + 1) * b];
             let mut b0 = 0;
             while b0 + block <= b {
-                let mut acc = [s.zero(); 4];
+                let mut acc = if self.first {
+                    [s.zero(); 4]
+                } else {
+                    std::array::from_fn(|k| s.load(&out[b0 + k * S::LANES..]))
+                };
                 let mut c = 0usize;
                 for &e in row {
                     c += (e & Z_MASK) as usize;
-                    let v = (e >> Z_BITS) as usize;
-                    if v != 0 {
-                        let wv = s.splat(self.codebook[v]);
-                        let xr = &self.x[(c - 1) * b + b0..];
-                        for k in 0..4 {
-                            acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
-                        }
+                    let wv = s.splat(self.codebook[(e >> Z_BITS) as usize]);
+                    let xr = &x[(c - 1) * b + b0..];
+                    for k in 0..4 {
+                        acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
                     }
                 }
                 for (k, v) in acc.iter().enumerate() {
@@ -356,10 +380,10 @@ impl Kernel for RowWalkF32<'_> {
                 b0 += block;
             }
             for (bb, o) in out.iter_mut().enumerate().skip(b0) {
-                let (mut c, mut sum) = (0usize, 0.0f32);
+                let (mut c, mut sum) = (0usize, if self.first { 0.0 } else { *o });
                 for &e in row {
                     c += (e & Z_MASK) as usize;
-                    sum += self.codebook[(e >> Z_BITS) as usize] * self.x[(c - 1) * b + bb];
+                    sum += self.codebook[(e >> Z_BITS) as usize] * x[(c - 1) * b + bb];
                 }
                 *o = sum;
             }
@@ -367,16 +391,17 @@ impl Kernel for RowWalkF32<'_> {
     }
 }
 
-/// Batch B, fixed point: per row, i32 accumulators for blocks of samples, then ReLU and saturation.
+/// Batch B, fixed point, one column tile: per row, i32 accumulators for blocks of samples, wrapping
+/// adds into `acc` (which the first tile overwrites).
 struct RowWalkFixed<'a> {
     row_ptr: &'a [u32],
     entries: &'a [u16],
+    col0: usize,
+    first: bool,
     wq: &'a [i16; 16],
     spec: FixedPointSpec,
-    bias: Option<&'a [i32]>,
-    relu: bool,
     x: &'a [i16],
-    y: &'a mut [i16],
+    acc: &'a mut [i32],
     batch: usize,
 }
 
@@ -387,11 +412,11 @@ impl Kernel for RowWalkFixed<'_> {
         let b = self.batch;
         let block = 4 * S::LANES;
         let shift = self.spec.weight.frac as u32;
+        let x = &self.x[self.col0 * b..];
         let mut tmp = [0i32; 64];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
-            let bias = self.bias.map_or(0, |bq| bq[r]);
-            let out = &mut self.y[r * b..(r + 1) * b];
+            let out = &mut self.acc[r * b..(r + 1) * b];
             let mut b0 = 0;
             while b0 + block <= b {
                 let mut acc = [s.izero(); 4];
@@ -399,7 +424,7 @@ impl Kernel for RowWalkFixed<'_> {
                 for &e in row {
                     c += (e & Z_MASK) as usize;
                     let w = s.isplat(self.wq[(e >> Z_BITS) as usize] as i32);
-                    let xr = &self.x[(c - 1) * b + b0..];
+                    let xr = &x[(c - 1) * b + b0..];
                     for k in 0..4 {
                         acc[k] = s.iadd(
                             acc[k],
@@ -411,20 +436,20 @@ impl Kernel for RowWalkFixed<'_> {
                     s.istore(&mut tmp[k * S::LANES..], *v);
                 }
                 for (o, &t) in out[b0..b0 + block].iter_mut().zip(&tmp) {
-                    *o = self.spec.finish(t.wrapping_add(bias), self.relu);
+                    *o = if self.first { t } else { o.wrapping_add(t) };
                 }
                 b0 += block;
             }
             for (bb, o) in out.iter_mut().enumerate().skip(b0) {
-                let (mut c, mut acc) = (0usize, bias);
+                let (mut c, mut acc) = (0usize, if self.first { 0 } else { *o });
                 for &e in row {
                     c += (e & Z_MASK) as usize;
                     acc = acc.wrapping_add(
                         self.spec
-                            .product(self.wq[(e >> Z_BITS) as usize], self.x[(c - 1) * b + bb]),
+                            .product(self.wq[(e >> Z_BITS) as usize], x[(c - 1) * b + bb]),
                     );
                 }
-                *o = self.spec.finish(acc, self.relu);
+                *o = acc;
             }
         }
     }
@@ -513,17 +538,19 @@ impl Backend for EieF32 {
         self.threads.for_rows(y, b, per, |t, ys| {
             let r0 = t * per;
             let rows = ys.len() / b;
-            dispatch(
-                level,
-                RowWalkF32 {
-                    row_ptr: &r.row_ptr[r0..=r0 + rows],
-                    entries: &r.entries,
+            for (i, tile) in r.tiles.iter().enumerate() {
+                let walk = RowWalkF32 {
+                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
+                    entries: &tile.entries,
+                    col0: tile.col0,
+                    first: i == 0,
                     codebook: cb,
                     x,
-                    y: ys,
+                    y: &mut *ys,
                     batch: b,
-                },
-            );
+                };
+                dispatch(level, walk);
+            }
         });
         finish_f32(&d.p, y);
         Ok(())
@@ -587,7 +614,7 @@ impl Backend for EieFixed {
                 .map(|&c| spec.product(self.wq[c as usize], self.one))
                 .collect()
         });
-        self.acc = vec![0; layer.outputs()];
+        self.acc = vec![0; layer.outputs() * batch];
         self.nzq = Vec::with_capacity(layer.inputs() + 1);
         self.spec = Some(spec);
         self.d = Some(d);
@@ -639,25 +666,32 @@ impl Backend for EieFixed {
         let r = d.rows.as_ref().expect("one layout is prepared");
         let b = d.p.batch;
         let per = rows_per_task(d.p.outputs, self.threads.count());
-        let (wq, bias) = (&self.wq, self.bias_q.as_deref());
-        self.threads.for_rows(y, b, per, |t, ys| {
+        let wq = &self.wq;
+        let acc = &mut self.acc;
+        self.threads.for_rows(acc, b, per, |t, accs| {
             let r0 = t * per;
-            let rows = ys.len() / b;
-            dispatch(
-                level,
-                RowWalkFixed {
-                    row_ptr: &r.row_ptr[r0..=r0 + rows],
-                    entries: &r.entries,
+            let rows = accs.len() / b;
+            for (i, tile) in r.tiles.iter().enumerate() {
+                let walk = RowWalkFixed {
+                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
+                    entries: &tile.entries,
+                    col0: tile.col0,
+                    first: i == 0,
                     wq,
                     spec,
-                    bias: bias.map(|bq| &bq[r0..r0 + rows]),
-                    relu,
                     x,
-                    y: ys,
+                    acc: &mut *accs,
                     batch: b,
-                },
-            );
+                };
+                dispatch(level, walk);
+            }
         });
+        for (i, (ys, accs)) in y.chunks_mut(b).zip(acc.chunks(b)).enumerate() {
+            let bias = self.bias_q.as_ref().map_or(0, |bq| bq[i]);
+            for (o, &a) in ys.iter_mut().zip(accs) {
+                *o = spec.finish(a.wrapping_add(bias), relu);
+            }
+        }
         Ok(())
     }
     fn work(&self, input: Data<'_>) -> Work {
