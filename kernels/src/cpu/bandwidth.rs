@@ -31,14 +31,14 @@ struct Sum<'a>(&'a [f32]);
 
 impl Kernel for Sum<'_> {
     type Output = f32;
-    /// Sums the slice as four quarters read side by side: four memory streams in flight, as the best
-    /// of our kernels keep, so the probe is a fair ceiling for them.
+    /// Sums the slice as eight parts read side by side: eight memory streams in flight, as many as the
+    /// dense kernel keeps, so the probe is a fair ceiling for it.
     #[inline(always)]
     fn run<S: Simd>(self, s: S) -> f32 {
         let l = S::LANES;
-        let q = self.0.len() / 4 / (2 * l) * (2 * l);
-        let parts: [&[f32]; 4] = std::array::from_fn(|k| &self.0[k * q..(k + 1) * q]);
-        let mut acc = [[s.zero(); 2]; 4];
+        let q = self.0.len() / 8 / (2 * l) * (2 * l);
+        let parts: [&[f32]; 8] = std::array::from_fn(|k| &self.0[k * q..(k + 1) * q]);
+        let mut acc = [[s.zero(); 2]; 8];
         let mut j = 0;
         while j < q {
             for (a, p) in acc.iter_mut().zip(&parts) {
@@ -50,17 +50,20 @@ impl Kernel for Sum<'_> {
         let total = acc
             .iter()
             .fold(s.zero(), |t, a| s.add(t, s.add(a[0], a[1])));
-        s.sum(total) + self.0[4 * q..].iter().sum::<f32>()
+        s.sum(total) + self.0[8 * q..].iter().sum::<f32>()
     }
 }
 
-/// Read bandwidth in GB/s (10^9 bytes per second): the median of `reps` passes over `buffers` (each
-/// pass reads the next buffer), split over `threads` threads.
+/// Read bandwidth in GB/s (10^9 bytes per second): the median of `reps` timed passes, each reading the
+/// next of `buffers` (split over `threads` threads) as many times as it takes to read at least 64 MB, so
+/// that waking the pool's threads is a small part of every pass.
 pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
     let pool = Threads::new(Par::with_threads(threads));
     let level = IsaLevel::best();
     let mut times = Vec::with_capacity(reps);
     let mut sink = vec![0.0f32; threads];
+    let len = buffers[0].len();
+    let inner = ((64 << 20) / (len * 4)).max(1);
     for r in 0..reps + 1 {
         let buf = &buffers[r % buffers.len()];
         let per = rows_per_task(buf.len(), threads);
@@ -68,7 +71,9 @@ pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
         pool.for_rows(&mut sink, 1, 1, |i, out| {
             let lo = (i * per).min(buf.len());
             let hi = ((i + 1) * per).min(buf.len());
-            out[0] = dispatch(level, Sum(&buf[lo..hi]));
+            for _ in 0..inner {
+                out[0] += dispatch(level, Sum(black_box(&buf[lo..hi])));
+            }
         });
         let dt = t.elapsed().as_secs_f64();
         black_box(&sink);
@@ -77,8 +82,7 @@ pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
         }
     }
     times.sort_by(f64::total_cmp);
-    let bytes = (buffers[0].len() * 4) as f64;
-    bytes / times[times.len() / 2] / 1e9
+    (len * 4 * inner) as f64 / times[times.len() / 2] / 1e9
 }
 
 /// (hot, cold) read bandwidth in GB/s on `threads` threads.
@@ -89,5 +93,5 @@ pub fn probe(threads: usize) -> (f64, f64) {
     // Non-zero contents: a `vec![0.0; n]` is calloc'd, and untouched zero pages all map to one physical
     // page that would be read from cache.
     let cold: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32 + 1.0; cold_len]).collect();
-    (read_gbps(&hot, threads, 50), read_gbps(&cold, threads, 12))
+    (read_gbps(&hot, threads, 15), read_gbps(&cold, threads, 8))
 }
