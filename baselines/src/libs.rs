@@ -36,15 +36,7 @@ impl Shape {
     }
 
     fn finish(&self, y: &mut [f32]) {
-        for (i, row) in y.chunks_mut(self.batch).enumerate() {
-            let b = self.bias.as_ref().map_or(0.0, |b| b[i]);
-            for v in row {
-                *v += b;
-                if self.relu && *v < 0.0 {
-                    *v = 0.0;
-                }
-            }
-        }
+        eie_compress::backend::add_bias_relu(y, self.batch, self.bias.as_deref(), self.relu);
     }
 }
 

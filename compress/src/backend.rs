@@ -150,6 +150,20 @@ pub fn check_io(
     Ok(())
 }
 
+/// Adds the bias and applies ReLU (where the layer has them) to a feature-major output of `batch`
+/// samples: what every f32 backend does after its product.
+pub fn add_bias_relu(y: &mut [f32], batch: usize, bias: Option<&[f32]>, relu: bool) {
+    for (i, row) in y.chunks_mut(batch).enumerate() {
+        let b = bias.map_or(0.0, |b| b[i]);
+        for v in row {
+            *v += b;
+            if relu && *v < 0.0 {
+                *v = 0.0;
+            }
+        }
+    }
+}
+
 /// `batch` input samples, feature-major. Sample 0 is the layer's own input; sample `b >= 1` is a
 /// deterministic shuffle of it (same values, same density, non-zeros elsewhere), so every sample is as
 /// sparse as the layer's input but zero patterns differ, as they would across images.

@@ -63,15 +63,7 @@ impl Prepared {
 
 /// Adds the bias and applies ReLU to feature-major `y`.
 pub(crate) fn finish_f32(p: &Prepared, y: &mut [f32]) {
-    for (i, row) in y.chunks_mut(p.batch).enumerate() {
-        let bias = p.bias.as_ref().map_or(0.0, |b| b[i]);
-        for v in row {
-            *v += bias;
-            if p.relu && *v < 0.0 {
-                *v = 0.0;
-            }
-        }
-    }
+    eie_compress::backend::add_bias_relu(y, p.batch, p.bias.as_deref(), p.relu);
 }
 
 /// Which CPU kernel.
