@@ -124,7 +124,8 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
     let mut pending_loads = 0u64;
     let mut g = 0usize;
     for (p, pass) in plan.passes.iter().enumerate() {
-        if p > 0 {
+        // A pass with no broadcast (all-zero input, no bias) has nothing to store or switch.
+        if p > 0 && !plan.items(p).is_empty() {
             ev.pass_stores += 1;
         }
         for (idx, item) in plan.items(p).iter().enumerate() {
@@ -169,7 +170,7 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
             next_b = b + 1;
             g += 1;
         }
-        pending_loads = plan.trailing(p) as u64;
+        pending_loads += plan.trailing(p) as u64;
         for (base, s) in row_base.iter_mut().zip(pass.enc.slices()) {
             // Each pass's encoding starts on a fresh SRAM row.
             *base += (s.v.len() as u64).div_ceil(row) * row;

@@ -185,6 +185,11 @@ impl EieEncoding {
             let slice_rows = rows_of_pe(rows, pes, k) as u64;
             for j in 0..cols {
                 let (a, b) = (s.col_ptr[j] as usize, s.col_ptr[j + 1] as usize);
+                if b > a && s.v[b - 1] == 0 {
+                    return bad(format!(
+                        "PE {k} column {j}: ends in a padding entry (padding only precedes a value)"
+                    ));
+                }
                 let end: u64 = s.z[a..b].iter().map(|&z| z as u64 + 1).sum();
                 if end > slice_rows {
                     return bad(format!(
@@ -378,6 +383,13 @@ mod tests {
         assert!(EieEncoding::encode(&column(&[1]), 1025, 4, 4).is_err());
         assert!(EieEncoding::encode(&column(&[1]), 1, 4, 0).is_err());
         assert!(EieEncoding::encode(&column(&[17]), 1, 4, 4).is_err());
+    }
+
+    #[test]
+    fn from_parts_rejects_trailing_padding() {
+        let trailing_pad = PeSlice { v: vec![1, 0], z: vec![0, 15], col_ptr: vec![0, 2] };
+        let e = EieEncoding::from_parts(40, 1, 1, 4, 4, vec![trailing_pad]).unwrap_err().to_string();
+        assert!(e.contains("ends in a padding entry"), "{e}");
     }
 
     fn matrix() -> impl Strategy<Value = (usize, usize, Vec<u8>)> {

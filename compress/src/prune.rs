@@ -63,8 +63,10 @@ fn find_bin(hist: &[usize], need: usize) -> (usize, usize) {
 
 /// Keeps exactly `keep` non-zero weights of largest magnitude; zeroes all others.
 ///
-/// Fails if `keep` is 0 or the matrix has fewer than `keep` non-zeros (pruning can only remove).
+/// Fails if `keep` is 0, the matrix has fewer than `keep` non-zeros (pruning can only remove), or a
+/// weight is not finite.
 pub fn magnitude_prune(weights: &mut [f32], keep: usize) -> Result<PruneReport> {
+    crate::error::check_finite("weights to prune", weights)?;
     let nnz_before = weights.par_iter().filter(|&&w| w != 0.0).count();
     if keep == 0 {
         return Err(CompressError::param(

@@ -46,61 +46,111 @@ fn push(out: &mut Vec<u16>, mut gap: u32, v: u8) {
     out.push(entry(v, gap + 1));
 }
 
-/// Batch-1 layout: per row block, column pointers and entries over every encoded column (bias last).
-struct ColumnBlocks {
-    rows_per_block: usize,
-    col_ptr: Vec<Vec<u32>>,
-    entries: Vec<Vec<u16>>,
-    /// Per encoded column: entries over all blocks (padding included), and real entries.
+/// Batch-1 layout: column pointers and entries over every encoded column (bias last), `z` counting
+/// zero rows.
+struct ColumnLayout {
+    rows: usize,
+    col_ptr: Vec<u32>,
+    entries: Vec<u16>,
+    /// Per encoded column: entries (padding included) and real entries.
     col_entries: Vec<u32>,
     col_real: Vec<u32>,
 }
 
-impl ColumnBlocks {
-    fn new(m: &SparseCodes, blocks: usize) -> Self {
-        let rows_per_block = rows_per_task(m.rows(), blocks);
-        let nb = m.rows().div_ceil(rows_per_block).max(1);
+impl ColumnLayout {
+    fn new(m: &SparseCodes) -> Self {
         let (cp, ri, codes) = m.to_csc();
-        let mut col_ptr = vec![Vec::with_capacity(m.cols() + 1); nb];
-        let mut entries = vec![Vec::new(); nb];
-        let mut next = vec![0u32; nb];
+        let mut col_ptr = Vec::with_capacity(m.cols() + 1);
+        let mut entries = Vec::new();
         let (mut col_entries, mut col_real) =
             (Vec::with_capacity(m.cols()), Vec::with_capacity(m.cols()));
         for j in 0..m.cols() {
-            for (k, ptr) in col_ptr.iter_mut().enumerate() {
-                ptr.push(entries[k].len() as u32);
-            }
-            next.iter_mut().for_each(|n| *n = 0);
-            let before: usize = entries.iter().map(Vec::len).sum();
+            col_ptr.push(entries.len() as u32);
+            let before = entries.len();
+            let mut next = 0u32;
             for p in cp[j]..cp[j + 1] {
-                let i = ri[p] as usize;
-                let (k, r) = (i / rows_per_block, (i % rows_per_block) as u32);
-                push(&mut entries[k], r - next[k], codes[p]);
-                next[k] = r + 1;
+                push(&mut entries, ri[p] - next, codes[p]);
+                next = ri[p] + 1;
             }
-            col_entries.push((entries.iter().map(Vec::len).sum::<usize>() - before) as u32);
+            col_entries.push((entries.len() - before) as u32);
             col_real.push((cp[j + 1] - cp[j]) as u32);
         }
-        for (k, ptr) in col_ptr.iter_mut().enumerate() {
-            ptr.push(entries[k].len() as u32);
-        }
-        // The invariant the unchecked column walk relies on: no column leaves its row block.
-        for (k, (ptr, ent)) in col_ptr.iter().zip(&entries).enumerate() {
-            let block_rows = rows_per_block.min(m.rows() - k * rows_per_block);
-            for w in ptr.windows(2) {
-                let walked: usize = ent[w[0] as usize..w[1] as usize]
-                    .iter()
-                    .map(|&e| (e & Z_MASK) as usize)
-                    .sum();
-                assert!(walked <= block_rows, "column layout leaves its row block");
-            }
+        col_ptr.push(entries.len() as u32);
+        // The invariant the unchecked column walk relies on: no column walks past the last row.
+        for w in col_ptr.windows(2) {
+            let walked: usize = entries[w[0] as usize..w[1] as usize]
+                .iter()
+                .map(|&e| (e & Z_MASK) as usize)
+                .sum();
+            assert!(walked <= m.rows(), "column layout walks past the last row");
         }
         Self {
-            rows_per_block,
+            rows: m.rows(),
             col_ptr,
             entries,
             col_entries,
             col_real,
+        }
+    }
+}
+
+/// Walks the non-zero columns `nz` into `out`. With several threads the columns are split into
+/// contiguous parts of equal work (entries), each thread accumulating its part into its own buffer
+/// (`out`, then `scratch`), and the buffers are summed: every thread walks only its own columns, with
+/// no atomics. (Splitting the rows instead would make every thread pay every column's fixed cost.)
+fn walk_columns<A, T, F>(
+    threads: &Threads,
+    level: IsaLevel,
+    c: &ColumnLayout,
+    nz: &[(u32, A)],
+    out: &mut [T],
+    scratch: &mut [Vec<T>],
+    table: &F,
+) where
+    A: Copy + Sync,
+    T: Accumulate + Send + Sync,
+    F: Fn(A) -> [T; 16] + Sync,
+{
+    let walk = |part: &[(u32, A)], y: &mut [T]| {
+        dispatch(
+            level,
+            ColumnWalk {
+                layout: c,
+                nz: part,
+                y,
+                table,
+            },
+        );
+    };
+    let parts = 1 + scratch.len();
+    if parts == 1 || nz.len() < 2 * parts {
+        walk(nz, out);
+        return;
+    }
+    let total: u64 = nz
+        .iter()
+        .map(|&(j, _)| c.col_entries[j as usize] as u64)
+        .sum();
+    let mut bounds = vec![0usize];
+    let mut acc = 0u64;
+    for (i, &(j, _)) in nz.iter().enumerate() {
+        acc += c.col_entries[j as usize] as u64;
+        if bounds.len() < parts && acc * parts as u64 >= total * bounds.len() as u64 {
+            bounds.push(i + 1);
+        }
+    }
+    while bounds.len() < parts + 1 {
+        bounds.push(nz.len());
+    }
+    *bounds.last_mut().expect("non-empty") = nz.len();
+    let mut bufs: Vec<&mut [T]> = std::iter::once(out)
+        .chain(scratch.iter_mut().map(Vec::as_mut_slice))
+        .collect();
+    threads.for_each(&mut bufs, |t, y| walk(&nz[bounds[t]..bounds[t + 1]], y));
+    let (first, rest) = bufs.split_first_mut().expect("one buffer per part");
+    for r in rest {
+        for (a, &b) in first.iter_mut().zip(r.iter()) {
+            *a = a.accumulate(b);
         }
     }
 }
@@ -157,7 +207,7 @@ impl RowLayout {
 /// The prepared data both EIE backends share.
 struct EieData {
     p: Prepared,
-    cols: Option<ColumnBlocks>,
+    cols: Option<ColumnLayout>,
     rows: Option<RowLayout>,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
@@ -170,7 +220,6 @@ impl EieData {
         layer: &CompressedLayer,
         batch: usize,
         level: IsaLevel,
-        threads: usize,
     ) -> Result<Self, BackendError> {
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -191,10 +240,7 @@ impl EieData {
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
         let (cols, rows) = if batch == 1 {
-            (
-                Some(ColumnBlocks::new(&layer.augmented_codes(), threads)),
-                None,
-            )
+            (Some(ColumnLayout::new(&layer.augmented_codes())), None)
         } else {
             (None, Some(RowLayout::new(layer.codes())))
         };
@@ -245,10 +291,7 @@ impl EieData {
             return Work {
                 macs: real,
                 entries,
-                bytes_read: entries * 2
-                    + cols * c.col_ptr.len() as u64 * 8
-                    + (self.p.inputs * act_bytes) as u64
-                    + 64,
+                bytes_read: entries * 2 + cols * 8 + (self.p.inputs * act_bytes) as u64 + 64,
             };
         }
         let r = self.rows.as_ref().expect("one layout is prepared");
@@ -283,8 +326,7 @@ impl Accumulate for i32 {
 
 /// Batch 1: walk the non-zero columns (activations `A`) of one row block, accumulating `T`.
 struct ColumnWalk<'a, A, T, F> {
-    col_ptr: &'a [u32],
-    entries: &'a [u16],
+    layout: &'a ColumnLayout,
     nz: &'a [(u32, A)],
     y: &'a mut [T],
     /// The 16 products `codebook[k] * a` of one activation.
@@ -295,17 +337,18 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
+        let (ptr, entries) = (&self.layout.col_ptr, &self.layout.entries);
+        // The invariant below needs exactly one accumulator per row.
+        assert_eq!(self.y.len(), self.layout.rows, "one output per row");
         self.y.iter_mut().for_each(|v| *v = T::default());
         let (y, len) = (self.y.as_mut_ptr(), self.y.len());
-        let column = |j: u32| {
-            &self.entries[self.col_ptr[j as usize] as usize..self.col_ptr[j as usize + 1] as usize]
-        };
+        let column = |j: u32| &entries[ptr[j as usize] as usize..ptr[j as usize + 1] as usize];
         // One entry: `end` = rows walked so far; the entry's row is `end - 1` after adding its advance.
         let step = |end: &mut usize, e: u16, tbl: &[T; 16]| {
             *end += (e & Z_MASK) as usize;
             debug_assert!(*end >= 1 && *end <= len);
-            // SAFETY: `ColumnBlocks::new` checked that no column of a block walks past the block's rows,
-            // and every advance is at least 1; the caller passes exactly the block's rows as `y`.
+            // SAFETY: `ColumnLayout::new` checked that no column walks past its last row, every advance
+            // is at least 1, and `y` has one element per row (asserted above).
             unsafe {
                 let p = y.add(*end - 1);
                 *p = (*p).accumulate(tbl[(e >> Z_BITS) as usize]);
@@ -460,6 +503,8 @@ pub struct EieF32 {
     level: IsaLevel,
     threads: Threads,
     d: Option<EieData>,
+    /// One output buffer per thread after the first (batch 1).
+    scratch: Vec<Vec<f32>>,
 }
 
 impl EieF32 {
@@ -469,6 +514,7 @@ impl EieF32 {
             level,
             threads: Threads::new(par),
             d: None,
+            scratch: Vec::new(),
         }
     }
 }
@@ -481,13 +527,13 @@ impl Backend for EieF32 {
         Arithmetic::F32
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        self.d = Some(EieData::new(
-            &self.name(),
-            layer,
-            batch,
-            self.level,
-            self.threads.count(),
-        )?);
+        self.d = Some(EieData::new(&self.name(), layer, batch, self.level)?);
+        let extra = if batch == 1 {
+            self.threads.count() - 1
+        } else {
+            0
+        };
+        self.scratch = vec![vec![0.0; layer.outputs()]; extra];
         Ok(())
     }
     fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
@@ -512,19 +558,11 @@ impl Backend for EieF32 {
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
             let cb = d.codebook;
-            let table = move |a: f32| -> [f32; 16] { std::array::from_fn(|k| cb[k] * a) };
-            self.threads.for_rows(y, 1, c.rows_per_block, |t, ys| {
-                dispatch(
-                    level,
-                    ColumnWalk {
-                        col_ptr: &c.col_ptr[t],
-                        entries: &c.entries[t],
-                        nz: &nz,
-                        y: ys,
-                        table: &table,
-                    },
-                );
-            });
+            // Entry 0 (padding) is exactly 0, even for a non-finite activation.
+            let table = move |a: f32| -> [f32; 16] {
+                std::array::from_fn(|k| if k == 0 { 0.0 } else { cb[k] * a })
+            };
+            walk_columns(&self.threads, level, c, &nz, y, &mut self.scratch, &table);
             d.nz = nz;
             if d.p.relu {
                 y.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -576,6 +614,8 @@ pub struct EieFixed {
     bias_q: Option<Vec<i32>>,
     acc: Vec<i32>,
     nzq: Vec<(u32, i16)>,
+    /// One accumulator buffer per thread after the first (batch 1).
+    scratch: Vec<Vec<i32>>,
 }
 
 impl EieFixed {
@@ -591,6 +631,7 @@ impl EieFixed {
             bias_q: None,
             acc: Vec::new(),
             nzq: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 }
@@ -603,7 +644,13 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        let d = EieData::new(&self.name(), layer, batch, self.level, self.threads.count())?;
+        let d = EieData::new(&self.name(), layer, batch, self.level)?;
+        let extra = if batch == 1 {
+            self.threads.count() - 1
+        } else {
+            0
+        };
+        self.scratch = vec![vec![0; layer.outputs()]; extra];
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
         self.wq = [0; 16];
@@ -645,18 +692,7 @@ impl Backend for EieFixed {
             let table =
                 move |a: i16| -> [i32; 16] { std::array::from_fn(|k| spec.product(wq[k], a)) };
             let acc = &mut self.acc;
-            self.threads.for_rows(acc, 1, c.rows_per_block, |t, ys| {
-                dispatch(
-                    level,
-                    ColumnWalk {
-                        col_ptr: &c.col_ptr[t],
-                        entries: &c.entries[t],
-                        nz: &nz,
-                        y: ys,
-                        table: &table,
-                    },
-                );
-            });
+            walk_columns(&self.threads, level, c, &nz, acc, &mut self.scratch, &table);
             self.nzq = nz;
             for (o, &a) in y.iter_mut().zip(acc.iter()) {
                 *o = spec.finish(a, relu);

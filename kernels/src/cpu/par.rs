@@ -74,6 +74,18 @@ impl Threads {
     }
 }
 
+impl Threads {
+    /// Calls `f(i, &mut items[i])` for every item, in parallel when this has a pool.
+    pub fn for_each<T: Send>(&self, items: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
+        match &self.pool {
+            None => items.iter_mut().enumerate().for_each(|(i, t)| f(i, t)),
+            Some(pool) => {
+                pool.install(|| items.par_iter_mut().enumerate().for_each(|(i, t)| f(i, t)))
+            }
+        }
+    }
+}
+
 /// Rows per task so that `threads` tasks cover `rows` (at least 1).
 pub fn rows_per_task(rows: usize, threads: usize) -> usize {
     rows.div_ceil(threads.max(1)).max(1)
