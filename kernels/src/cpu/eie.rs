@@ -560,7 +560,9 @@ impl Backend for EieF32 {
             let cb = d.codebook;
             // Entry 0 (padding) is exactly 0, even for a non-finite activation.
             let table = move |a: f32| -> [f32; 16] {
-                std::array::from_fn(|k| if k == 0 { 0.0 } else { cb[k] * a })
+                let mut t: [f32; 16] = std::array::from_fn(|k| cb[k] * a);
+                t[0] = 0.0;
+                t
             };
             walk_columns(&self.threads, level, c, &nz, y, &mut self.scratch, &table);
             d.nz = nz;
