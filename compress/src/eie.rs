@@ -387,8 +387,14 @@ mod tests {
 
     #[test]
     fn from_parts_rejects_trailing_padding() {
-        let trailing_pad = PeSlice { v: vec![1, 0], z: vec![0, 15], col_ptr: vec![0, 2] };
-        let e = EieEncoding::from_parts(40, 1, 1, 4, 4, vec![trailing_pad]).unwrap_err().to_string();
+        let trailing_pad = PeSlice {
+            v: vec![1, 0],
+            z: vec![0, 15],
+            col_ptr: vec![0, 2],
+        };
+        let e = EieEncoding::from_parts(40, 1, 1, 4, 4, vec![trailing_pad])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ends in a padding entry"), "{e}");
     }
 
