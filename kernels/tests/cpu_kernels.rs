@@ -61,7 +61,7 @@ fn check(backend: &mut dyn Backend, layer: &CompressedLayer, batch: usize) -> Re
 fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
     let mut failures = Vec::new();
     for level in IsaLevel::available() {
-        for par in [Par::Seq, Par::Rayon(2)] {
+        for par in [Par::Seq, Par::Threads(2)] {
             for kernel in CpuKernel::ALL {
                 let mut b = kernel.backend(level, par);
                 for l in layers {

@@ -18,7 +18,7 @@ pub enum Par {
     /// On the calling thread.
     Seq,
     /// On this many threads (the caller and `n - 1` workers).
-    Rayon(usize),
+    Threads(usize),
 }
 
 impl Par {
@@ -26,13 +26,13 @@ impl Par {
     pub fn threads(self) -> usize {
         match self {
             Par::Seq => 1,
-            Par::Rayon(n) => n.max(1),
+            Par::Threads(n) => n.max(1),
         }
     }
 
     /// `Seq` for 1 thread, `Rayon(n)` otherwise.
     pub fn with_threads(n: usize) -> Self {
-        if n <= 1 { Par::Seq } else { Par::Rayon(n) }
+        if n <= 1 { Par::Seq } else { Par::Threads(n) }
     }
 }
 
@@ -235,7 +235,7 @@ mod tests {
             });
             assert_eq!(rows, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
         }
-        let t = Threads::new(Par::Rayon(2));
+        let t = Threads::new(Par::Threads(2));
         let r = catch_unwind(AssertUnwindSafe(|| {
             t.for_each(&mut [0, 1], |i, _| assert!(i != 1, "boom"))
         }));
