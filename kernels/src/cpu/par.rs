@@ -30,7 +30,7 @@ impl Par {
         }
     }
 
-    /// `Seq` for 1 thread, `Rayon(n)` otherwise.
+    /// `Seq` for 1 thread, `Threads(n)` otherwise.
     pub fn with_threads(n: usize) -> Self {
         if n <= 1 { Par::Seq } else { Par::Threads(n) }
     }
