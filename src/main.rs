@@ -1,9 +1,10 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
-//! Subcommands (one file each): `layers` (Table III-style layer table), `export` (a layer as .npy files),
+//! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
 //! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations).
 //! With no subcommand it runs the main job, which for now prints the layers table.
 
+mod adapters;
 mod chart;
 mod export;
 mod layer_args;
@@ -30,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List the GPU adapters wgpu finds (EIE_ADAPTER picks one by name or backend).
+    Adapters(adapters::Args),
     /// Print the compressed layers (Table III of the paper, with storage accounting).
     Layers(layers::Args),
     /// Write one layer as .npy files (CSR, EIE arrays, codebook, input, references) for numpy/scipy.
@@ -45,6 +48,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Command::Adapters(args)) => adapters::run(args),
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Measure(args)) => measure::run(args),

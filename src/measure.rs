@@ -90,6 +90,7 @@ pub fn run(args: Args) -> Result<()> {
     for n in &names {
         make(n, opts)?;
     }
+    let explicit = !args.backends.is_empty();
     let layers = args.layers.build(64)?;
     let llc = llc_bytes();
     eprintln!("probing read bandwidth on {} thread(s)...", args.threads);
@@ -103,7 +104,21 @@ pub fn run(args: Args) -> Result<()> {
     let mut rows = Vec::new();
     for l in &layers {
         for n in &names {
-            let m: Measurement = measure(l, &|| make(n, opts), plan, llc)?;
+            let m: Measurement = match measure(l, &|| make(n, opts), plan, llc) {
+                Ok(m) => m,
+                // A GPU backend without an adapter is reported and skipped unless asked for by name.
+                Err(e)
+                    if !explicit
+                        && e.downcast_ref::<eie_compress::BackendError>()
+                            .is_some_and(|b| {
+                                matches!(b, eie_compress::BackendError::Unavailable { .. })
+                            }) =>
+                {
+                    eprintln!("{:<16} {:<18} {e}", l.name(), n);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             eprintln!("{:<16} {:<18} {:>10.1} us", m.layer, m.backend, m.median_us);
             let threads = if n.starts_with("cpu-") {
                 args.threads

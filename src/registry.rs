@@ -1,17 +1,21 @@
-//! Every backend by name, in one place: our CPU kernels and the library baselines (and, as they land,
-//! the GPU kernels and the EIE model).
+//! Every backend by name, in one place: our CPU and GPU kernels and the library baselines.
 
 use anyhow::{Result, bail};
 use eie_baselines::libs::{NdarrayDense, SprsCsr};
 use eie_compress::Backend;
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
+use eie_kernels::gpu::{GpuBackend, GpuKernel};
 
 /// Names of every backend, in the order tables list them.
-pub const BACKENDS: [&str; 6] = [
+pub const BACKENDS: [&str; 10] = [
     "cpu-dense-f32",
     "cpu-csr-f32",
     "cpu-eie-f32",
     "cpu-eie-fixed",
+    "gpu-dense-f32",
+    "gpu-csr-f32",
+    "gpu-eie-f32",
+    "gpu-eie-fixed",
     "ndarray-dense-f32",
     "sprs-csr-f32",
 ];
@@ -45,6 +49,9 @@ pub fn make(name: &str, opts: Options) -> Result<Box<dyn Backend>> {
             );
         }
         return Ok(k.backend(opts.isa, Par::with_threads(opts.threads)));
+    }
+    if let Some(k) = GpuKernel::ALL.iter().find(|k| k.name() == name) {
+        return Ok(Box::new(GpuBackend::new(*k)));
     }
     match name {
         "ndarray-dense-f32" => Ok(Box::new(NdarrayDense::default())),

@@ -234,3 +234,16 @@ fn loaded_layer_is_listed() {
     assert_eq!(v[0]["nnz"], 4);
     assert_eq!(v[0]["sharing"]["method"], "exact");
 }
+
+#[test]
+fn adapters_lists_what_wgpu_finds() {
+    let o = eie(&["adapters", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let adapters = v["adapters"].as_array().unwrap();
+    // Either an adapter was chosen and is among those listed, or the error says why.
+    match v["chosen"]["name"].as_str() {
+        Some(name) => assert!(adapters.iter().any(|a| a["name"] == name)),
+        None => assert!(v["error"].as_str().is_some_and(|e| !e.is_empty())),
+    }
+}

@@ -1,0 +1,122 @@
+//! The GPU kernels, against the same references as the CPU kernels (f32 within DESIGN.md's bound,
+//! fixed point bit for bit), on small layers and the benchmark layers, at batch 1 and 64. Without an
+//! adapter these tests skip, saying why, unless `EIE_REQUIRE_GPU=1` (CI), where they fail.
+
+mod common;
+
+use common::{check, dense, small_layers};
+use eie_compress::real::{load_real_fc8, real_fc8_dir};
+use eie_compress::{CompressOptions, CompressedLayer, build_layer};
+use eie_kernels::gpu::shaders::Shader;
+use eie_kernels::gpu::{GpuBackend, GpuContext, GpuKernel, gpu_required};
+
+/// Every shader parses and validates (naga), with no adapter needed.
+#[test]
+fn every_shader_validates() {
+    for s in Shader::ALL {
+        let module = naga::front::wgsl::parse_str(s.source())
+            .unwrap_or_else(|e| panic!("{}: {}", s.file(), e.emit_to_string(s.source())));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", s.file()));
+        for entry in s.entry_points() {
+            assert!(
+                module.entry_points.iter().any(|e| e.name == *entry),
+                "{}: no entry point {entry}",
+                s.file()
+            );
+        }
+        assert!(
+            s.source().starts_with("//"),
+            "{}: opens with its binding list",
+            s.file()
+        );
+    }
+}
+
+/// True when an adapter exists; otherwise skips (or fails under `EIE_REQUIRE_GPU=1`).
+fn have_gpu() -> bool {
+    match GpuContext::shared() {
+        Ok(ctx) => {
+            eprintln!(
+                "GPU tests on {} ({})",
+                ctx.summary().name,
+                ctx.summary().backend
+            );
+            true
+        }
+        Err(e) if gpu_required() => panic!("EIE_REQUIRE_GPU=1 but {e}"),
+        Err(e) => {
+            eprintln!("SKIP GPU tests: {e}");
+            false
+        }
+    }
+}
+
+fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
+    let mut failures = Vec::new();
+    for kernel in GpuKernel::ALL {
+        let mut b = GpuBackend::new(kernel);
+        for l in layers {
+            for &batch in batches {
+                if let Err(e) = check(&mut b, l, batch) {
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn small_layers_every_kernel() {
+    if have_gpu() {
+        run_all(&small_layers(), &[1, 7, 64]);
+    }
+}
+
+#[test]
+fn runs_longer_than_4095_need_padding() {
+    if have_gpu() {
+        let l = dense(
+            "tall",
+            300,
+            9000,
+            |i, j| {
+                if (j == 8999 && i % 2 == 0) || (i == 3 && j == 4100) {
+                    1.5
+                } else {
+                    0.0
+                }
+            },
+            |j| (j % 5) as f32,
+            true,
+            true,
+        );
+        run_all(&[l], &[1, 64]);
+    }
+}
+
+#[test]
+fn benchmark_layers_and_the_real_fc8() {
+    if !have_gpu() {
+        return;
+    }
+    let mut layers: Vec<CompressedLayer> = ["Alex-8", "VGG-8", "NT-We", "NT-LSTM"]
+        .iter()
+        .map(|n| build_layer(n, CompressOptions::default()).unwrap())
+        .collect();
+    match real_fc8_dir() {
+        Some(dir) => layers.push(load_real_fc8(&dir, CompressOptions::default()).unwrap()),
+        None => eprintln!("SKIP alexnet-fc8-real: data folder not found (set EIE_DATA_DIR)"),
+    }
+    run_all(&layers, &[1, 64]);
+}
