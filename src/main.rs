@@ -1,7 +1,7 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
 //! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
-//! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations).
+//! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
 //! With no subcommand it runs the main job, which for now prints the layers table.
 
 mod adapters;
@@ -14,6 +14,7 @@ mod model_args;
 mod simulate;
 mod sweep;
 mod table;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Measure(measure::Args),
     /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
     Simulate(simulate::Args),
+    /// Check every backend (and the EIE model) against the references; exit 1 on any failure.
+    Validate(validate::Args),
     /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
     Sweep(sweep::Args),
 }
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Some(Command::Measure(args)) => measure::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Validate(args)) => validate::run(args),
         None => layers::run(layers::Args::default()),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Every backend by name, in one place: our CPU and GPU kernels and the library baselines.
 
 use anyhow::{Result, bail};
+use eie_accel_model::{EieConfig, EieModelBackend};
 use eie_baselines::libs::{NdarrayDense, SprsCsr};
 use eie_compress::Backend;
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
@@ -19,6 +20,9 @@ pub const BACKENDS: [&str; 10] = [
     "ndarray-dense-f32",
     "sprs-csr-f32",
 ];
+
+/// Backends that only `eie validate` runs by default: the EIE model's functional datapath.
+pub const MODEL_BACKENDS: [&str; 1] = ["eie-model-fixed"];
 
 /// How to build a backend.
 #[derive(Clone, Copy, Debug)]
@@ -54,11 +58,17 @@ pub fn make(name: &str, opts: Options) -> Result<Box<dyn Backend>> {
         return Ok(Box::new(GpuBackend::new(*k)));
     }
     match name {
+        "eie-model-fixed" => Ok(Box::new(EieModelBackend::new(EieConfig::default()))),
         "ndarray-dense-f32" => Ok(Box::new(NdarrayDense::default())),
         "sprs-csr-f32" => Ok(Box::new(SprsCsr::default())),
         _ => bail!(
             "unknown backend '{name}'; known backends: {}",
-            BACKENDS.join(", ")
+            BACKENDS
+                .iter()
+                .chain(&MODEL_BACKENDS)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

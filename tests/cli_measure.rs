@@ -69,3 +69,42 @@ fn measure_rejects_unknown_backends_and_levels() {
     let o = eie(&["measure", "--layer", "NT-We", "--batch", "0"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn validate_checks_every_backend_and_the_model() {
+    let o = eie(&[
+        "validate", "--layer", "NT-LSTM", "--batch", "3", "--format", "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    for field in [
+        "layer",
+        "backend",
+        "batch",
+        "max_abs_err",
+        "bound",
+        "exact",
+        "ok",
+    ] {
+        assert!(
+            rows.iter().all(|r| r.get(field).is_some()),
+            "missing {field}"
+        );
+    }
+    assert!(rows.iter().all(|r| r["ok"] == true));
+    let model = rows
+        .iter()
+        .find(|r| r["backend"] == "eie-model-fixed")
+        .expect("the EIE model is validated");
+    assert_eq!(
+        (model["exact"].as_bool(), model["max_abs_err"].as_f64()),
+        (Some(true), Some(0.0))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["backend"] == "cpu-eie-fixed" && r["exact"] == true)
+    );
+    let o = eie(&["validate", "--layer", "NT-We", "--backend", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -14,6 +14,7 @@
 //! Configuration, state and statistics are separate types; cycles, picojoules and milliwatts are
 //! newtypes ([`units`]). This crate depends only on `eie-compress`.
 
+pub mod backend;
 pub mod config;
 pub mod energy;
 pub mod functional;
@@ -23,6 +24,7 @@ pub mod sweep;
 pub mod timing;
 pub mod units;
 
+pub use backend::EieModelBackend;
 pub use config::{ConfigError, EieConfig, Precision};
 pub use energy::{EnergyBreakdown, EnergyModel};
 pub use plan::PlanError;

@@ -142,6 +142,27 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// The same plan owning its encodings.
+    pub fn into_owned(self) -> Plan<'static> {
+        Plan {
+            passes: self
+                .passes
+                .into_iter()
+                .map(|p| Pass {
+                    row_start: p.row_start,
+                    enc: Cow::Owned(p.enc.into_owned()),
+                    pad_prefix: p.pad_prefix,
+                })
+                .collect(),
+            items_first_pass: self.items_first_pass,
+            items_later_pass: self.items_later_pass,
+            trailing_first: self.trailing_first,
+            trailing_later: self.trailing_later,
+            chunks: self.chunks,
+            act: self.act,
+        }
+    }
+
     /// The broadcast order of pass `p`.
     pub fn items(&self, p: usize) -> &[Item] {
         if p == 0 {
