@@ -19,16 +19,6 @@ pub struct Args {
     pub format: Format,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            layers: LayerArgs::default(),
-            pes: 64,
-            format: Format::Md,
-        }
-    }
-}
-
 /// Table III's printed percentages.
 #[derive(Serialize)]
 struct PaperRow {
@@ -183,8 +173,13 @@ variation of non-zeros per row / column (the real AlexNet FC8: 0.133 / 0.098).";
 /// Runs `eie layers`.
 pub fn run(args: Args) -> Result<()> {
     let layers = args.layers.build(args.pes)?;
+    print(&layers, args.format)
+}
+
+/// Prints `layers` as the layers table.
+pub fn print(layers: &[CompressedLayer], format: Format) -> Result<()> {
     let rows: Vec<LayerRow> = layers.iter().map(LayerRow::of).collect();
-    match args.format {
+    match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => print!("{}", table(&rows).csv()),
         Format::Md => {

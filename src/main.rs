@@ -2,13 +2,14 @@
 //!
 //! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
 //! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
-//! With no subcommand it runs the main job, which for now prints the layers table.
+//! With no subcommand it runs the main job (`main_job.rs`): layers, the EIE model, validation.
 
 mod adapters;
 mod chart;
 mod export;
 mod layer_args;
 mod layers;
+mod main_job;
 mod measure;
 mod model_args;
 mod simulate;
@@ -58,7 +59,7 @@ fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Validate(args)) => validate::run(args),
-        None => layers::run(layers::Args::default()),
+        None => main_job::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

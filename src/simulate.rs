@@ -65,8 +65,18 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--all selects every layer; leave out --layer and --weights, or --all");
     }
     let layers = args.layers.build(cfg.pes)?;
+    report(&layers, &cfg, args.format)
+}
+
+/// Simulates `layers` on `cfg` and prints the table.
+pub fn report(
+    layers: &[eie_compress::CompressedLayer],
+    cfg: &eie_accel_model::EieConfig,
+    format: Format,
+) -> Result<()> {
+    let cfg = cfg.clone();
     let mut rows = Vec::new();
-    for l in &layers {
+    for l in layers {
         let (_, exact, _) = functional(l, &cfg)?;
         if !exact {
             bail!(
@@ -100,7 +110,7 @@ pub fn run(args: Args) -> Result<()> {
             simulation: s,
         });
     }
-    match args.format {
+    match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => print!("{}", table(&rows).csv()),
         Format::Md => print_markdown(&rows, &cfg),

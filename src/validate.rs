@@ -75,14 +75,25 @@ pub fn run(args: Args) -> Result<()> {
         make(n, opts)?;
     }
     let layers = args.layers.build(64)?;
+    check(&layers, &names, &batches, opts, args.format)
+}
+
+/// Checks `names` on `layers` at `batches`, prints the table, fails if any check fails.
+pub fn check(
+    layers: &[eie_compress::CompressedLayer],
+    names: &[String],
+    batches: &[usize],
+    opts: Options,
+    format: Format,
+) -> Result<()> {
     let mut rows = Vec::new();
-    for l in &layers {
-        for &batch in &batches {
+    for l in layers {
+        for &batch in batches {
             let x = batch_input(l, batch);
             let (r64, bound) = reference_f64(l, &x, batch);
             let xq = quantize_input(l, &x);
             let rq = reference_fixed(l, &xq, batch);
-            for n in &names {
+            for n in names {
                 let mut b = make(n, opts)?;
                 let mut row = Row {
                     layer: l.name().into(),
@@ -147,7 +158,7 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    match args.format {
+    match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => print!("{}", table(&rows).csv()),
         Format::Md => {
