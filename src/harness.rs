@@ -45,6 +45,8 @@ pub struct Measurement {
     pub copies: usize,
     pub runs: usize,
     pub median_us: f64,
+    /// Median device time from GPU timestamp queries (the kernels' compute pass only), where available.
+    pub device_us: Option<f64>,
     pub per_sample_us: f64,
     pub work: Work,
     pub gbps: f64,
@@ -140,12 +142,16 @@ pub fn measure(
     let runs =
         ((plan.budget.as_secs_f64() / est.max(1e-9)) as usize).clamp(plan.min_runs, plan.max_runs);
     let mut times = Vec::with_capacity(runs);
+    let mut device = Vec::new();
     for r in 0..runs {
         let b = &mut all[r % copies];
         let t = Instant::now();
         bufs.run(b.as_mut())?;
         times.push(t.elapsed().as_secs_f64());
+        device.extend(b.device_time_us());
     }
+    device.sort_by(f64::total_cmp);
+    let device_us = (!device.is_empty()).then(|| device[device.len() / 2]);
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     Ok(Measurement {
@@ -157,6 +163,7 @@ pub fn measure(
         copies,
         runs,
         median_us: median * 1e6,
+        device_us,
         per_sample_us: median * 1e6 / batch as f64,
         work,
         gbps: work.bytes_read as f64 / median / 1e9,

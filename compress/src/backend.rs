@@ -105,6 +105,10 @@ pub trait Backend: Send {
     fn detail(&self) -> String {
         String::new()
     }
+    /// Device time of the last `run` in µs, from GPU timestamp queries, where the backend has them.
+    fn device_time_us(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Checks the lengths and arithmetic of a forward pass; backends call it first thing in `run`.

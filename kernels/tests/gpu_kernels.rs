@@ -120,3 +120,30 @@ fn benchmark_layers_and_the_real_fc8() {
     }
     run_all(&layers, &[1, 64]);
 }
+
+/// Where the adapter has timestamp queries, every run reports the compute pass's device time.
+#[test]
+fn device_time_from_timestamp_queries() {
+    use eie_compress::backend::batch_input;
+    use eie_compress::{Backend, Data, DataMut};
+    if !have_gpu() {
+        return;
+    }
+    let l = &small_layers()[3];
+    let mut b = GpuBackend::new(GpuKernel::EieF32);
+    assert_eq!(b.device_time_us(), None, "no run yet");
+    b.prepare(l, 1).unwrap();
+    let x = batch_input(l, 1);
+    let mut y = vec![0.0f32; l.outputs()];
+    let t = std::time::Instant::now();
+    b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+    let wall_us = t.elapsed().as_secs_f64() * 1e6;
+    if GpuContext::shared().unwrap().summary().timestamp_query {
+        let d = b
+            .device_time_us()
+            .expect("a device time with timestamp queries");
+        assert!(d > 0.0 && d <= wall_us, "device {d} µs, wall {wall_us} µs");
+    } else {
+        assert_eq!(b.device_time_us(), None);
+    }
+}

@@ -90,8 +90,17 @@ struct State {
     staging: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     work: Work,
-    /// Real (non-padding) entries per encoded column, for the input-independent work of EIE kernels.
+    timestamps: Option<Timestamps>,
+    /// Buffers the bind groups use, kept alive with them.
     _keep: Vec<wgpu::Buffer>,
+}
+
+/// A timestamp at the beginning and end of the compute pass, resolved and read back with the output.
+struct Timestamps {
+    query_set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    period_ns: f32,
 }
 
 /// A GPU kernel over a prepared layer.
@@ -99,6 +108,7 @@ pub struct GpuBackend {
     kernel: GpuKernel,
     ctx: Result<Arc<GpuContext>, GpuError>,
     state: Option<State>,
+    last_device_us: Option<f64>,
 }
 
 impl GpuBackend {
@@ -108,6 +118,7 @@ impl GpuBackend {
             kernel,
             ctx: GpuContext::shared(),
             state: None,
+            last_device_us: None,
         }
     }
 
@@ -372,6 +383,30 @@ impl GpuBackend {
                 keep.push(p);
             }
         }
+        let timestamps = ctx
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+            .then(|| Timestamps {
+                query_set: ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+                    label: Some("pass timestamps"),
+                    ty: wgpu::QueryType::Timestamp,
+                    count: 2,
+                }),
+                resolve: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                }),
+                staging: ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("timestamps staging"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                }),
+                period_ns: ctx.queue.get_timestamp_period(),
+            });
         Ok(State {
             inputs,
             outputs,
@@ -382,6 +417,7 @@ impl GpuBackend {
             staging,
             dispatches,
             work,
+            timestamps,
             _keep: keep,
         })
     }
@@ -435,9 +471,17 @@ impl Backend for GpuBackend {
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&name) });
         {
+            let timestamp_writes =
+                s.timestamps
+                    .as_ref()
+                    .map(|t| wgpu::ComputePassTimestampWrites {
+                        query_set: &t.query_set,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    });
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(&name),
-                timestamp_writes: None,
+                timestamp_writes,
             });
             pass.set_pipeline(&s.pipeline);
             for d in &s.dispatches {
@@ -449,6 +493,10 @@ impl Backend for GpuBackend {
         if bytes > 0 {
             enc.copy_buffer_to_buffer(&s.y, 0, &s.staging, 0, bytes);
         }
+        if let Some(t) = &s.timestamps {
+            enc.resolve_query_set(&t.query_set, 0..2, &t.resolve, 0);
+            enc.copy_buffer_to_buffer(&t.resolve, 0, &t.staging, 0, 16);
+        }
         ctx.queue.submit([enc.finish()]);
         let failed = |m: String| BackendError::Failed {
             backend: name.clone(),
@@ -456,6 +504,10 @@ impl Backend for GpuBackend {
         };
         let slice = s.staging.slice(..bytes.max(4));
         slice.map_async(wgpu::MapMode::Read, |_| {});
+        let ts_slice = s.timestamps.as_ref().map(|t| t.staging.slice(..));
+        if let Some(ts) = &ts_slice {
+            ts.map_async(wgpu::MapMode::Read, |_| {});
+        }
         ctx.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| failed(e.to_string()))?;
@@ -474,7 +526,22 @@ impl Backend for GpuBackend {
             }
         }
         s.staging.unmap();
+        self.last_device_us = None;
+        if let (Some(t), Some(ts)) = (&s.timestamps, ts_slice) {
+            {
+                let view = ts.get_mapped_range().map_err(|e| failed(e.to_string()))?;
+                let stamps: &[u64] = bytemuck::cast_slice(&view[..16]);
+                if stamps[1] > stamps[0] {
+                    self.last_device_us =
+                        Some((stamps[1] - stamps[0]) as f64 * t.period_ns as f64 / 1000.0);
+                }
+            }
+            t.staging.unmap();
+        }
         Ok(())
+    }
+    fn device_time_us(&self) -> Option<f64> {
+        self.last_device_us
     }
     fn work(&self, _input: Data<'_>) -> Work {
         self.state.as_ref().map_or_else(Work::default, |s| s.work)
