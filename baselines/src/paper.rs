@@ -157,25 +157,77 @@ const F7: &str = "S1 Fig. 7 data labels";
 /// Fig. 6: speedup over CPU dense at batch 1 (data labels as printed; the NT-We / NT-LSTM EIE labels 63x / 60x
 /// disagree with Table IV, which gives 75.6x / 62.7x; the 189x geometric mean follows the labels).
 pub const FIG_6: [FigureRow; 7] = [
-    FigureRow { series: "CPU dense", values: [1.0; 10], source: F6 },
-    FigureRow { series: "CPU compressed", values: [2.0, 5.0, 1.0, 9.0, 10.0, 1.0, 2.0, 3.0, 2.0, 3.0], source: F6 },
-    FigureRow { series: "GPU dense", values: [14.0, 25.0, 14.0, 24.0, 22.0, 10.0, 9.0, 15.0, 9.0, 15.0], source: F6 },
-    FigureRow { series: "GPU compressed", values: [56.0, 94.0, 21.0, 210.0, 135.0, 16.0, 34.0, 33.0, 25.0, 48.0], source: F6 },
-    FigureRow { series: "mGPU dense", values: [0.6, 1.1, 0.5, 1.0, 1.0, 0.3, 0.5, 0.5, 0.5, 0.6], source: F6 },
-    FigureRow { series: "mGPU compressed", values: [3.0, 5.0, 1.0, 8.0, 9.0, 1.0, 3.0, 2.0, 1.0, 3.0], source: F6 },
-    FigureRow { series: "EIE", values: [248.0, 507.0, 115.0, 1018.0, 618.0, 92.0, 63.0, 98.0, 60.0, 189.0], source: F6 },
+    FigureRow {
+        series: "CPU dense",
+        values: [1.0; 10],
+        source: F6,
+    },
+    FigureRow {
+        series: "CPU compressed",
+        values: [2.0, 5.0, 1.0, 9.0, 10.0, 1.0, 2.0, 3.0, 2.0, 3.0],
+        source: F6,
+    },
+    FigureRow {
+        series: "GPU dense",
+        values: [14.0, 25.0, 14.0, 24.0, 22.0, 10.0, 9.0, 15.0, 9.0, 15.0],
+        source: F6,
+    },
+    FigureRow {
+        series: "GPU compressed",
+        values: [56.0, 94.0, 21.0, 210.0, 135.0, 16.0, 34.0, 33.0, 25.0, 48.0],
+        source: F6,
+    },
+    FigureRow {
+        series: "mGPU dense",
+        values: [0.6, 1.1, 0.5, 1.0, 1.0, 0.3, 0.5, 0.5, 0.5, 0.6],
+        source: F6,
+    },
+    FigureRow {
+        series: "mGPU compressed",
+        values: [3.0, 5.0, 1.0, 8.0, 9.0, 1.0, 3.0, 2.0, 1.0, 3.0],
+        source: F6,
+    },
+    FigureRow {
+        series: "EIE",
+        values: [
+            248.0, 507.0, 115.0, 1018.0, 618.0, 92.0, 63.0, 98.0, 60.0, 189.0,
+        ],
+        source: F6,
+    },
 ];
 
 /// Fig. 7: energy efficiency over CPU dense at batch 1 (data labels as printed).
 pub const FIG_7: [FigureRow; 6] = [
-    FigureRow { series: "CPU compressed", values: [5.0, 9.0, 3.0, 17.0, 20.0, 2.0, 6.0, 6.0, 4.0, 6.0], source: F7 },
-    FigureRow { series: "GPU dense", values: [7.0, 12.0, 7.0, 10.0, 10.0, 5.0, 6.0, 6.0, 5.0, 7.0], source: F7 },
-    FigureRow { series: "GPU compressed", values: [26.0, 37.0, 10.0, 78.0, 61.0, 8.0, 25.0, 14.0, 15.0, 23.0], source: F7 },
-    FigureRow { series: "mGPU dense", values: [10.0, 15.0, 7.0, 13.0, 14.0, 5.0, 8.0, 7.0, 7.0, 9.0], source: F7 },
-    FigureRow { series: "mGPU compressed", values: [37.0, 59.0, 18.0, 101.0, 102.0, 14.0, 39.0, 25.0, 20.0, 36.0], source: F7 },
+    FigureRow {
+        series: "CPU compressed",
+        values: [5.0, 9.0, 3.0, 17.0, 20.0, 2.0, 6.0, 6.0, 4.0, 6.0],
+        source: F7,
+    },
+    FigureRow {
+        series: "GPU dense",
+        values: [7.0, 12.0, 7.0, 10.0, 10.0, 5.0, 6.0, 6.0, 5.0, 7.0],
+        source: F7,
+    },
+    FigureRow {
+        series: "GPU compressed",
+        values: [26.0, 37.0, 10.0, 78.0, 61.0, 8.0, 25.0, 14.0, 15.0, 23.0],
+        source: F7,
+    },
+    FigureRow {
+        series: "mGPU dense",
+        values: [10.0, 15.0, 7.0, 13.0, 14.0, 5.0, 8.0, 7.0, 7.0, 9.0],
+        source: F7,
+    },
+    FigureRow {
+        series: "mGPU compressed",
+        values: [37.0, 59.0, 18.0, 101.0, 102.0, 14.0, 39.0, 25.0, 20.0, 36.0],
+        source: F7,
+    },
     FigureRow {
         series: "EIE",
-        values: [34522.0, 61533.0, 14826.0, 119797.0, 76784.0, 11828.0, 9485.0, 10904.0, 8053.0, 24207.0],
+        values: [
+            34522.0, 61533.0, 14826.0, 119797.0, 76784.0, 11828.0, 9485.0, 10904.0, 8053.0, 24207.0,
+        ],
         source: F7,
     },
 ];
@@ -195,22 +247,99 @@ const T9: &str = "S2 Table 9";
 
 /// Deep Compression's Table 9: the powers behind Fig. 7.
 pub const TABLE_9: [PowerRow; 12] = [
-    PowerRow { device: "Titan X", batch: 1, matrix: "dense", watts: [157.0, 159.0, 159.0, 166.0, 163.0, 159.0], source: T9 },
-    PowerRow { device: "Titan X", batch: 1, matrix: "sparse", watts: [181.0, 183.0, 162.0, 189.0, 166.0, 162.0], source: T9 },
-    PowerRow { device: "Titan X", batch: 64, matrix: "dense", watts: [168.0, 173.0, 166.0, 173.0, 173.0, 167.0], source: T9 },
-    PowerRow { device: "Titan X", batch: 64, matrix: "sparse", watts: [156.0, 158.0, 163.0, 160.0, 158.0, 161.0], source: T9 },
-    PowerRow { device: "i7-5930k", batch: 1, matrix: "dense", watts: [83.5, 72.8, 77.6, 70.6, 74.6, 77.0], source: T9 },
-    PowerRow { device: "i7-5930k", batch: 1, matrix: "sparse", watts: [42.3, 37.4, 36.5, 38.0, 37.4, 36.0], source: T9 },
-    PowerRow { device: "i7-5930k", batch: 64, matrix: "dense", watts: [85.4, 84.7, 101.6, 83.1, 97.1, 87.5], source: T9 },
-    PowerRow { device: "i7-5930k", batch: 64, matrix: "sparse", watts: [37.2, 37.1, 38.0, 39.5, 36.6, 38.2], source: T9 },
-    PowerRow { device: "Tegra K1", batch: 1, matrix: "dense", watts: [5.1, 5.1, 5.4, 5.3, 5.3, 5.4], source: T9 },
-    PowerRow { device: "Tegra K1", batch: 1, matrix: "sparse", watts: [5.9, 6.1, 5.8, 5.6, 6.3, 5.8], source: T9 },
-    PowerRow { device: "Tegra K1", batch: 64, matrix: "dense", watts: [5.6, 5.6, 6.3, 5.4, 5.6, 6.3], source: T9 },
-    PowerRow { device: "Tegra K1", batch: 64, matrix: "sparse", watts: [5.0, 4.6, 5.1, 4.8, 4.7, 5.0], source: T9 },
+    PowerRow {
+        device: "Titan X",
+        batch: 1,
+        matrix: "dense",
+        watts: [157.0, 159.0, 159.0, 166.0, 163.0, 159.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "Titan X",
+        batch: 1,
+        matrix: "sparse",
+        watts: [181.0, 183.0, 162.0, 189.0, 166.0, 162.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "Titan X",
+        batch: 64,
+        matrix: "dense",
+        watts: [168.0, 173.0, 166.0, 173.0, 173.0, 167.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "Titan X",
+        batch: 64,
+        matrix: "sparse",
+        watts: [156.0, 158.0, 163.0, 160.0, 158.0, 161.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "i7-5930k",
+        batch: 1,
+        matrix: "dense",
+        watts: [83.5, 72.8, 77.6, 70.6, 74.6, 77.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "i7-5930k",
+        batch: 1,
+        matrix: "sparse",
+        watts: [42.3, 37.4, 36.5, 38.0, 37.4, 36.0],
+        source: T9,
+    },
+    PowerRow {
+        device: "i7-5930k",
+        batch: 64,
+        matrix: "dense",
+        watts: [85.4, 84.7, 101.6, 83.1, 97.1, 87.5],
+        source: T9,
+    },
+    PowerRow {
+        device: "i7-5930k",
+        batch: 64,
+        matrix: "sparse",
+        watts: [37.2, 37.1, 38.0, 39.5, 36.6, 38.2],
+        source: T9,
+    },
+    PowerRow {
+        device: "Tegra K1",
+        batch: 1,
+        matrix: "dense",
+        watts: [5.1, 5.1, 5.4, 5.3, 5.3, 5.4],
+        source: T9,
+    },
+    PowerRow {
+        device: "Tegra K1",
+        batch: 1,
+        matrix: "sparse",
+        watts: [5.9, 6.1, 5.8, 5.6, 6.3, 5.8],
+        source: T9,
+    },
+    PowerRow {
+        device: "Tegra K1",
+        batch: 64,
+        matrix: "dense",
+        watts: [5.6, 5.6, 6.3, 5.4, 5.6, 6.3],
+        source: T9,
+    },
+    PowerRow {
+        device: "Tegra K1",
+        batch: 64,
+        matrix: "sparse",
+        watts: [5.0, 4.6, 5.1, 4.8, 4.7, 5.0],
+        source: T9,
+    },
 ];
 
 /// Table V's platform summary power, W (S1): i7-5930k, Titan X, Tegra K1, EIE 64 PE.
-pub const TABLE_V_POWER_W: [(&str, f64); 4] = [("Core i7-5930k", 73.0), ("GeForce Titan X", 159.0), ("Tegra K1", 5.1), ("EIE (64 PE)", 0.59)];
+pub const TABLE_V_POWER_W: [(&str, f64); 4] = [
+    ("Core i7-5930k", 73.0),
+    ("GeForce Titan X", 159.0),
+    ("Tegra K1", 5.1),
+    ("EIE (64 PE)", 0.59),
+];
 
 /// Geometric mean.
 pub fn geomean(xs: &[f64]) -> f64 {
@@ -252,7 +381,12 @@ mod tests {
         let eie = &FIG_6[6].values;
         for i in [0usize, 1, 2, 3, 4, 5, 7] {
             let derived = TABLE_IV[0].us[i] / TABLE_IV[13].us[i];
-            assert!((derived / eie[i] - 1.0).abs() < 0.02, "{} {derived} vs {}", LAYERS[i], eie[i]);
+            assert!(
+                (derived / eie[i] - 1.0).abs() < 0.02,
+                "{} {derived} vs {}",
+                LAYERS[i],
+                eie[i]
+            );
         }
         assert!((geomean(&eie[..9]) - 189.0).abs() < 1.0);
         assert!((geomean(&FIG_7[5].values[..9]) - 24207.0).abs() / 24207.0 < 0.01);
@@ -260,7 +394,11 @@ mod tests {
         for i in 0..6 {
             let speedup = TABLE_IV[0].us[i] / TABLE_IV[13].us[i];
             let implied_w = TABLE_9[4].watts[i] * speedup / FIG_7[5].values[i];
-            assert!((implied_w - EIE_POWER_FIG7_W).abs() < 0.02, "{}: {implied_w} W", LAYERS[i]);
+            assert!(
+                (implied_w - EIE_POWER_FIG7_W).abs() < 0.02,
+                "{}: {implied_w} W",
+                LAYERS[i]
+            );
         }
     }
 
