@@ -391,13 +391,12 @@ mod tests {
         assert!((geomean(&eie[..9]) - 189.0).abs() < 1.0);
         assert!((geomean(&FIG_7[5].values[..9]) - 24207.0).abs() / 24207.0 < 0.01);
         // Fig. 7's EIE values imply 0.600 W of EIE power on the AlexNet and VGG layers.
-        for i in 0..6 {
+        for (i, layer) in LAYERS.iter().enumerate().take(6) {
             let speedup = TABLE_IV[0].us[i] / TABLE_IV[13].us[i];
             let implied_w = TABLE_9[4].watts[i] * speedup / FIG_7[5].values[i];
             assert!(
                 (implied_w - EIE_POWER_FIG7_W).abs() < 0.02,
-                "{}: {implied_w} W",
-                LAYERS[i]
+                "{layer}: {implied_w} W"
             );
         }
     }
