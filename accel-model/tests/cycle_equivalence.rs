@@ -31,7 +31,7 @@ fn cycle_by_cycle(plan: &Plan, cfg: &EieConfig) -> (u64, Vec<PeStats>, u64) {
             });
             carry = 0;
         }
-        carry = plan.trailing(p) as u64;
+        carry += plan.trailing(p) as u64;
     }
     let n = cfg.pes;
     let xfer = cfg.regfile_transfer_cycles();

@@ -178,3 +178,37 @@ fn chunks_and_passes() {
     );
     assert_eq!(s.events.broadcasts, 6);
 }
+
+/// An all-zero input and no bias: nothing is broadcast, but the central unit still loads and scans every
+/// input chunk of every pass. 1 PE, 1 register-file entry, 2 x 2 weights: 2 passes, 2 chunks. Pass 0 loads
+/// chunk 1 (chunk 0 is where the previous layer left it); pass 1 reloads chunk 0 and loads chunk 1: 3 loads
+/// of 1 cycle, and no pass store (nothing was computed). Found by the cycle-equivalence property test.
+#[test]
+fn all_zero_input_still_scans_every_chunk() {
+    let dense = DenseLayer::new("zeros", 2, 2, vec![-0.5; 4], None, vec![0.0, 0.0], true).unwrap();
+    let l = CompressedLayer::compress(
+        dense,
+        CompressOptions {
+            pes: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cfg = EieConfig {
+        pes: 1,
+        act_regfile_entries: 1,
+        pipeline_depth: 1,
+        ..Default::default()
+    };
+    let s = simulate(&l, &cfg).unwrap();
+    assert_eq!((s.passes, s.chunks), (2, 2));
+    assert_eq!(
+        (
+            s.events.broadcasts,
+            s.events.chunk_loads,
+            s.events.pass_stores
+        ),
+        (0, 3, 0)
+    );
+    assert_eq!(s.cycles.0, 3);
+}
