@@ -498,6 +498,16 @@ impl Kernel for RowWalkFixed<'_> {
     }
 }
 
+/// The per-thread output buffers [`walk_columns`] needs beyond the caller's (batch 1 only).
+fn scratch_buffers<T: Clone + Default>(
+    threads: &Threads,
+    batch: usize,
+    outputs: usize,
+) -> Vec<Vec<T>> {
+    let extra = if batch == 1 { threads.count() - 1 } else { 0 };
+    vec![vec![T::default(); outputs]; extra]
+}
+
 /// EIE-format SpMV in f32.
 pub struct EieF32 {
     level: IsaLevel,
@@ -528,12 +538,7 @@ impl Backend for EieF32 {
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
         self.d = Some(EieData::new(&self.name(), layer, batch, self.level)?);
-        let extra = if batch == 1 {
-            self.threads.count() - 1
-        } else {
-            0
-        };
-        self.scratch = vec![vec![0.0; layer.outputs()]; extra];
+        self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
     }
     fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
@@ -647,12 +652,7 @@ impl Backend for EieFixed {
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
         let d = EieData::new(&self.name(), layer, batch, self.level)?;
-        let extra = if batch == 1 {
-            self.threads.count() - 1
-        } else {
-            0
-        };
-        self.scratch = vec![vec![0; layer.outputs()]; extra];
+        self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
         self.wq = [0; 16];

@@ -91,6 +91,8 @@ struct State {
     dispatches: Vec<Dispatch>,
     work: Work,
     timestamps: Option<Timestamps>,
+    /// Fixed-point inputs widened to i32 for upload (reused across runs).
+    wide: std::sync::Mutex<Vec<i32>>,
     /// Buffers the bind groups use, kept alive with them.
     _keep: Vec<wgpu::Buffer>,
 }
@@ -418,6 +420,7 @@ impl GpuBackend {
             dispatches,
             work,
             timestamps,
+            wide: std::sync::Mutex::new(Vec::with_capacity(inputs * batch)),
             _keep: keep,
         })
     }
@@ -463,7 +466,10 @@ impl Backend for GpuBackend {
         match input {
             Data::F32(x) => ctx.queue.write_buffer(&s.x, 0, bytemuck::cast_slice(x)),
             Data::Fixed(x) => {
-                let wide: Vec<i32> = x.iter().map(|&v| v as i32).collect();
+                // The shader reads 16-bit activations as i32; widen into a buffer kept across runs.
+                let mut wide = s.wide.lock().expect("input scratch");
+                wide.clear();
+                wide.extend(x.iter().map(|&v| v as i32));
                 ctx.queue.write_buffer(&s.x, 0, bytemuck::cast_slice(&wide));
             }
         }
