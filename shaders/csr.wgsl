@@ -1,14 +1,21 @@
-// CSR f32 SpMV / SpMM: y[r][b] = f(sum_p vals[p] x[col[p]][b] + bias[r]), one invocation per (row, sample).
+// CSR f32 SpMV (`spmv`, batch 1) and SpMM (`spmm`, batch > 1): y[r][b] = f(sum_p vals[p] x[col[p]][b] + bias[r]).
+//
+// `spmv`: one workgroup per row (the vector-CSR scheme): its invocations stride over the row's non-zeros
+// and reduce in workgroup memory. `spmv_rows`: one invocation per row, no barriers (for CPU adapters such as
+// lavapipe, where barriers cost more than uncoalesced loads). `spmm`: one invocation per (row, 4 samples): each (column, value) pair is
+// loaded once and used for 4 samples with one vec4 load of x.
 //
 // Bindings (group 0):
-//   0  params  : uniform Params   rows, cols, batch, relu, groups_x
+//   0  params  : uniform Params   rows, cols, batch, relu, row0 (unused, 0), groups_x, xstride (vec4s per feature, batch > 1);
+//                                 the layout every kernel shares
 //   1  row_ptr : storage, read    array<u32>, rows + 1
 //   2  col_idx : storage, read    array<u32>, nnz
 //   3  vals    : storage, read    array<f32>, nnz (decoded weights)
-//   4  x       : storage, read    array<f32>, cols x batch (feature-major)
+//   4  x       : storage, read    array<f32> (`spmv`: the input) / array<vec4<f32>> (`spmm`: feature-major,
+//                                 the batch padded to a multiple of 4)
 //   5  bias    : storage, read    array<f32>, rows
 //   6  y       : storage, rw      array<f32>, rows x batch
-// Overrides: WG (workgroup size).
+// Overrides: WG (workgroup size, a power of two up to 256).
 
 struct Params {
     rows: u32,
@@ -17,6 +24,10 @@ struct Params {
     relu: u32,
     row0: u32,
     groups_x: u32,
+    _wfrac: u32,
+    xstride: u32,
+    _pes: u32,
+    _is_f32: u32,
     _pad0: u32,
     _pad1: u32,
 }
@@ -27,25 +38,74 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> row_ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> col_idx: array<u32>;
 @group(0) @binding(3) var<storage, read> vals: array<f32>;
-@group(0) @binding(4) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read> x1: array<f32>;
+@group(0) @binding(4) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let idx = (wg.y * params.groups_x + wg.x) * WG + li;
-    if (idx >= params.rows * params.batch) {
-        return;
-    }
-    let r = idx / params.batch;
-    let b = idx % params.batch;
-    var acc = 0.0;
-    for (var p = row_ptr[r]; p < row_ptr[r + 1u]; p++) {
-        acc = acc + vals[p] * x[col_idx[p] * params.batch + b];
-    }
+var<workgroup> partial: array<f32, 256>;
+
+fn finish(r: u32, acc: f32) -> f32 {
     var out = acc + bias[r];
     if (params.relu != 0u) {
         out = max(out, 0.0);
     }
-    y[r * params.batch + b] = out;
+    return out;
+}
+
+@compute @workgroup_size(WG)
+fn spmv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let r = wg.y * params.groups_x + wg.x;
+    if (r >= params.rows) {
+        return;
+    }
+    var acc = 0.0;
+    for (var p = row_ptr[r] + li; p < row_ptr[r + 1u]; p += WG) {
+        acc += vals[p] * x1[col_idx[p]];
+    }
+    partial[li] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (li < s) {
+            partial[li] += partial[li + s];
+        }
+        workgroupBarrier();
+    }
+    if (li == 0u) {
+        y[r] = finish(r, partial[0]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn spmv_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let r = (wg.y * params.groups_x + wg.x) * WG + li;
+    if (r >= params.rows) {
+        return;
+    }
+    var acc = 0.0;
+    for (var p = row_ptr[r]; p < row_ptr[r + 1u]; p++) {
+        acc += vals[p] * x1[col_idx[p]];
+    }
+    y[r] = finish(r, acc);
+}
+
+@compute @workgroup_size(WG)
+fn spmm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let idx = (wg.y * params.groups_x + wg.x) * WG + li;
+    let groups = params.xstride;
+    let r = idx / groups;
+    let sg = idx % groups;
+    if (r >= params.rows) {
+        return;
+    }
+    var acc = vec4<f32>(0.0);
+    for (var p = row_ptr[r]; p < row_ptr[r + 1u]; p++) {
+        acc += vals[p] * x4[col_idx[p] * groups + sg];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        let b = 4u * sg + c;
+        if (b < params.batch) {
+            y[r * params.batch + b] = finish(r, acc[c]);
+        }
+    }
 }

@@ -1,20 +1,35 @@
-// EIE-format SpMV / SpMM over the compressed layer's own 4-bit codebook indices, in f32 (`main_f32`) and
-// in EIE's 16-bit fixed point (`main_fixed`, bit-exact with the CPU reference). One invocation per
-// (row, sample); the codebook lives in workgroup memory.
+// EIE-format SpMV over the layer's 4-bit codebook indices, in f32 and in EIE's 16-bit fixed point (bit-exact
+// with the CPU reference). The codebook lives in workgroup memory in every entry point.
 //
-// Entries are u16, two per u32 (low half first): the 4-bit codebook index in the high nibble and the
-// advance `z + 1` (zero columns skipped, plus one) in the low 12 bits; a gap of 4095 or more columns is
-// bridged by padding entries (index 0, advance 4095). Rows are stored one after another (row-major).
+// Batch 1, EIE's own dataflow (`compact`, then `cols_f32` / `cols_fixed`):
+//   `compact` (one workgroup) scans the input and writes the list of non-zero columns in order, with its
+//   length first: EIE's leading-non-zero detection, done on the GPU.
+//   `cols_*`: one workgroup per GPU "PE" g, which owns the rows i = g (mod pes), as in EIE's interleaving.
+//   Its invocations share out the non-zero columns; for each, they walk PE g's slice of that column in
+//   EIE's interleaved CSC (one byte per entry, four to a u32: the 4-bit codebook index in the high nibble,
+//   the 4-bit count of zero rows before the entry in the low one, padding entries of index 0 after 15
+//   zeros) and add codebook[v] * a_j into the PE's accumulators in workgroup memory (atomically: two
+//   columns may touch one row at once). Zero activations cost nothing but the scan.
+//
+// Batch > 1 (`rows_f32` / `rows_fixed`): an activation is zero in every sample of a batch only rarely, so
+// the batch kernels walk W's rows instead: one invocation per (row, 4 samples), each entry decoded once and
+// used for 4 samples. Entries are u16, two per u32 (low half first): the codebook index in the high 4 bits,
+// the advance `z + 1` (columns skipped plus one) in the low 12; gaps of 4095 or more take padding entries.
 //
 // Bindings (group 0):
-//   0  params   : uniform Params   rows, cols, batch, relu, groups_x, wfrac (fixed point: weight fraction bits)
-//   1  row_ptr  : storage, read    array<u32>, rows + 1, in entries
-//   2  entries  : storage, read    array<u32>, two entries each
+//   0  params   : uniform Params   rows, cols, batch, relu, groups_x, wfrac (fixed point: weight fraction bits),
+//                                  xstride (vec4s of x per feature, batch > 1), pes, is_f32 (`compact`)
+//   1  ptr      : storage, read    array<u32>: `rows_*`: rows + 1 row pointers, in entries;
+//                                  `cols_*`: pes x (cols + 1) column pointers, PE-major, in entries
+//   2  entries  : storage, read    array<u32>: packed entries (see above)
 //   3  codebook : storage, read    array<f32, 16> (f32) / the 16 fixed-point weights as i32 (fixed)
-//   4  x        : storage, read    array<f32> (f32) / array<i32> of 16-bit activations (fixed); cols x batch
+//   4  x        : storage, read    f32 / i32 (16-bit activations widened): batch 1, `cols_*`: the input;
+//                                  `rows_*`: vec4s, feature-major, the batch padded to a multiple of 4;
+//                                  `compact`: the same input buffer read as raw u32 bits
 //   5  bias     : storage, read    array<f32>: bias values (f32) / array<i32>: bias products in the activation format (fixed)
 //   6  y        : storage, rw      array<f32> (f32) / array<i32> holding saturated 16-bit outputs (fixed); rows x batch
-// Overrides: WG (workgroup size, at least 16).
+//   7  nz       : storage          array<u32>: count, then the non-zero columns (`compact` writes, `cols_*` read)
+// Overrides: WG (workgroup size, a power of two from 16 to 256).
 
 struct Params {
     rows: u32,
@@ -24,90 +39,268 @@ struct Params {
     row0: u32,
     groups_x: u32,
     wfrac: u32,
+    xstride: u32,
+    pes: u32,
+    is_f32: u32,
     _pad0: u32,
+    _pad1: u32,
 }
 
 override WG: u32 = 64u;
 
+/// Most rows one PE may own (the accumulators in workgroup memory).
+const MAX_PE_ROWS: u32 = 256u;
+
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> row_ptr: array<u32>;
+@group(0) @binding(1) var<storage, read> ptr: array<u32>;
 @group(0) @binding(2) var<storage, read> entries: array<u32>;
 
-fn entry(e: u32) -> u32 {
+fn entry16(e: u32) -> u32 {
     return (entries[e >> 1u] >> ((e & 1u) * 16u)) & 0xFFFFu;
 }
+
+fn entry8(e: u32) -> u32 {
+    return (entries[e >> 2u] >> ((e & 3u) * 8u)) & 0xFFu;
+}
+
+/// Rows PE g owns: i = g, g + pes, ... below rows.
+fn pe_rows(g: u32) -> u32 {
+    return (params.rows + params.pes - 1u - g) / params.pes;
+}
+
+// ---- the non-zero list ----
+
+@group(0) @binding(4) var<storage, read> x_bits: array<u32>;
+@group(0) @binding(7) var<storage, read_write> nz_out: array<u32>;
+
+var<workgroup> counts: array<u32, 256>;
+
+fn nonzero(j: u32) -> bool {
+    let b = x_bits[j];
+    // f32: +0.0 and -0.0 are zero; fixed point: the integer 0.
+    return select(b != 0u, (b & 0x7FFFFFFFu) != 0u, params.is_f32 != 0u);
+}
+
+@compute @workgroup_size(WG)
+fn compact(@builtin(local_invocation_index) li: u32) {
+    let chunk = (params.cols + WG - 1u) / WG;
+    let start = min(li * chunk, params.cols);
+    let end = min(start + chunk, params.cols);
+    var c = 0u;
+    for (var j = start; j < end; j++) {
+        if (nonzero(j)) {
+            c++;
+        }
+    }
+    counts[li] = c;
+    workgroupBarrier();
+    // Inclusive prefix sum (Hillis-Steele).
+    for (var s = 1u; s < WG; s <<= 1u) {
+        var add = 0u;
+        if (li >= s) {
+            add = counts[li - s];
+        }
+        workgroupBarrier();
+        counts[li] += add;
+        workgroupBarrier();
+    }
+    var o = counts[li] - c;
+    for (var j = start; j < end; j++) {
+        if (nonzero(j)) {
+            nz_out[1u + o] = j;
+            o++;
+        }
+    }
+    if (li == WG - 1u) {
+        nz_out[0] = counts[li];
+    }
+}
+
+@group(0) @binding(7) var<storage, read> nz: array<u32>;
 
 // ---- f32 ----
 
 @group(0) @binding(3) var<storage, read> codebook_f32: array<f32>;
 @group(0) @binding(4) var<storage, read> x_f32: array<f32>;
+@group(0) @binding(4) var<storage, read> x4_f32: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> bias_f32: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y_f32: array<f32>;
 
 var<workgroup> cb_f32: array<f32, 16>;
+var<workgroup> acc_f32: array<atomic<u32>, MAX_PE_ROWS>;
+
+fn finish_f32(i: u32, acc: f32) -> f32 {
+    var out = acc + bias_f32[i];
+    if (params.relu != 0u) {
+        out = max(out, 0.0);
+    }
+    return out;
+}
+
+/// acc[r] += v: WGSL has no float atomics, so a compare-exchange loop on the bits.
+fn add_f32(r: u32, v: f32) {
+    var old = atomicLoad(&acc_f32[r]);
+    loop {
+        let res = atomicCompareExchangeWeak(&acc_f32[r], old, bitcast<u32>(bitcast<f32>(old) + v));
+        if (res.exchanged) {
+            break;
+        }
+        old = res.old_value;
+    }
+}
 
 @compute @workgroup_size(WG)
-fn main_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn cols_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let g = wg.y * params.groups_x + wg.x;
+    if (g >= params.pes) {
+        return;
+    }
+    if (li < 16u) {
+        cb_f32[li] = codebook_f32[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_f32[r], 0u);
+    }
+    workgroupBarrier();
+    let n = nz[0];
+    let stride = params.cols + 1u;
+    for (var t = li; t < n; t += WG) {
+        let j = nz[1u + t];
+        let a = x_f32[j];
+        let e1 = ptr[g * stride + j + 1u];
+        var r = 0xFFFFFFFFu;
+        for (var e = ptr[g * stride + j]; e < e1; e++) {
+            let b = entry8(e);
+            r += (b & 15u) + 1u;
+            let v = b >> 4u;
+            if (v != 0u) {
+                add_f32(r, cb_f32[v] * a);
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var r = li; r < own; r += WG) {
+        let i = r * params.pes + g;
+        y_f32[i] = finish_f32(i, bitcast<f32>(atomicLoad(&acc_f32[r])));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn rows_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     if (li < 16u) {
         cb_f32[li] = codebook_f32[li];
     }
     workgroupBarrier();
     let idx = (wg.y * params.groups_x + wg.x) * WG + li;
-    if (idx >= params.rows * params.batch) {
+    let groups = params.xstride;
+    let r = idx / groups;
+    let sg = idx % groups;
+    if (r >= params.rows) {
         return;
     }
-    let r = idx / params.batch;
-    let b = idx % params.batch;
-    var acc = 0.0;
+    var acc = vec4<f32>(0.0);
     var c = 0u;
-    for (var e = row_ptr[r]; e < row_ptr[r + 1u]; e++) {
-        let v = entry(e);
-        c = c + (v & 0xFFFu);
+    for (var e = ptr[r]; e < ptr[r + 1u]; e++) {
+        let v = entry16(e);
+        c += v & 0xFFFu;
         let k = v >> 12u;
         if (k != 0u) {
-            acc = acc + cb_f32[k] * x_f32[(c - 1u) * params.batch + b];
+            acc += cb_f32[k] * x4_f32[(c - 1u) * groups + sg];
         }
     }
-    var out = acc + bias_f32[r];
-    if (params.relu != 0u) {
-        out = max(out, 0.0);
+    for (var s = 0u; s < 4u; s++) {
+        let b = 4u * sg + s;
+        if (b < params.batch) {
+            y_f32[r * params.batch + b] = finish_f32(r, acc[s]);
+        }
     }
-    y_f32[r * params.batch + b] = out;
 }
 
 // ---- 16-bit fixed point ----
+// WGSL integer addition and multiplication wrap (two's complement): EIE's wrapping 32-bit accumulator,
+// whose sum does not depend on the order of the additions. i16 x i16 is exact in i32; `>>` on i32 is an
+// arithmetic shift (floor), as in the reference.
 
 @group(0) @binding(3) var<storage, read> codebook_q: array<i32>;
 @group(0) @binding(4) var<storage, read> x_q: array<i32>;
+@group(0) @binding(4) var<storage, read> x4_q: array<vec4<i32>>;
 @group(0) @binding(5) var<storage, read> bias_q: array<i32>;
 @group(0) @binding(6) var<storage, read_write> y_q: array<i32>;
 
 var<workgroup> cb_q: array<i32, 16>;
+var<workgroup> acc_q: array<atomic<i32>, MAX_PE_ROWS>;
+
+fn finish_q(acc: i32) -> i32 {
+    var out = acc;
+    if (params.relu != 0u) {
+        out = max(out, 0);
+    }
+    return clamp(out, -32768, 32767);
+}
 
 @compute @workgroup_size(WG)
-fn main_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+fn cols_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let g = wg.y * params.groups_x + wg.x;
+    if (g >= params.pes) {
+        return;
+    }
+    if (li < 16u) {
+        cb_q[li] = codebook_q[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_q[r], bias_q[r * params.pes + g]);
+    }
+    workgroupBarrier();
+    let n = nz[0];
+    let stride = params.cols + 1u;
+    for (var t = li; t < n; t += WG) {
+        let j = nz[1u + t];
+        let a = x_q[j];
+        let e1 = ptr[g * stride + j + 1u];
+        var r = 0xFFFFFFFFu;
+        for (var e = ptr[g * stride + j]; e < e1; e++) {
+            let b = entry8(e);
+            r += (b & 15u) + 1u;
+            let v = b >> 4u;
+            if (v != 0u) {
+                atomicAdd(&acc_q[r], (cb_q[v] * a) >> params.wfrac);
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var r = li; r < own; r += WG) {
+        y_q[r * params.pes + g] = finish_q(atomicLoad(&acc_q[r]));
+    }
+}
+
+@compute @workgroup_size(WG)
+fn rows_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     if (li < 16u) {
         cb_q[li] = codebook_q[li];
     }
     workgroupBarrier();
     let idx = (wg.y * params.groups_x + wg.x) * WG + li;
-    if (idx >= params.rows * params.batch) {
+    let groups = params.xstride;
+    let r = idx / groups;
+    let sg = idx % groups;
+    if (r >= params.rows) {
         return;
     }
-    let r = idx / params.batch;
-    let b = idx % params.batch;
-    // WGSL integer addition and multiplication wrap (two's complement): EIE's wrapping 32-bit accumulator.
-    var acc = bias_q[r];
+    var acc = vec4<i32>(bias_q[r]);
     var c = 0u;
-    for (var e = row_ptr[r]; e < row_ptr[r + 1u]; e++) {
-        let v = entry(e);
-        c = c + (v & 0xFFFu);
+    let shift = vec4<u32>(params.wfrac);
+    for (var e = ptr[r]; e < ptr[r + 1u]; e++) {
+        let v = entry16(e);
+        c += v & 0xFFFu;
         let k = v >> 12u;
-        // i16 x i16 is exact in i32; `>>` on i32 is an arithmetic shift (floor), as in the reference.
-        acc = acc + ((cb_q[k] * x_q[(c - 1u) * params.batch + b]) >> params.wfrac);
+        acc += (cb_q[k] * x4_q[(c - 1u) * groups + sg]) >> shift;
     }
-    if (params.relu != 0u) {
-        acc = max(acc, 0);
+    for (var s = 0u; s < 4u; s++) {
+        let b = 4u * sg + s;
+        if (b < params.batch) {
+            y_q[r * params.batch + b] = finish_q(acc[s]);
+        }
     }
-    y_q[r * params.batch + b] = clamp(acc, -32768, 32767);
 }

@@ -32,7 +32,7 @@ pub enum Legend {
     UpperRight,
 }
 
-const PALETTE: [RGBColor; 10] = [
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -43,6 +43,8 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(20, 20, 20),
+    RGBColor(255, 187, 120),
 ];
 
 impl LineChart<'_> {
@@ -122,6 +124,110 @@ impl LineChart<'_> {
                 Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
                 Legend::UpperRight => SeriesLabelPosition::UpperRight,
             })
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+        Ok(())
+    }
+}
+
+/// Grouped bars on a log10 y axis: one group per category (layer), one bar per series (backend).
+pub struct BarChart<'a> {
+    pub title: &'a str,
+    pub y_label: &'a str,
+    pub categories: Vec<String>,
+    /// Each series: a name and one value per category (`None`: no bar).
+    pub series: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl BarChart<'_> {
+    /// Writes the chart as SVG to `path`.
+    pub fn write_svg(&self, path: &Path) -> Result<()> {
+        let vals = self
+            .series
+            .iter()
+            .flat_map(|s| s.1.iter().flatten())
+            .filter(|v| **v > 0.0 && v.is_finite())
+            .map(|v| v.log10());
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+        let (lo, hi) = if lo.is_finite() {
+            (lo.floor().min(0.0), hi.ceil().max(lo.floor() + 1.0))
+        } else {
+            (0.0, 1.0)
+        };
+        let n = self.categories.len().max(1);
+        let k = self.series.len().max(1);
+        let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(self.title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..n as f64, lo..hi)
+            .map_err(|e| err(&e))?;
+        let cats = self.categories.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc(self.y_label)
+            .x_labels(n * 2 + 1)
+            .x_label_formatter(&move |x| {
+                // Labels at the middle of each group.
+                let f = x - x.floor();
+                if (f - 0.5).abs() < 1e-6 {
+                    cats.get(x.floor() as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_labels(((hi - lo) as usize) + 1)
+            .y_label_formatter(&|y| {
+                // Only the powers of ten.
+                if (y - y.round()).abs() > 1e-6 {
+                    return String::new();
+                }
+                let v = 10f64.powi(y.round() as i32);
+                if v >= 1.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v}")
+                }
+            })
+            .draw()
+            .map_err(|e| err(&e))?;
+        let width = 0.8 / k as f64;
+        for (i, (name, values)) in self.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let bars = values.iter().enumerate().filter_map(|(c, v)| {
+                let v = (*v)?;
+                (v > 0.0 && v.is_finite()).then(|| {
+                    let x0 = c as f64 + 0.1 + i as f64 * width;
+                    Rectangle::new([(x0, lo), (x0 + width * 0.92, v.log10())], color.filled())
+                })
+            });
+            chart
+                .draw_series(bars)
+                .map_err(|e| err(&e))?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                });
+        }
+        // The 1x line.
+        if lo < 0.0 {
+            chart
+                .draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], BLACK))
+                .map_err(|e| err(&e))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()
             .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;

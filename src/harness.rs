@@ -2,6 +2,7 @@
 //! gets no time), warm up, then time repeated forward passes and take the median. `cold` rotates over
 //! enough prepared copies of the layer that their data exceeds the last-level cache.
 
+use crate::power::{Meter, Watts};
 use anyhow::{Result, bail};
 use eie_compress::backend::{
     batch_input, compare_f32, quantize_input, reference_f64, reference_fixed,
@@ -54,6 +55,8 @@ pub struct Measurement {
     /// Largest error against the f64 reference (0 for exact fixed-point backends).
     pub max_abs_err: f64,
     pub exact: bool,
+    /// Average power while the timed runs ran, where a counter is readable ([`crate::power`]).
+    pub watts: Watts,
 }
 
 enum Buffers {
@@ -69,12 +72,94 @@ impl Buffers {
         }
         Ok(())
     }
+    /// Compares the last output with the reference: (max error, exact); an error when it is wrong.
+    fn verify(
+        &self,
+        b: &dyn Backend,
+        layer: &CompressedLayer,
+        inputs: &Inputs,
+    ) -> Result<(f64, bool)> {
+        match self {
+            Buffers::F32(_, y) => {
+                let (err, ok) = compare_f32(y, &inputs.r64, &inputs.bound);
+                if !ok {
+                    bail!(
+                        "{} on {}: max error {err:e} exceeds DESIGN.md's bound; no time recorded",
+                        b.name(),
+                        layer.name()
+                    );
+                }
+                Ok((err, false))
+            }
+            Buffers::Fixed(_, y) => {
+                if *y != inputs.rq {
+                    bail!(
+                        "{} on {}: fixed-point output differs from the reference; no time recorded",
+                        b.name(),
+                        layer.name()
+                    );
+                }
+                Ok((0.0, true))
+            }
+        }
+    }
     fn input(&self) -> Data<'_> {
         match self {
             Buffers::F32(x, _) => Data::F32(x),
             Buffers::Fixed(x, _) => Data::Fixed(x),
         }
     }
+}
+
+/// A layer's inputs and references at one batch size, computed once and shared by every backend measured.
+pub struct Inputs {
+    pub batch: usize,
+    pub x: Vec<f32>,
+    pub xq: Vec<i16>,
+    /// f64 reference and DESIGN.md's per-output bound.
+    pub r64: Vec<f64>,
+    pub bound: Vec<f64>,
+    /// Fixed-point reference.
+    pub rq: Vec<i16>,
+}
+
+impl Inputs {
+    /// The layer's input batch and both references.
+    pub fn new(layer: &CompressedLayer, batch: usize) -> Self {
+        let x = batch_input(layer, batch);
+        let (r64, bound) = reference_f64(layer, &x, batch);
+        let xq = quantize_input(layer, &x);
+        let rq = reference_fixed(layer, &xq, batch);
+        Self {
+            batch,
+            x,
+            xq,
+            r64,
+            bound,
+            rq,
+        }
+    }
+}
+
+/// Builds, prepares and verifies one backend on `layer` at `inputs.batch` (for callers that time it
+/// themselves, like the criterion bench): the backend and the input of the arithmetic it computes in.
+pub fn prepare_verified(
+    layer: &CompressedLayer,
+    inputs: &Inputs,
+    mut backend: Box<dyn Backend>,
+) -> Result<Box<dyn Backend>> {
+    backend.prepare(layer, inputs.batch)?;
+    let mut bufs = match backend.arithmetic() {
+        Arithmetic::F32 => {
+            Buffers::F32(inputs.x.clone(), vec![0.0; layer.outputs() * inputs.batch])
+        }
+        Arithmetic::Fixed16 => {
+            Buffers::Fixed(inputs.xq.clone(), vec![0; layer.outputs() * inputs.batch])
+        }
+    };
+    bufs.run(backend.as_mut())?;
+    bufs.verify(backend.as_ref(), layer, inputs)?;
+    Ok(backend)
 }
 
 /// Measures the backends `make()` builds (one copy, or enough for `cold`) on `layer`.
@@ -84,41 +169,41 @@ pub fn measure(
     plan: Plan,
     llc_bytes: usize,
 ) -> Result<Measurement> {
+    measure_with(
+        layer,
+        &Inputs::new(layer, plan.batch),
+        make,
+        plan,
+        llc_bytes,
+        None,
+    )
+}
+
+/// [`measure`] with precomputed inputs and references (`inputs.batch` must equal `plan.batch`) and,
+/// where given, the power meter read around the timed runs.
+pub fn measure_with(
+    layer: &CompressedLayer,
+    inputs: &Inputs,
+    make: &dyn Fn() -> Result<Box<dyn Backend>>,
+    plan: Plan,
+    llc_bytes: usize,
+    meter: Option<&Meter>,
+) -> Result<Measurement> {
     let batch = plan.batch;
+    if inputs.batch != batch {
+        bail!(
+            "inputs prepared for batch {} but the plan says batch {batch}",
+            inputs.batch
+        );
+    }
     let mut first = make()?;
     first.prepare(layer, batch)?;
-    let x = batch_input(layer, batch);
     let mut bufs = match first.arithmetic() {
-        Arithmetic::F32 => Buffers::F32(x.clone(), vec![0.0; layer.outputs() * batch]),
-        Arithmetic::Fixed16 => {
-            Buffers::Fixed(quantize_input(layer, &x), vec![0; layer.outputs() * batch])
-        }
+        Arithmetic::F32 => Buffers::F32(inputs.x.clone(), vec![0.0; layer.outputs() * batch]),
+        Arithmetic::Fixed16 => Buffers::Fixed(inputs.xq.clone(), vec![0; layer.outputs() * batch]),
     };
     bufs.run(first.as_mut())?;
-    let (max_abs_err, exact) = match &bufs {
-        Buffers::F32(_, y) => {
-            let (r, bound) = reference_f64(layer, &x, batch);
-            let (err, ok) = compare_f32(y, &r, &bound);
-            if !ok {
-                bail!(
-                    "{} on {}: max error {err:e} exceeds DESIGN.md's bound; no time recorded",
-                    first.name(),
-                    layer.name()
-                );
-            }
-            (err, false)
-        }
-        Buffers::Fixed(xq, y) => {
-            if *y != reference_fixed(layer, xq, batch) {
-                bail!(
-                    "{} on {}: fixed-point output differs from the reference; no time recorded",
-                    first.name(),
-                    layer.name()
-                );
-            }
-            (0.0, true)
-        }
-    };
+    let (max_abs_err, exact) = bufs.verify(first.as_ref(), layer, inputs)?;
     let work = first.work(bufs.input());
     let copies = if plan.cold {
         (2 * llc_bytes)
@@ -141,15 +226,22 @@ pub fn measure(
     let est = t.elapsed().as_secs_f64() / copies as f64;
     let runs =
         ((plan.budget.as_secs_f64() / est.max(1e-9)) as usize).clamp(plan.min_runs, plan.max_runs);
+    // GPU backends may run several identical passes per `run`: times are per pass.
+    let passes = all[0].passes_per_run().max(1) as f64;
     let mut times = Vec::with_capacity(runs);
     let mut device = Vec::new();
+    let before = meter.map(|m| m.read());
     for r in 0..runs {
         let b = &mut all[r % copies];
         let t = Instant::now();
         bufs.run(b.as_mut())?;
-        times.push(t.elapsed().as_secs_f64());
+        times.push(t.elapsed().as_secs_f64() / passes);
         device.extend(b.device_time_us());
     }
+    let watts = meter
+        .zip(before)
+        .map(|(m, a)| m.watts(&a, &m.read()))
+        .unwrap_or_default();
     device.sort_by(f64::total_cmp);
     let device_us = (!device.is_empty()).then(|| device[device.len() / 2]);
     times.sort_by(f64::total_cmp);
@@ -170,5 +262,6 @@ pub fn measure(
         entries_per_s: work.entries as f64 / median,
         max_abs_err,
         exact,
+        watts,
     })
 }

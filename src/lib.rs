@@ -2,4 +2,5 @@
 //! shared by the `eie` command and the criterion benches.
 
 pub mod harness;
+pub mod power;
 pub mod registry;

@@ -1,8 +1,9 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
 //! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
-//! `measure` (time backends), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
-//! With no subcommand it runs the main job (`main_job.rs`): layers, the EIE model, validation.
+//! `measure` (time backends), `report` (the paper's tables with ours), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
+//! With no subcommand it runs the main job (`main_job.rs`): layers, the EIE model, a quick verified
+//! measurement of every backend, the report.
 
 mod adapters;
 mod chart;
@@ -12,6 +13,7 @@ mod layers;
 mod main_job;
 mod measure;
 mod model_args;
+mod report;
 mod simulate;
 mod sweep;
 mod table;
@@ -43,6 +45,8 @@ enum Command {
     Measure(measure::Args),
     /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
     Simulate(simulate::Args),
+    /// The paper's tables with our numbers beside: Markdown, CSV, JSON and SVG in a folder (default report/).
+    Report(report::Args),
     /// Check every backend (and the EIE model) against the references; exit 1 on any failure.
     Validate(validate::Args),
     /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
@@ -50,12 +54,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_wayland_probe();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Adapters(args)) => adapters::run(args),
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Measure(args)) => measure::run(args),
+        Some(Command::Report(args)) => report::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Validate(args)) => validate::run(args),
@@ -70,5 +76,24 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Mesa's Vulkan drivers probe for a Wayland display when wgpu enumerates adapters, and libwayland prints
+/// "error: XDG_RUNTIME_DIR is invalid or not set" where it is unset (CI, containers). We never present to
+/// a display, so point it at a private empty folder; the probe then finds no display, silently.
+fn quiet_wayland_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join("eie-runtime");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
     }
 }

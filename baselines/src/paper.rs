@@ -341,6 +341,57 @@ pub const TABLE_V_POWER_W: [(&str, f64); 4] = [
     ("EIE (64 PE)", 0.59),
 ];
 
+/// One platform column of Table V (AlexNet FC7, M x V): power, throughput and energy efficiency as printed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PlatformRow {
+    pub platform: &'static str,
+    pub power_w: f64,
+    pub frames_per_s: f64,
+    pub frames_per_j: f64,
+    pub source: &'static str,
+}
+
+const T5: &str = "S1 Table V";
+
+/// Table V's CPU, GPU, mGPU and EIE columns (S1).
+pub const TABLE_V: [PlatformRow; 5] = [
+    PlatformRow {
+        platform: "Core i7-5930k",
+        power_w: 73.0,
+        frames_per_s: 162.0,
+        frames_per_j: 2.22,
+        source: T5,
+    },
+    PlatformRow {
+        platform: "GeForce Titan X",
+        power_w: 159.0,
+        frames_per_s: 4115.0,
+        frames_per_j: 25.9,
+        source: T5,
+    },
+    PlatformRow {
+        platform: "Tegra K1",
+        power_w: 5.1,
+        frames_per_s: 173.0,
+        frames_per_j: 33.9,
+        source: T5,
+    },
+    PlatformRow {
+        platform: "EIE (64 PE, 45 nm)",
+        power_w: 0.59,
+        frames_per_s: 81_967.0,
+        frames_per_j: 138_927.0,
+        source: T5,
+    },
+    PlatformRow {
+        platform: "EIE (256 PE, 28 nm)",
+        power_w: 2.36,
+        frames_per_s: 426_230.0,
+        frames_per_j: 180_606.0,
+        source: T5,
+    },
+];
+
 /// Geometric mean.
 pub fn geomean(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len().max(1) as f64).exp()
@@ -409,5 +460,16 @@ mod tests {
         assert_eq!(eie_times_us("conv1"), None);
         // Table V's 81,967 frames/s is 1 / 12.2 µs, the Alex-7 actual time.
         assert!((1e6 / TABLE_IV[13].us[1] - TABLE_V_EIE_64PE.0).abs() < 1.0);
+        // Table V's CPU and GPU columns are Table IV's batch-1 dense Alex-7 times; frames/J = frames/s / W.
+        assert!((1e6 / TABLE_IV[0].us[1] - TABLE_V[0].frames_per_s).abs() < 1.0);
+        assert!((1e6 / TABLE_IV[4].us[1] - TABLE_V[1].frames_per_s).abs() < 1.0);
+        for r in &TABLE_V[..3] {
+            assert!(
+                (r.frames_per_s / r.power_w / r.frames_per_j - 1.0).abs() < 0.02,
+                "{}",
+                r.platform
+            );
+        }
+        assert_eq!(TABLE_V[3].frames_per_s, TABLE_V_EIE_64PE.0);
     }
 }

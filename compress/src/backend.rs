@@ -105,9 +105,15 @@ pub trait Backend: Send {
     fn detail(&self) -> String {
         String::new()
     }
-    /// Device time of the last `run` in µs, from GPU timestamp queries, where the backend has them.
+    /// Device time of one forward pass of the last `run` in µs, from GPU timestamp queries, where the
+    /// backend has them.
     fn device_time_us(&self) -> Option<f64> {
         None
+    }
+    /// Identical forward passes one `run` performs (GPU backends repeat small layers within one submit
+    /// to share its fixed cost); times per pass are a run's time divided by this.
+    fn passes_per_run(&self) -> usize {
+        1
     }
 }
 

@@ -4,11 +4,12 @@
 /// A WGSL kernel family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shader {
-    /// `shaders/dense.wgsl`: dense f32 GEMV / GEMM.
+    /// `shaders/dense.wgsl`: dense f32 GEMV (`gemv`) / GEMM (`gemm`).
     Dense,
-    /// `shaders/csr.wgsl`: CSR f32 SpMV / SpMM.
+    /// `shaders/csr.wgsl`: CSR f32 SpMV (`spmv`) / SpMM (`spmm`).
     Csr,
-    /// `shaders/eie.wgsl`: EIE-format SpMV / SpMM, f32 (`main_f32`) and fixed point (`main_fixed`).
+    /// `shaders/eie.wgsl`: EIE-format SpMV: batch 1 in EIE's column dataflow (`compact`, `cols_f32`,
+    /// `cols_fixed`), batches row by row (`rows_f32`, `rows_fixed`).
     Eie,
 }
 
@@ -37,8 +38,15 @@ impl Shader {
     /// Its entry points.
     pub fn entry_points(self) -> &'static [&'static str] {
         match self {
-            Shader::Dense | Shader::Csr => &["main"],
-            Shader::Eie => &["main_f32", "main_fixed"],
+            Shader::Dense => &["gemv", "gemv_rows", "gemm"],
+            Shader::Csr => &["spmv", "spmv_rows", "spmm"],
+            Shader::Eie => &[
+                "compact",
+                "cols_f32",
+                "cols_fixed",
+                "rows_f32",
+                "rows_fixed",
+            ],
         }
     }
 }
