@@ -85,8 +85,9 @@ pub struct Entry {
     /// GPU timestamp time of the compute pass, where available (our own measurement only).
     pub device_us: Option<f64>,
     pub gbps: f64,
-    /// GB/s over the read bandwidth that applies: DRAM when the bytes read exceed the last-level cache.
-    pub bandwidth_fraction: f64,
+    /// GB/s over this machine's read bandwidth that applies (DRAM when the bytes read exceed the last-level
+    /// cache); none for GPU backends on a GPU with its own memory.
+    pub bandwidth_fraction: Option<f64>,
     pub entries_per_s: f64,
     pub macs: u64,
     pub bytes_read: u64,
@@ -174,6 +175,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     for n in &names {
         make(n, opts)?;
+    }
+    if args.from_criterion
+        && (args.layers.weights.is_some() || args.layers.bits != 4 || args.layers.index_bits != 4)
+    {
+        bail!(
+            "--from-criterion reads times the criterion bench took on the built-in layers with the default \
+             compression; leave out --weights, --bits and --index-bits, or measure without --from-criterion"
+        );
     }
     if args.from_criterion && !args.criterion_dir.is_dir() {
         bail!(
@@ -456,7 +465,7 @@ pub fn collect(layers: &[CompressedLayer], s: &Settings) -> Result<Collected> {
                     per_sample_us,
                     device_us,
                     gbps,
-                    bandwidth_fraction: gbps / bw,
+                    bandwidth_fraction: cpu_side.then_some(gbps / bw),
                     entries_per_s: m.work.entries as f64 / secs,
                     macs: m.work.macs,
                     bytes_read: m.work.bytes_read,
@@ -554,9 +563,30 @@ fn paper_cell(layer: &str, row: &[f64]) -> Option<f64> {
     paper::layer_index(layer).map(|i| row[i])
 }
 
-fn geomean(xs: &[Option<f64>]) -> Option<f64> {
-    let v: Vec<f64> = xs.iter().flatten().copied().collect();
-    (v.len() == xs.len() && !v.is_empty()).then(|| paper::geomean(&v))
+/// Which layers the geometric means cover: the paper's nine where present (`alexnet-fc8-real` is Alex-8
+/// again, so counting both would weigh that layer twice), else every layer.
+fn in_geomean(layers: &[String]) -> Vec<bool> {
+    let nine: Vec<bool> = layers
+        .iter()
+        .map(|l| paper::LAYERS.iter().any(|p| p.eq_ignore_ascii_case(l)))
+        .collect();
+    if nine.iter().any(|&b| b) {
+        nine
+    } else {
+        vec![true; layers.len()]
+    }
+}
+
+/// Geometric mean of the values `mask` selects; none when one of them is missing.
+fn geomean(xs: &[Option<f64>], mask: &[bool]) -> Option<f64> {
+    let sel: Vec<Option<f64>> = xs
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| **m)
+        .map(|(x, _)| *x)
+        .collect();
+    let v: Vec<f64> = sel.iter().flatten().copied().collect();
+    (v.len() == sel.len() && !v.is_empty()).then(|| paper::geomean(&v))
 }
 
 /// Table IV: µs per sample, ours (each backend, batch 1 and 64), the EIE model, the paper's rows.
@@ -616,8 +646,9 @@ pub fn bandwidth_table(c: &Collected) -> Table {
         for batch in [1usize, 64] {
             let mut row = vec![b.clone(), batch.to_string()];
             row.extend(c.layers.iter().map(|l| {
-                find(c, l, &b, batch).map_or("-".into(), |e| {
-                    format!("{:.1} ({:.0} %)", e.gbps, e.bandwidth_fraction * 100.0)
+                find(c, l, &b, batch).map_or("-".into(), |e| match e.bandwidth_fraction {
+                    Some(f) => format!("{:.1} ({:.0} %)", e.gbps, f * 100.0),
+                    None => format!("{:.1}", e.gbps),
                 })
             }));
             t.push(row);
@@ -671,7 +702,7 @@ fn ratio_rows(c: &Collected, energy: bool) -> Vec<(String, Vec<Option<f64>>)> {
 fn ratio_table(c: &Collected, energy: bool) -> Table {
     let mut headers = vec!["Series"];
     headers.extend(c.layers.iter().map(|s| s.as_str()));
-    headers.push("Geo. mean");
+    headers.push("Geo. mean (Table III layers)");
     if energy {
         headers.push("Power");
     }
@@ -679,7 +710,7 @@ fn ratio_table(c: &Collected, energy: bool) -> Table {
     for (name, vals) in ratio_rows(c, energy) {
         let mut row = vec![name.clone()];
         row.extend(vals.iter().map(|v| opt(*v, fmt_x)));
-        row.push(opt(geomean(&vals), fmt_x));
+        row.push(opt(geomean(&vals, &in_geomean(&c.layers)), fmt_x));
         if energy {
             row.push(power_label(c, &name));
         }
@@ -716,13 +747,19 @@ fn power_label(c: &Collected, series: &str) -> String {
         .iter()
         .filter(|e| series == format!("ours: {}, batch {}", e.backend, e.batch))
         .collect();
-    let Some(first) = es.first() else {
+    if es.is_empty() {
         return "-".into();
-    };
+    }
     let (lo, hi) = es.iter().fold((f64::INFINITY, 0.0f64), |(l, h), e| {
         (l.min(e.power.watts), h.max(e.power.watts))
     });
-    let kind = first.power.source.split([':', ' ']).next().unwrap_or("");
+    let mut kinds: Vec<&str> = es
+        .iter()
+        .map(|e| e.power.source.split([':', ' ']).next().unwrap_or(""))
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let kind = kinds.join(" / ");
     if (hi - lo) < 0.05 {
         format!("{lo:.1} W, {kind}")
     } else {
@@ -878,6 +915,12 @@ pub fn markdown(c: &Collected) -> String {
                 .into()
         }
     ));
+    if sources.contains(&"criterion") {
+        s.push_str(
+            "Criterion records no power: energy figures beside criterion's times use the declared or assumed \
+             power, never a measured one.\n\n",
+        );
+    }
     s.push_str(
         "## Table IV: time per sample, µs\n\nOurs beside the paper's (S1 Table IV). At batch 64 the time of one pass \
          divided by 64, as the paper reports it. `alexnet-fc8-real` is shown beside the paper's Alex-8 column (the \
@@ -887,8 +930,8 @@ pub fn markdown(c: &Collected) -> String {
     s.push_str(
         "\n## Bandwidth: GB/s (share of this machine's read bandwidth)\n\nBytes each backend must read per pass \
          (weights, indices, input) over its time; the share is of the DRAM bandwidth when those bytes exceed the \
-         last-level cache, else of the in-cache bandwidth. GPU backends are shown against the CPU's bandwidth too \
-         (meaningful for lavapipe; a real GPU has its own memory).\n\n",
+         last-level cache, else of the in-cache bandwidth. GPU backends get a share only on adapters that run on \
+         this CPU (lavapipe); a GPU with its own memory shows GB/s alone.\n\n",
     );
     s.push_str(&bandwidth_table(c).markdown());
     s.push_str(
@@ -937,6 +980,7 @@ pub fn write(c: &Collected, dir: &Path) -> Result<()> {
     put("report.json", &serde_json::to_string_pretty(c)?)?;
     let mut cats = c.layers.clone();
     cats.push("Geo. mean".into());
+    // (over the Table III layers: see `in_geomean`)
     for (energy, file, title, y) in [
         (
             false,
@@ -955,7 +999,7 @@ pub fn write(c: &Collected, dir: &Path) -> Result<()> {
             .into_iter()
             .filter(|(n, _)| n.ends_with("batch 1"))
             .map(|(n, mut v)| {
-                v.push(geomean(&v));
+                v.push(geomean(&v, &in_geomean(&c.layers)));
                 (
                     n.trim_start_matches("ours: ")
                         .trim_end_matches(", batch 1")

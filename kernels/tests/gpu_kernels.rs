@@ -121,6 +121,36 @@ fn benchmark_layers_and_the_real_fc8() {
     run_all(&layers, &[1, 64]);
 }
 
+/// Every batch-1 reduction of the dense and CSR kernels (row per invocation, workgroup memory, subgroups
+/// where the adapter has them), whichever one `Auto` picks on this adapter.
+#[test]
+fn every_reduction_variant() {
+    use eie_kernels::gpu::Reduction;
+    if !have_gpu() {
+        return;
+    }
+    let mut layers = small_layers();
+    layers.push(build_layer("NT-LSTM", CompressOptions::default()).unwrap());
+    let mut variants = vec![Reduction::RowPerInvocation, Reduction::Workgroup];
+    if GpuContext::shared().unwrap().has_subgroups() {
+        variants.push(Reduction::Subgroup);
+    } else {
+        eprintln!("SKIP the subgroup reduction: the adapter has no SUBGROUP feature");
+    }
+    let mut failures = Vec::new();
+    for kernel in [GpuKernel::Dense, GpuKernel::Csr] {
+        for &r in &variants {
+            let mut b = GpuBackend::with_reduction(kernel, r);
+            for l in &layers {
+                if let Err(e) = check(&mut b, l, 1) {
+                    failures.push(format!("{r:?}: {e}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Where the adapter has timestamp queries, every run reports the compute pass's device time.
 #[test]
 fn device_time_from_timestamp_queries() {

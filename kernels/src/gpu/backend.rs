@@ -117,9 +117,23 @@ struct Timestamps {
     period_ns: f32,
 }
 
+/// How the batch-1 dense and CSR kernels reduce a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// Subgroups where the adapter has them, else workgroup memory; one row per invocation on CPU adapters.
+    Auto,
+    /// One row per invocation, no reduction (best on CPU adapters such as lavapipe).
+    RowPerInvocation,
+    /// A workgroup per row, reduced in workgroup memory.
+    Workgroup,
+    /// A workgroup per row, reduced with subgroup operations (needs the SUBGROUP feature).
+    Subgroup,
+}
+
 /// A GPU kernel over a prepared layer.
 pub struct GpuBackend {
     kernel: GpuKernel,
+    reduction: Reduction,
     ctx: Result<Arc<GpuContext>, GpuError>,
     state: Option<State>,
     last_device_us: Option<f64>,
@@ -128,8 +142,14 @@ pub struct GpuBackend {
 impl GpuBackend {
     /// The kernel on the shared context (an unavailable GPU is reported by `prepare`).
     pub fn new(kernel: GpuKernel) -> Self {
+        Self::with_reduction(kernel, Reduction::Auto)
+    }
+
+    /// The kernel with a chosen batch-1 reduction (tests run every one on any adapter that has it).
+    pub fn with_reduction(kernel: GpuKernel, reduction: Reduction) -> Self {
         Self {
             kernel,
+            reduction,
             ctx: GpuContext::shared(),
             state: None,
             last_device_us: None,
@@ -226,6 +246,12 @@ impl GpuBackend {
         batch: usize,
     ) -> Result<State, GpuError> {
         let (inputs, outputs) = (layer.inputs(), layer.outputs());
+        if inputs == 0 || outputs == 0 {
+            return Err(GpuError::Unsupported(format!(
+                "layer {} has shape {outputs} x {inputs}: nothing to run",
+                layer.name()
+            )));
+        }
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension;
         // x: features padded to a multiple of 4 (zero rows), samples padded to a multiple of 4 above batch 1.
         let xstride = if batch == 1 { 1 } else { batch.div_ceil(4) * 4 };
@@ -245,6 +271,13 @@ impl GpuBackend {
             mapped_at_creation: false,
         });
         let y_bytes = (4 * outputs * batch).max(4) as u64;
+        if y_bytes > ctx.limits.max_storage_buffer_binding_size {
+            return Err(limit(
+                "output batch",
+                y_bytes,
+                ctx.limits.max_storage_buffer_binding_size,
+            ));
+        }
         let y = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("y"),
             size: y_bytes,
@@ -295,10 +328,39 @@ impl GpuBackend {
                 entries: &entries,
             })
         };
+        // The sparse kernels' bindings: params, three arrays, x, bias, y (and the non-zero list).
+        let bind_sparse = |pipeline: &wgpu::ComputePipeline,
+                           p: &wgpu::Buffer,
+                           b: &[wgpu::Buffer; 4],
+                           nz: Option<&wgpu::Buffer>| {
+            let mut e = vec![
+                (0, p),
+                (1, &b[0]),
+                (2, &b[1]),
+                (3, &b[2]),
+                (4, &x),
+                (5, &b[3]),
+                (6, &y),
+            ];
+            e.extend(nz.map(|n| (7, n)));
+            bind(pipeline, &e)
+        };
         let bias: Vec<f32> = layer.bias().unwrap_or_else(|| vec![0.0; outputs]);
         // CPU adapters (lavapipe, SwiftShader) run a workgroup as SIMD lanes: there a row per invocation
-        // beats a workgroup per row, whose reduction barriers are expensive.
-        let cpu_adapter = ctx.summary.device_type == "Cpu";
+        // beats a workgroup per row, whose reduction barriers are expensive. Elsewhere a workgroup per row,
+        // reduced with subgroup operations where the adapter has them.
+        let reduction = match self.reduction {
+            Reduction::Auto if ctx.summary.device_type == "Cpu" => Reduction::RowPerInvocation,
+            Reduction::Auto if ctx.has_subgroups() => Reduction::Subgroup,
+            Reduction::Auto => Reduction::Workgroup,
+            Reduction::Subgroup if !ctx.has_subgroups() => {
+                return Err(GpuError::Unsupported(format!(
+                    "{} has no subgroup operations (the SUBGROUP feature)",
+                    ctx.summary.name
+                )));
+            }
+            r => r,
+        };
         let mut keep = Vec::new();
         let mut dispatches = Vec::new();
         let mut col_work = None;
@@ -306,12 +368,13 @@ impl GpuBackend {
         let detail;
         match self.kernel {
             GpuKernel::Dense => {
-                let entry = match (batch, cpu_adapter) {
-                    (1, false) => "gemv",
-                    (1, true) => "gemv_rows",
-                    _ => "gemm",
+                let (shader, entry) = match (batch, reduction) {
+                    (1, Reduction::Subgroup) => (Shader::Subgroup, "gemv_sg"),
+                    (1, Reduction::Workgroup) => (Shader::Dense, "gemv"),
+                    (1, _) => (Shader::Dense, "gemv_rows"),
+                    _ => (Shader::Dense, "gemm"),
                 };
-                let pipeline = ctx.pipeline(Shader::Dense, entry, WG)?;
+                let pipeline = ctx.pipeline(shader, entry, WG)?;
                 // Rows padded to whole vec4s; split into row blocks (of 4 rows) that fit one storage binding.
                 let row_vec4 = inputs.div_ceil(4);
                 let row_bytes = (row_vec4 * 16) as u64;
@@ -338,7 +401,7 @@ impl GpuBackend {
                     let wbuf = storage(ctx, "dense weights", bytemuck::cast_slice(&block))?;
                     // gemv: a workgroup per row; gemm: an invocation per 4 rows x 4 samples.
                     let g = match entry {
-                        "gemv" => grid(rows * WG as usize, max_dim),
+                        "gemv" | "gemv_sg" => grid(rows * WG as usize, max_dim),
                         "gemv_rows" => grid(rows, max_dim),
                         _ => grid(rows.div_ceil(4) * groups4, max_dim),
                     };
@@ -361,19 +424,21 @@ impl GpuBackend {
                     bytes_read: elems * 4 + 4 * (inputs * batch) as u64,
                 };
                 detail = match entry {
-                    "gemv" => "a workgroup per row",
+                    "gemv" => "a workgroup per row, workgroup-memory reduction",
+                    "gemv_sg" => "a workgroup per row, subgroup reduction",
                     "gemv_rows" => "a row per invocation",
                     _ => "4 rows x 4 samples per invocation",
                 }
                 .to_string();
             }
             GpuKernel::Csr => {
-                let entry = match (batch, cpu_adapter) {
-                    (1, false) => "spmv",
-                    (1, true) => "spmv_rows",
-                    _ => "spmm",
+                let (shader, entry) = match (batch, reduction) {
+                    (1, Reduction::Subgroup) => (Shader::Subgroup, "spmv_sg"),
+                    (1, Reduction::Workgroup) => (Shader::Csr, "spmv"),
+                    (1, _) => (Shader::Csr, "spmv_rows"),
+                    _ => (Shader::Csr, "spmm"),
                 };
-                let pipeline = ctx.pipeline(Shader::Csr, entry, WG)?;
+                let pipeline = ctx.pipeline(shader, entry, WG)?;
                 let a = layer.csr_arrays();
                 let ptr: Vec<u32> = a.indptr.iter().map(|&p| p as u32).collect();
                 let bufs = [
@@ -383,25 +448,14 @@ impl GpuBackend {
                     storage(ctx, "bias", bytemuck::cast_slice(&bias))?,
                 ];
                 let g = match entry {
-                    "spmv" => grid(outputs * WG as usize, max_dim),
+                    "spmv" | "spmv_sg" => grid(outputs * WG as usize, max_dim),
                     "spmv_rows" => grid(outputs, max_dim),
                     _ => grid(outputs * groups4, max_dim),
                 };
                 let p = params(outputs, 0, g.0, 0, 0);
                 dispatches.push(Dispatch {
                     pipeline: pipeline.clone(),
-                    bind_group: bind(
-                        &pipeline,
-                        &[
-                            (0, &p),
-                            (1, &bufs[0]),
-                            (2, &bufs[1]),
-                            (3, &bufs[2]),
-                            (4, &x),
-                            (5, &bufs[3]),
-                            (6, &y),
-                        ],
-                    ),
+                    bind_group: bind_sparse(&pipeline, &p, &bufs, None),
                     groups: g,
                 });
                 let nnz = a.data.len() as u64;
@@ -411,7 +465,8 @@ impl GpuBackend {
                     bytes_read: nnz * 8 + ptr.len() as u64 * 4 + 4 * (inputs * batch) as u64,
                 };
                 detail = match entry {
-                    "spmv" => "a workgroup per row",
+                    "spmv" => "a workgroup per row, workgroup-memory reduction",
+                    "spmv_sg" => "a workgroup per row, subgroup reduction",
                     "spmv_rows" => "a row per invocation",
                     _ => "a row x 4 samples per invocation",
                 }
@@ -465,14 +520,13 @@ impl GpuBackend {
                         .div_ceil(PE_ROWS)
                         .clamp(1, eie_compress::eie::MAX_PES);
                     if outputs.div_ceil(pes) > MAX_PE_ROWS {
-                        return Err(limit(
-                            "rows per GPU PE (batch-1 EIE kernel)",
-                            outputs.div_ceil(pes) as u64,
-                            MAX_PE_ROWS as u64,
-                        ));
+                        return Err(GpuError::Unsupported(format!(
+                            "{outputs} rows need {} rows per GPU PE in the batch-1 EIE kernel; at most {MAX_PE_ROWS}",
+                            outputs.div_ceil(pes)
+                        )));
                     }
                     let enc = eie_compress::EieEncoding::encode(layer.codes(), pes, 4, 4).map_err(
-                        |e| GpuError::Device(format!("re-encoding for {pes} GPU PEs: {e}")),
+                        |e| GpuError::Unsupported(format!("re-encoding for {pes} GPU PEs: {e}")),
                     )?;
                     let mut ptr: Vec<u32> = Vec::with_capacity(pes * (inputs + 1));
                     let mut bytes: Vec<u8> = Vec::new();
@@ -516,19 +570,7 @@ impl GpuBackend {
                     });
                     dispatches.push(Dispatch {
                         pipeline: main.clone(),
-                        bind_group: bind(
-                            &main,
-                            &[
-                                (0, &p),
-                                (1, &bufs[0]),
-                                (2, &bufs[1]),
-                                (3, &bufs[2]),
-                                (4, &x),
-                                (5, &bufs[3]),
-                                (6, &y),
-                                (7, &nz),
-                            ],
-                        ),
+                        bind_group: bind_sparse(&main, &p, &bufs, Some(&nz)),
                         groups: g,
                     });
                     let n = bytes.len() as u64;
@@ -558,18 +600,7 @@ impl GpuBackend {
                     let p = params(outputs, 0, g.0, wfrac, 0);
                     dispatches.push(Dispatch {
                         pipeline: pipeline.clone(),
-                        bind_group: bind(
-                            &pipeline,
-                            &[
-                                (0, &p),
-                                (1, &bufs[0]),
-                                (2, &bufs[1]),
-                                (3, &bufs[2]),
-                                (4, &x),
-                                (5, &bufs[3]),
-                                (6, &y),
-                            ],
-                        ),
+                        bind_group: bind_sparse(&pipeline, &p, &bufs, None),
                         groups: g,
                     });
                     work = Work {
@@ -731,39 +762,45 @@ impl Backend for GpuBackend {
         if let Some(ts) = &ts_slice {
             ts.map_async(wgpu::MapMode::Read, |_| {});
         }
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| failed(e.to_string()))?;
-        {
-            let view = slice
-                .get_mapped_range()
+        // Read the output (and the timestamps), then unmap whatever happened: a buffer left mapped by an
+        // error would make the next run's copy into it fail.
+        let passes = s.passes as f64;
+        let read = (|| -> Result<Option<f64>, BackendError> {
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
                 .map_err(|e| failed(e.to_string()))?;
-            match output {
-                DataMut::F32(y) => y.copy_from_slice(bytemuck::cast_slice(&view[..bytes as usize])),
-                DataMut::Fixed(y) => {
-                    let wide: &[i32] = bytemuck::cast_slice(&view[..bytes as usize]);
-                    for (o, &v) in y.iter_mut().zip(wide) {
-                        *o = v as i16;
+            {
+                let view = slice
+                    .get_mapped_range()
+                    .map_err(|e| failed(e.to_string()))?;
+                match output {
+                    DataMut::F32(y) => {
+                        y.copy_from_slice(bytemuck::cast_slice(&view[..bytes as usize]))
+                    }
+                    DataMut::Fixed(y) => {
+                        let wide: &[i32] = bytemuck::cast_slice(&view[..bytes as usize]);
+                        for (o, &v) in y.iter_mut().zip(wide) {
+                            *o = v as i16;
+                        }
                     }
                 }
             }
-        }
-        s.staging.unmap();
-        self.last_device_us = None;
-        if let (Some(t), Some(ts)) = (&s.timestamps, ts_slice) {
-            {
+            let mut device_us = None;
+            if let (Some(t), Some(ts)) = (&s.timestamps, &ts_slice) {
                 let view = ts.get_mapped_range().map_err(|e| failed(e.to_string()))?;
                 let stamps: &[u64] = bytemuck::cast_slice(&view[..16]);
                 if stamps[1] > stamps[0] {
-                    self.last_device_us = Some(
-                        (stamps[1] - stamps[0]) as f64 * t.period_ns as f64
-                            / 1000.0
-                            / s.passes as f64,
-                    );
+                    device_us =
+                        Some((stamps[1] - stamps[0]) as f64 * t.period_ns as f64 / 1000.0 / passes);
                 }
             }
+            Ok(device_us)
+        })();
+        s.staging.unmap();
+        if let Some(t) = &s.timestamps {
             t.staging.unmap();
         }
+        self.last_device_us = read?;
         Ok(())
     }
     fn device_time_us(&self) -> Option<f64> {

@@ -106,8 +106,10 @@ impl GpuContext {
         // Everything the adapter offers: the kernels want the largest storage bindings and buffers.
         let limits = adapter.limits();
         let mut features = wgpu::Features::empty();
-        if adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
-            features |= wgpu::Features::TIMESTAMP_QUERY;
+        for f in [wgpu::Features::TIMESTAMP_QUERY, wgpu::Features::SUBGROUP] {
+            if adapter.features().contains(f) {
+                features |= f;
+            }
         }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("eie-bench"),
@@ -128,6 +130,11 @@ impl GpuContext {
     /// The adapter this context runs on.
     pub fn summary(&self) -> &AdapterSummary {
         &self.summary
+    }
+
+    /// Whether the device has subgroup operations (`shaders/subgroup.wgsl` needs them).
+    pub fn has_subgroups(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SUBGROUP)
     }
 
     /// The compute pipeline of `shader`'s `entry` at workgroup size `wg` (cached). Shader rejection is

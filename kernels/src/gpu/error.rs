@@ -16,6 +16,9 @@ pub enum GpuError {
         needed: u64,
         allowed: u64,
     },
+    /// The layer or the kernel variant asks for something this kernel or adapter cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// A shader was rejected.
     #[error("{shader}: {message}")]
     Shader { shader: String, message: String },

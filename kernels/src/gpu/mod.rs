@@ -16,7 +16,7 @@ pub mod backend;
 pub mod context;
 
 #[cfg(feature = "gpu")]
-pub use backend::{GpuBackend, GpuKernel};
+pub use backend::{GpuBackend, GpuKernel, Reduction};
 #[cfg(feature = "gpu")]
 pub use context::{AdapterSummary, GpuContext, adapters};
 pub use error::GpuError;

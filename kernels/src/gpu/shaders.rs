@@ -11,11 +11,14 @@ pub enum Shader {
     /// `shaders/eie.wgsl`: EIE-format SpMV: batch 1 in EIE's column dataflow (`compact`, `cols_f32`,
     /// `cols_fixed`), batches row by row (`rows_f32`, `rows_fixed`).
     Eie,
+    /// `shaders/subgroup.wgsl`: batch-1 dense GEMV and CSR SpMV with subgroup reductions (`gemv_sg`,
+    /// `spmv_sg`), for adapters with the SUBGROUP feature.
+    Subgroup,
 }
 
 impl Shader {
     /// Every shader.
-    pub const ALL: [Shader; 3] = [Shader::Dense, Shader::Csr, Shader::Eie];
+    pub const ALL: [Shader; 4] = [Shader::Dense, Shader::Csr, Shader::Eie, Shader::Subgroup];
 
     /// The WGSL source.
     pub fn source(self) -> &'static str {
@@ -23,6 +26,7 @@ impl Shader {
             Shader::Dense => include_str!("../../../shaders/dense.wgsl"),
             Shader::Csr => include_str!("../../../shaders/csr.wgsl"),
             Shader::Eie => include_str!("../../../shaders/eie.wgsl"),
+            Shader::Subgroup => include_str!("../../../shaders/subgroup.wgsl"),
         }
     }
 
@@ -32,6 +36,7 @@ impl Shader {
             Shader::Dense => "shaders/dense.wgsl",
             Shader::Csr => "shaders/csr.wgsl",
             Shader::Eie => "shaders/eie.wgsl",
+            Shader::Subgroup => "shaders/subgroup.wgsl",
         }
     }
 
@@ -47,6 +52,7 @@ impl Shader {
                 "rows_f32",
                 "rows_fixed",
             ],
+            Shader::Subgroup => &["gemv_sg", "spmv_sg"],
         }
     }
 }
