@@ -153,16 +153,19 @@ impl BarChart<'_> {
             (l.min(v), h.max(v))
         });
         let (lo, hi) = if lo.is_finite() {
-            (lo.floor().min(0.0), hi.ceil().max(lo.floor() + 1.0))
+            // At least a decade below 1x, so that bars of 1x (and just below) stay visible.
+            ((lo - 0.3).floor().min(-1.0), hi.ceil().max(lo.floor() + 1.0))
         } else {
             (0.0, 1.0)
         };
         let n = self.categories.len().max(1);
         let k = self.series.len().max(1);
-        let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
+        let root = SVGBackend::new(path, (1400, 620)).into_drawing_area();
         let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
+        // The legend gets its own column at the right, so that it never hides a bar.
+        let (plot, legend) = root.split_horizontally(1180);
+        let mut chart = ChartBuilder::on(&plot)
             .caption(self.title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(44)
@@ -209,13 +212,14 @@ impl BarChart<'_> {
                     Rectangle::new([(x0, lo), (x0 + width * 0.92, v.log10())], color.filled())
                 })
             });
-            chart
-                .draw_series(bars)
-                .map_err(|e| err(&e))?
-                .label(name.clone())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
-                });
+            chart.draw_series(bars).map_err(|e| err(&e))?;
+            let y = 60 + 22 * i as i32;
+            legend
+                .draw(&Rectangle::new([(8, y - 6), (22, y + 6)], color.filled()))
+                .map_err(|e| err(&e))?;
+            legend
+                .draw(&Text::new(name.clone(), (28, y - 7), ("sans-serif", 13)))
+                .map_err(|e| err(&e))?;
         }
         // The 1x line.
         if lo < 0.0 {
@@ -223,13 +227,6 @@ impl BarChart<'_> {
                 .draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], BLACK))
                 .map_err(|e| err(&e))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
         Ok(())
     }
