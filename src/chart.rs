@@ -154,7 +154,10 @@ impl BarChart<'_> {
         });
         let (lo, hi) = if lo.is_finite() {
             // At least a decade below 1x, so that bars of 1x (and just below) stay visible.
-            ((lo - 0.3).floor().min(-1.0), hi.ceil().max(lo.floor() + 1.0))
+            (
+                (lo - 0.3).floor().min(-1.0),
+                hi.ceil().max(lo.floor() + 1.0),
+            )
         } else {
             (0.0, 1.0)
         };
