@@ -10,6 +10,11 @@
 //   the 4-bit count of zero rows before the entry in the low one, padding entries of index 0 after 15
 //   zeros) and add codebook[v] * a_j into the PE's accumulators in workgroup memory (atomically: two
 //   columns may touch one row at once). Zero activations cost nothing but the scan.
+//   To fill a large GPU, the non-zero list can also be cut into `chunks` parts (`cols_part_*`): workgroup
+//   (g, c) walks part c for PE g and adds its partial sums into a global accumulator with atomics, and
+//   `finish_*` (one invocation per row) applies bias, ReLU and saturation and clears the accumulator for
+//   the next pass. Fixed-point sums wrap, so the order of the additions changes nothing; f32 sums may
+//   differ in the last bits from run to run, within DESIGN.md's bound.
 //
 // Batch > 1 (`rows_f32` / `rows_fixed`): an activation is zero in every sample of a batch only rarely, so
 // the batch kernels walk W's rows instead: one invocation per (row, 4 samples), each entry decoded once and
@@ -18,7 +23,8 @@
 //
 // Bindings (group 0):
 //   0  params   : uniform Params   rows, cols, batch, relu, groups_x, wfrac (fixed point: weight fraction bits),
-//                                  xstride (vec4s of x per feature, batch > 1), pes, is_f32 (`compact`)
+//                                  xstride (vec4s of x per feature, batch > 1), pes, is_f32 (`compact`),
+//                                  chunks (parts of the non-zero list, `cols_part_*`)
 //   1  ptr      : storage, read    array<u32>: `rows_*`: rows + 1 row pointers, in entries;
 //                                  `cols_*`: pes x (cols + 1) column pointers, PE-major, in entries
 //   2  entries  : storage, read    array<u32>: packed entries (see above)
@@ -29,6 +35,8 @@
 //   5  bias     : storage, read    array<f32>: bias values (f32) / array<i32>: bias products in the activation format (fixed)
 //   6  y        : storage, rw      array<f32> (f32) / array<i32> holding saturated 16-bit outputs (fixed); rows x batch
 //   7  nz       : storage          array<u32>: count, then the non-zero columns (`compact` writes, `cols_*` read)
+//   8  part     : storage, rw      array<atomic<u32>> (f32 bits) / array<atomic<i32>>: one accumulator per row
+//                                  (`cols_part_*` add, `finish_*` read and clear)
 // Overrides: WG (workgroup size, a power of two from 16 to 256).
 
 struct Params {
@@ -42,7 +50,7 @@ struct Params {
     xstride: u32,
     pes: u32,
     is_f32: u32,
-    _pad0: u32,
+    chunks: u32,
     _pad1: u32,
 }
 
@@ -149,6 +157,37 @@ fn add_f32(r: u32, v: f32) {
     }
 }
 
+/// PE g's walk of non-zero-list entries t0..t1 into `acc_f32` (zeroed first; the caller syncs before and after).
+fn walk_f32(g: u32, li: u32, t0: u32, t1: u32) {
+    let stride = params.cols + 1u;
+    for (var t = t0 + li; t < t1; t += WG) {
+        let j = nz[1u + t];
+        let a = x_f32[j];
+        let e1 = ptr[g * stride + j + 1u];
+        var r = 0xFFFFFFFFu;
+        for (var e = ptr[g * stride + j]; e < e1; e++) {
+            let b = entry8(e);
+            r += (b & 15u) + 1u;
+            let v = b >> 4u;
+            if (v != 0u) {
+                add_f32(r, cb_f32[v] * a);
+            }
+        }
+    }
+}
+
+/// The workgroup's (PE, part) and the part's slice of the non-zero list; PE pes means "no work".
+fn pe_and_part(wg: vec3<u32>) -> vec4<u32> {
+    let id = wg.y * params.groups_x + wg.x;
+    let g = id % params.pes;
+    let c = id / params.pes;
+    let n = nz[0];
+    let per = (n + params.chunks - 1u) / params.chunks;
+    let t0 = min(c * per, n);
+    let t1 = min(t0 + per, n);
+    return vec4<u32>(select(g, params.pes, c >= params.chunks), c, t0, t1);
+}
+
 @compute @workgroup_size(WG)
 fn cols_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let g = wg.y * params.groups_x + wg.x;
@@ -163,27 +202,60 @@ fn cols_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
         atomicStore(&acc_f32[r], 0u);
     }
     workgroupBarrier();
-    let n = nz[0];
-    let stride = params.cols + 1u;
-    for (var t = li; t < n; t += WG) {
-        let j = nz[1u + t];
-        let a = x_f32[j];
-        let e1 = ptr[g * stride + j + 1u];
-        var r = 0xFFFFFFFFu;
-        for (var e = ptr[g * stride + j]; e < e1; e++) {
-            let b = entry8(e);
-            r += (b & 15u) + 1u;
-            let v = b >> 4u;
-            if (v != 0u) {
-                add_f32(r, cb_f32[v] * a);
-            }
-        }
-    }
+    walk_f32(g, li, 0u, nz[0]);
     workgroupBarrier();
     for (var r = li; r < own; r += WG) {
         let i = r * params.pes + g;
         y_f32[i] = finish_f32(i, bitcast<f32>(atomicLoad(&acc_f32[r])));
     }
+}
+
+@group(0) @binding(8) var<storage, read_write> part_f32: array<atomic<u32>>;
+
+/// part[i] += v, by compare-exchange on the bits.
+fn add_part_f32(i: u32, v: f32) {
+    var old = atomicLoad(&part_f32[i]);
+    loop {
+        let res = atomicCompareExchangeWeak(&part_f32[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+        if (res.exchanged) {
+            break;
+        }
+        old = res.old_value;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn cols_part_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let w = pe_and_part(wg);
+    let g = w.x;
+    if (g >= params.pes) {
+        return;
+    }
+    if (li < 16u) {
+        cb_f32[li] = codebook_f32[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_f32[r], 0u);
+    }
+    workgroupBarrier();
+    walk_f32(g, li, w.z, w.w);
+    workgroupBarrier();
+    for (var r = li; r < own; r += WG) {
+        let v = bitcast<f32>(atomicLoad(&acc_f32[r]));
+        if (v != 0.0) {
+            add_part_f32(r * params.pes + g, v);
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn finish_f32_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * params.groups_x + wg.x) * WG + li;
+    if (i >= params.rows) {
+        return;
+    }
+    y_f32[i] = finish_f32(i, bitcast<f32>(atomicExchange(&part_f32[i], 0u)));
 }
 
 @compute @workgroup_size(WG)
@@ -239,6 +311,25 @@ fn finish_q(acc: i32) -> i32 {
     return clamp(out, -32768, 32767);
 }
 
+/// PE g's walk of non-zero-list entries t0..t1 into `acc_q` (initialised by the caller).
+fn walk_fixed(g: u32, li: u32, t0: u32, t1: u32) {
+    let stride = params.cols + 1u;
+    for (var t = t0 + li; t < t1; t += WG) {
+        let j = nz[1u + t];
+        let a = x_q[j];
+        let e1 = ptr[g * stride + j + 1u];
+        var r = 0xFFFFFFFFu;
+        for (var e = ptr[g * stride + j]; e < e1; e++) {
+            let b = entry8(e);
+            r += (b & 15u) + 1u;
+            let v = b >> 4u;
+            if (v != 0u) {
+                atomicAdd(&acc_q[r], (cb_q[v] * a) >> params.wfrac);
+            }
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn cols_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let g = wg.y * params.groups_x + wg.x;
@@ -253,26 +344,48 @@ fn cols_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         atomicStore(&acc_q[r], bias_q[r * params.pes + g]);
     }
     workgroupBarrier();
-    let n = nz[0];
-    let stride = params.cols + 1u;
-    for (var t = li; t < n; t += WG) {
-        let j = nz[1u + t];
-        let a = x_q[j];
-        let e1 = ptr[g * stride + j + 1u];
-        var r = 0xFFFFFFFFu;
-        for (var e = ptr[g * stride + j]; e < e1; e++) {
-            let b = entry8(e);
-            r += (b & 15u) + 1u;
-            let v = b >> 4u;
-            if (v != 0u) {
-                atomicAdd(&acc_q[r], (cb_q[v] * a) >> params.wfrac);
-            }
-        }
-    }
+    walk_fixed(g, li, 0u, nz[0]);
     workgroupBarrier();
     for (var r = li; r < own; r += WG) {
         y_q[r * params.pes + g] = finish_q(atomicLoad(&acc_q[r]));
     }
+}
+
+@group(0) @binding(8) var<storage, read_write> part_q: array<atomic<i32>>;
+
+@compute @workgroup_size(WG)
+fn cols_part_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let w = pe_and_part(wg);
+    let g = w.x;
+    if (g >= params.pes) {
+        return;
+    }
+    if (li < 16u) {
+        cb_q[li] = codebook_q[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_q[r], 0);
+    }
+    workgroupBarrier();
+    walk_fixed(g, li, w.z, w.w);
+    workgroupBarrier();
+    for (var r = li; r < own; r += WG) {
+        let v = atomicLoad(&acc_q[r]);
+        if (v != 0) {
+            atomicAdd(&part_q[r * params.pes + g], v);
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn finish_fixed_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * params.groups_x + wg.x) * WG + li;
+    if (i >= params.rows) {
+        return;
+    }
+    // The bias last: wrapping additions give the same sum in any order.
+    y_q[i] = finish_q(atomicExchange(&part_q[i], 0) + bias_q[i]);
 }
 
 @compute @workgroup_size(WG)

@@ -151,6 +151,33 @@ fn every_reduction_variant() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The batch-1 EIE kernels with the non-zero list cut into parts (the path that fills large GPUs), on any
+/// adapter: partial sums through global atomics, then a finishing pass; repeated passes per submit must
+/// find the accumulators cleared.
+#[test]
+fn eie_split_into_parts() {
+    if !have_gpu() {
+        return;
+    }
+    let mut layers = small_layers();
+    layers.push(build_layer("NT-LSTM", CompressOptions::default()).unwrap());
+    layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
+    let mut failures = Vec::new();
+    for kernel in [GpuKernel::EieF32, GpuKernel::EieFixed] {
+        for parts in [2, 7] {
+            let mut b = GpuBackend::with_eie_parts(kernel, parts);
+            for l in &layers {
+                for _ in 0..2 {
+                    if let Err(e) = check(&mut b, l, 1) {
+                        failures.push(format!("{parts} parts: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Where the adapter has timestamp queries, every run reports the compute pass's device time.
 #[test]
 fn device_time_from_timestamp_queries() {

@@ -69,7 +69,8 @@ struct Params {
     xstride: u32,
     pes: u32,
     is_f32: u32,
-    pad: [u32; 2],
+    chunks: u32,
+    pad: u32,
 }
 
 /// One dispatch: a pipeline, a bind group and its workgroup grid.
@@ -134,6 +135,8 @@ pub enum Reduction {
 pub struct GpuBackend {
     kernel: GpuKernel,
     reduction: Reduction,
+    /// Parts of the non-zero list in the batch-1 EIE kernel (`None`: chosen for the adapter).
+    eie_parts: Option<usize>,
     ctx: Result<Arc<GpuContext>, GpuError>,
     state: Option<State>,
     last_device_us: Option<f64>,
@@ -145,11 +148,21 @@ impl GpuBackend {
         Self::with_reduction(kernel, Reduction::Auto)
     }
 
+    /// The EIE-format kernel with its batch-1 non-zero list cut into `parts` (at least 1) whatever the
+    /// adapter (tests run the split path on any adapter).
+    pub fn with_eie_parts(kernel: GpuKernel, parts: usize) -> Self {
+        Self {
+            eie_parts: Some(parts.max(1)),
+            ..Self::new(kernel)
+        }
+    }
+
     /// The kernel with a chosen batch-1 reduction (tests run every one on any adapter that has it).
     pub fn with_reduction(kernel: GpuKernel, reduction: Reduction) -> Self {
         Self {
             kernel,
             reduction,
+            eie_parts: None,
             ctx: GpuContext::shared(),
             state: None,
             last_device_us: None,
@@ -292,27 +305,29 @@ impl GpuBackend {
         });
         let relu = u32::from(layer.relu());
         let groups4 = (xstride / 4).max(1);
-        let params = |rows: usize, row0: usize, groups_x: u32, wfrac: u32, pes: u32| {
-            let p = Params {
-                rows: rows as u32,
-                cols: inputs as u32,
-                batch: batch as u32,
-                relu,
-                row0: row0 as u32,
-                groups_x,
-                wfrac,
-                xstride: groups4 as u32,
-                pes,
-                is_f32: u32::from(self.kernel != GpuKernel::EieFixed),
-                pad: [0; 2],
+        let params =
+            |rows: usize, row0: usize, groups_x: u32, wfrac: u32, pes: u32, chunks: u32| {
+                let p = Params {
+                    rows: rows as u32,
+                    cols: inputs as u32,
+                    batch: batch as u32,
+                    relu,
+                    row0: row0 as u32,
+                    groups_x,
+                    wfrac,
+                    xstride: groups4 as u32,
+                    pes,
+                    is_f32: u32::from(self.kernel != GpuKernel::EieFixed),
+                    chunks,
+                    pad: 0,
+                };
+                ctx.device
+                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("params"),
+                        contents: bytemuck::bytes_of(&p),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    })
             };
-            ctx.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("params"),
-                    contents: bytemuck::bytes_of(&p),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
-        };
         let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[(u32, &wgpu::Buffer)]| {
             let layout = pipeline.get_bind_group_layout(0);
             let entries: Vec<wgpu::BindGroupEntry> = buffers
@@ -405,7 +420,7 @@ impl GpuBackend {
                         "gemv_rows" => grid(rows, max_dim),
                         _ => grid(rows.div_ceil(4) * groups4, max_dim),
                     };
-                    let p = params(rows, row0, g.0, 0, 0);
+                    let p = params(rows, row0, g.0, 0, 0, 1);
                     dispatches.push(Dispatch {
                         pipeline: pipeline.clone(),
                         bind_group: bind(
@@ -452,7 +467,7 @@ impl GpuBackend {
                     "spmv_rows" => grid(outputs, max_dim),
                     _ => grid(outputs * groups4, max_dim),
                 };
-                let p = params(outputs, 0, g.0, 0, 0);
+                let p = params(outputs, 0, g.0, 0, 0, 1);
                 dispatches.push(Dispatch {
                     pipeline: pipeline.clone(),
                     bind_group: bind_sparse(&pipeline, &p, &bufs, None),
@@ -543,12 +558,17 @@ impl GpuBackend {
                         }
                     }
                     bytes.resize(bytes.len().div_ceil(4) * 4, 0);
+                    // Enough workgroups to fill the adapter: on GPUs the non-zero list is cut into parts
+                    // (about 1024 workgroups in all, a part keeping some 256 columns or more); CPU
+                    // adapters run one part, whose workgroups already outnumber their cores.
+                    let parts = self
+                        .eie_parts
+                        .unwrap_or(if ctx.summary.device_type == "Cpu" {
+                            1
+                        } else {
+                            1024usize.div_ceil(pes).clamp(1, (inputs / 256).max(1))
+                        });
                     let compact = ctx.pipeline(Shader::Eie, "compact", 256)?;
-                    let main = ctx.pipeline(
-                        Shader::Eie,
-                        if fixed { "cols_fixed" } else { "cols_f32" },
-                        WG,
-                    )?;
                     let nz = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("non-zero columns"),
                         size: (4 * (inputs + 1)) as u64,
@@ -561,18 +581,64 @@ impl GpuBackend {
                         storage(ctx, "codebook", &cb_bytes)?,
                         storage(ctx, "bias", &bias_bytes)?,
                     ];
-                    let g = grid(pes * WG as usize, max_dim);
-                    let p = params(outputs, 0, g.0, wfrac, pes as u32);
+                    let g = grid(pes * parts * WG as usize, max_dim);
+                    let p = params(outputs, 0, g.0, wfrac, pes as u32, parts as u32);
                     dispatches.push(Dispatch {
                         pipeline: compact.clone(),
                         bind_group: bind(&compact, &[(0, &p), (4, &x), (7, &nz)]),
                         groups: (1, 1),
                     });
-                    dispatches.push(Dispatch {
-                        pipeline: main.clone(),
-                        bind_group: bind_sparse(&main, &p, &bufs, Some(&nz)),
-                        groups: g,
-                    });
+                    if parts == 1 {
+                        let main = ctx.pipeline(
+                            Shader::Eie,
+                            if fixed { "cols_fixed" } else { "cols_f32" },
+                            WG,
+                        )?;
+                        dispatches.push(Dispatch {
+                            pipeline: main.clone(),
+                            bind_group: bind_sparse(&main, &p, &bufs, Some(&nz)),
+                            groups: g,
+                        });
+                    } else {
+                        let (walk, fin) = if fixed {
+                            ("cols_part_fixed", "finish_fixed_rows")
+                        } else {
+                            ("cols_part_f32", "finish_f32_rows")
+                        };
+                        let walk = ctx.pipeline(Shader::Eie, walk, WG)?;
+                        let fin = ctx.pipeline(Shader::Eie, fin, WG)?;
+                        // One accumulator per row, zero at creation; `finish` clears it after reading.
+                        let part = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("eie row accumulators"),
+                            size: (4 * outputs) as u64,
+                            usage: wgpu::BufferUsages::STORAGE,
+                            mapped_at_creation: false,
+                        });
+                        dispatches.push(Dispatch {
+                            pipeline: walk.clone(),
+                            bind_group: bind(
+                                &walk,
+                                &[
+                                    (0, &p),
+                                    (1, &bufs[0]),
+                                    (2, &bufs[1]),
+                                    (3, &bufs[2]),
+                                    (4, &x),
+                                    (7, &nz),
+                                    (8, &part),
+                                ],
+                            ),
+                            groups: g,
+                        });
+                        let gf = grid(outputs, max_dim);
+                        let pf = params(outputs, 0, gf.0, wfrac, pes as u32, parts as u32);
+                        dispatches.push(Dispatch {
+                            pipeline: fin.clone(),
+                            bind_group: bind(&fin, &[(0, &pf), (5, &bufs[3]), (6, &y), (8, &part)]),
+                            groups: gf,
+                        });
+                        keep.extend([part, pf]);
+                    }
                     let n = bytes.len() as u64;
                     work = Work {
                         macs: layer.nnz() as u64,
@@ -580,7 +646,9 @@ impl GpuBackend {
                         bytes_read: n + ptr.len() as u64 * 4 + 4 * inputs as u64,
                     };
                     col_work = Some(ColumnWork { per_col, pes });
-                    detail = format!("EIE column dataflow, {pes} PEs, non-zero list on the GPU");
+                    detail = format!(
+                        "EIE column dataflow, {pes} PEs x {parts} part(s) of the non-zero list built on the GPU"
+                    );
                     keep.extend(bufs);
                     keep.extend([nz, p]);
                 } else {
@@ -597,7 +665,7 @@ impl GpuBackend {
                         storage(ctx, "bias", &bias_bytes)?,
                     ];
                     let g = grid(outputs * groups4, max_dim);
-                    let p = params(outputs, 0, g.0, wfrac, 0);
+                    let p = params(outputs, 0, g.0, wfrac, 0, 1);
                     dispatches.push(Dispatch {
                         pipeline: pipeline.clone(),
                         bind_group: bind_sparse(&pipeline, &p, &bufs, None),

@@ -34,12 +34,22 @@ pub fn check(
             if !ok {
                 return Err(format!("{what}: max error {err:e} exceeds the bound"));
             }
-            // A second run on the same buffers gives the same answer (scratch state is reset).
+            // A second run on the same buffers gives the same answer (scratch state is reset). The GPU
+            // EIE f32 kernel adds with atomics in an order that may change from run to run, so its second
+            // run must be right (within the bound) rather than identical.
             let mut y2 = vec![0.0f32; y.len()];
             backend
                 .run(Data::F32(&x), DataMut::F32(&mut y2))
                 .map_err(|e| e.to_string())?;
-            if y2 != y {
+            let order_free = backend.name() == "gpu-eie-f32";
+            if order_free {
+                let (err2, ok2) = compare_f32(&y2, &r, &bound);
+                if !ok2 {
+                    return Err(format!(
+                        "{what}: second run's max error {err2:e} exceeds the bound"
+                    ));
+                }
+            } else if y2 != y {
                 return Err(format!("{what}: a second run differs"));
             }
         }
