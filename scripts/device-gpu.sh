@@ -9,7 +9,8 @@
 # `run` unpacks the loader, points Vulkan at the NVIDIA driver, then writes under $OUT (at most 8 files come
 # back): adapters.txt, validate.json (every GPU backend x every layer x batch 1, 64), measure-b1.json and
 # measure-b64.json (the GPU backends on all layers, with device timestamps), report.tgz (`eie report` with
-# NVML power) and log.txt. Commit what comes back under results/<adapter>/.
+# NVML power) and log.txt. Commit what comes back under results/<adapter>/. EIE_LAYERS="NT-LSTM Alex-8" limits
+# the layers and THREADS (default 16) sets our CPU kernels' threads in the report (a quick smoke test elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,13 +48,15 @@ run)
     nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv || true
     $eie adapters | tee "$OUT/adapters.txt"
     gpu=(--backend gpu-dense-f32 --backend gpu-csr-f32 --backend gpu-eie-f32 --backend gpu-eie-fixed)
-    timeout 150 $eie validate "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
+    layers=()
+    for l in ${EIE_LAYERS:-}; do layers+=(--layer "$l"); done
+    timeout 150 $eie validate "${layers[@]}" "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
     echo "validate: exit $?"
     for b in 1 64; do
-        timeout 120 $eie measure "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
+        timeout 120 $eie measure "${layers[@]}" "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
         echo "measure batch $b: exit $?"
     done
-    timeout 200 $eie report --out /tmp/report --budget-ms 100 --threads 16 >/dev/null
+    timeout 200 $eie report "${layers[@]}" --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
     echo "report: exit $?"
     tar czf "$OUT/report.tgz" -C /tmp report
     ;;
