@@ -39,26 +39,32 @@ run)
     OUT="${OUT:-results/device-run}"
     mkdir -p "$OUT"
     exec > >(tee "$OUT/log.txt") 2>&1
+    tee_pid=$!
     for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
     ldconfig
     icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
     export EIE_DATA_DIR="$PWD/.device/data"
     eie=./.device/eie
-    nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv || true
-    $eie adapters | tee "$OUT/adapters.txt"
+    # The device tool allows 10 minutes a command: every step has its own limit, about 7 minutes in all.
+    ldd --version | head -1 # the binary needs glibc 2.35 or newer
+    timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,power.limit --format=csv || true
+    timeout -k 5 60 $eie adapters | tee "$OUT/adapters.txt"
     gpu=(--backend gpu-dense-f32 --backend gpu-csr-f32 --backend gpu-eie-f32 --backend gpu-eie-fixed)
     layers=()
     for l in ${EIE_LAYERS:-}; do layers+=(--layer "$l"); done
-    timeout 150 $eie validate "${layers[@]}" "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
+    timeout -k 5 100 $eie validate ${layers[@]+"${layers[@]}"} "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
     echo "validate: exit $?"
     for b in 1 64; do
-        timeout 120 $eie measure "${layers[@]}" "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
+        timeout -k 5 80 $eie measure ${layers[@]+"${layers[@]}"} "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
         echo "measure batch $b: exit $?"
     done
-    timeout 200 $eie report "${layers[@]}" --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
+    timeout -k 5 120 $eie report ${layers[@]+"${layers[@]}"} --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
     echo "report: exit $?"
-    tar czf "$OUT/report.tgz" -C /tmp report
+    [ -d /tmp/report ] && tar czf "$OUT/report.tgz" -C /tmp report
+    # Let tee write the end of the log before the command returns.
+    exec >&- 2>&-
+    wait "$tee_pid"
     ;;
 *)
     echo "usage: $0 prepare|run" >&2
