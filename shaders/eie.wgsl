@@ -157,10 +157,34 @@ fn add_f32(r: u32, v: f32) {
     }
 }
 
-/// PE g's walk of non-zero-list entries t0..t1 into `acc_f32` (zeroed first; the caller syncs before and after).
-fn walk_f32(g: u32, li: u32, t0: u32, t1: u32) {
+/// The workgroup's (PE, part) and the part's slice of the non-zero list; PE pes means "no work". With one
+/// part (`cols_*`), workgroup g is PE g and walks the whole list.
+fn pe_and_part(wg: vec3<u32>) -> vec4<u32> {
+    let id = wg.y * params.groups_x + wg.x;
+    let g = id % params.pes;
+    let c = id / params.pes;
+    let n = nz[0];
+    let per = (n + params.chunks - 1u) / params.chunks;
+    let t0 = min(c * per, n);
+    let t1 = min(t0 + per, n);
+    return vec4<u32>(select(g, params.pes, c >= params.chunks), c, t0, t1);
+}
+
+/// PE w.x's work on its slice w.z..w.w of the non-zero list: the codebook and zeroed accumulators in
+/// workgroup memory, then the walk into `acc_f32`. Returns the PE's row count; every invocation of the
+/// workgroup calls it (it holds the barriers).
+fn pe_walk_f32(w: vec4<u32>, li: u32) -> u32 {
+    let g = w.x;
+    if (li < 16u) {
+        cb_f32[li] = codebook_f32[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_f32[r], 0u);
+    }
+    workgroupBarrier();
     let stride = params.cols + 1u;
-    for (var t = t0 + li; t < t1; t += WG) {
+    for (var t = w.z + li; t < w.w; t += WG) {
         let j = nz[1u + t];
         let a = x_f32[j];
         let e1 = ptr[g * stride + j + 1u];
@@ -174,38 +198,19 @@ fn walk_f32(g: u32, li: u32, t0: u32, t1: u32) {
             }
         }
     }
-}
-
-/// The workgroup's (PE, part) and the part's slice of the non-zero list; PE pes means "no work".
-fn pe_and_part(wg: vec3<u32>) -> vec4<u32> {
-    let id = wg.y * params.groups_x + wg.x;
-    let g = id % params.pes;
-    let c = id / params.pes;
-    let n = nz[0];
-    let per = (n + params.chunks - 1u) / params.chunks;
-    let t0 = min(c * per, n);
-    let t1 = min(t0 + per, n);
-    return vec4<u32>(select(g, params.pes, c >= params.chunks), c, t0, t1);
+    workgroupBarrier();
+    return own;
 }
 
 @compute @workgroup_size(WG)
 fn cols_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let g = wg.y * params.groups_x + wg.x;
-    if (g >= params.pes) {
+    let w = pe_and_part(wg);
+    if (w.x >= params.pes) {
         return;
     }
-    if (li < 16u) {
-        cb_f32[li] = codebook_f32[li];
-    }
-    let own = pe_rows(g);
+    let own = pe_walk_f32(w, li);
     for (var r = li; r < own; r += WG) {
-        atomicStore(&acc_f32[r], 0u);
-    }
-    workgroupBarrier();
-    walk_f32(g, li, 0u, nz[0]);
-    workgroupBarrier();
-    for (var r = li; r < own; r += WG) {
-        let i = r * params.pes + g;
+        let i = r * params.pes + w.x;
         y_f32[i] = finish_f32(i, bitcast<f32>(atomicLoad(&acc_f32[r])));
     }
 }
@@ -227,24 +232,14 @@ fn add_part_f32(i: u32, v: f32) {
 @compute @workgroup_size(WG)
 fn cols_part_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let w = pe_and_part(wg);
-    let g = w.x;
-    if (g >= params.pes) {
+    if (w.x >= params.pes) {
         return;
     }
-    if (li < 16u) {
-        cb_f32[li] = codebook_f32[li];
-    }
-    let own = pe_rows(g);
-    for (var r = li; r < own; r += WG) {
-        atomicStore(&acc_f32[r], 0u);
-    }
-    workgroupBarrier();
-    walk_f32(g, li, w.z, w.w);
-    workgroupBarrier();
+    let own = pe_walk_f32(w, li);
     for (var r = li; r < own; r += WG) {
         let v = bitcast<f32>(atomicLoad(&acc_f32[r]));
         if (v != 0.0) {
-            add_part_f32(r * params.pes + g, v);
+            add_part_f32(r * params.pes + w.x, v);
         }
     }
 }
@@ -311,10 +306,19 @@ fn finish_q(acc: i32) -> i32 {
     return clamp(out, -32768, 32767);
 }
 
-/// PE g's walk of non-zero-list entries t0..t1 into `acc_q` (initialised by the caller).
-fn walk_fixed(g: u32, li: u32, t0: u32, t1: u32) {
+/// As `pe_walk_f32`, into `acc_q` (from zero: the bias is added by the caller, which wrapping sums allow).
+fn pe_walk_fixed(w: vec4<u32>, li: u32) -> u32 {
+    let g = w.x;
+    if (li < 16u) {
+        cb_q[li] = codebook_q[li];
+    }
+    let own = pe_rows(g);
+    for (var r = li; r < own; r += WG) {
+        atomicStore(&acc_q[r], 0);
+    }
+    workgroupBarrier();
     let stride = params.cols + 1u;
-    for (var t = t0 + li; t < t1; t += WG) {
+    for (var t = w.z + li; t < w.w; t += WG) {
         let j = nz[1u + t];
         let a = x_q[j];
         let e1 = ptr[g * stride + j + 1u];
@@ -328,26 +332,20 @@ fn walk_fixed(g: u32, li: u32, t0: u32, t1: u32) {
             }
         }
     }
+    workgroupBarrier();
+    return own;
 }
 
 @compute @workgroup_size(WG)
 fn cols_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let g = wg.y * params.groups_x + wg.x;
-    if (g >= params.pes) {
+    let w = pe_and_part(wg);
+    if (w.x >= params.pes) {
         return;
     }
-    if (li < 16u) {
-        cb_q[li] = codebook_q[li];
-    }
-    let own = pe_rows(g);
+    let own = pe_walk_fixed(w, li);
     for (var r = li; r < own; r += WG) {
-        atomicStore(&acc_q[r], bias_q[r * params.pes + g]);
-    }
-    workgroupBarrier();
-    walk_fixed(g, li, 0u, nz[0]);
-    workgroupBarrier();
-    for (var r = li; r < own; r += WG) {
-        y_q[r * params.pes + g] = finish_q(atomicLoad(&acc_q[r]));
+        let i = r * params.pes + w.x;
+        y_q[i] = finish_q(atomicLoad(&acc_q[r]) + bias_q[i]);
     }
 }
 
@@ -356,24 +354,14 @@ fn cols_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
 @compute @workgroup_size(WG)
 fn cols_part_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let w = pe_and_part(wg);
-    let g = w.x;
-    if (g >= params.pes) {
+    if (w.x >= params.pes) {
         return;
     }
-    if (li < 16u) {
-        cb_q[li] = codebook_q[li];
-    }
-    let own = pe_rows(g);
-    for (var r = li; r < own; r += WG) {
-        atomicStore(&acc_q[r], 0);
-    }
-    workgroupBarrier();
-    walk_fixed(g, li, w.z, w.w);
-    workgroupBarrier();
+    let own = pe_walk_fixed(w, li);
     for (var r = li; r < own; r += WG) {
         let v = atomicLoad(&acc_q[r]);
         if (v != 0) {
-            atomicAdd(&part_q[r * params.pes + g], v);
+            atomicAdd(&part_q[r * params.pes + w.x], v);
         }
     }
 }

@@ -142,24 +142,33 @@ impl Inputs {
 }
 
 /// Builds, prepares and verifies one backend on `layer` at `inputs.batch` (for callers that time it
-/// themselves, like the criterion bench): the backend and the input of the arithmetic it computes in.
+/// themselves, like the criterion bench).
 pub fn prepare_verified(
     layer: &CompressedLayer,
     inputs: &Inputs,
-    mut backend: Box<dyn Backend>,
+    backend: Box<dyn Backend>,
 ) -> Result<Box<dyn Backend>> {
+    Ok(prepare_and_verify(layer, inputs, backend)?.0)
+}
+
+/// A prepared backend whose output was checked: the backend, its buffers, (max error, exact).
+type Verified = (Box<dyn Backend>, Buffers, (f64, bool));
+
+/// Prepares `backend`, runs it once on the input of its arithmetic and checks the output.
+fn prepare_and_verify(
+    layer: &CompressedLayer,
+    inputs: &Inputs,
+    mut backend: Box<dyn Backend>,
+) -> Result<Verified> {
     backend.prepare(layer, inputs.batch)?;
+    let n = layer.outputs() * inputs.batch;
     let mut bufs = match backend.arithmetic() {
-        Arithmetic::F32 => {
-            Buffers::F32(inputs.x.clone(), vec![0.0; layer.outputs() * inputs.batch])
-        }
-        Arithmetic::Fixed16 => {
-            Buffers::Fixed(inputs.xq.clone(), vec![0; layer.outputs() * inputs.batch])
-        }
+        Arithmetic::F32 => Buffers::F32(inputs.x.clone(), vec![0.0; n]),
+        Arithmetic::Fixed16 => Buffers::Fixed(inputs.xq.clone(), vec![0; n]),
     };
     bufs.run(backend.as_mut())?;
-    bufs.verify(backend.as_ref(), layer, inputs)?;
-    Ok(backend)
+    let check = bufs.verify(backend.as_ref(), layer, inputs)?;
+    Ok((backend, bufs, check))
 }
 
 /// Measures the backends `make()` builds (one copy, or enough for `cold`) on `layer`.
@@ -196,14 +205,7 @@ pub fn measure_with(
             inputs.batch
         );
     }
-    let mut first = make()?;
-    first.prepare(layer, batch)?;
-    let mut bufs = match first.arithmetic() {
-        Arithmetic::F32 => Buffers::F32(inputs.x.clone(), vec![0.0; layer.outputs() * batch]),
-        Arithmetic::Fixed16 => Buffers::Fixed(inputs.xq.clone(), vec![0; layer.outputs() * batch]),
-    };
-    bufs.run(first.as_mut())?;
-    let (max_abs_err, exact) = bufs.verify(first.as_ref(), layer, inputs)?;
+    let (first, mut bufs, (max_abs_err, exact)) = prepare_and_verify(layer, inputs, make()?)?;
     let work = first.work(bufs.input());
     let copies = if plan.cold {
         (2 * llc_bytes)

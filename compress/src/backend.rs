@@ -45,6 +45,14 @@ impl Data<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Whether value `j` is non-zero (-0.0 is zero); an index past the end (the bias column, whose
+    /// activation is 1) counts as non-zero. Kernels that skip zero activations count their work with it.
+    pub fn is_nonzero(&self, j: usize) -> bool {
+        match self {
+            Data::F32(x) => x.get(j).is_none_or(|&a| a != 0.0),
+            Data::Fixed(x) => x.get(j).is_none_or(|&a| a != 0),
+        }
+    }
 }
 
 impl DataMut<'_> {

@@ -277,12 +277,8 @@ impl EieData {
     fn work(&self, input: Data<'_>) -> Work {
         let b = self.p.batch as u64;
         if let Some(c) = &self.cols {
-            let nonzero = |j: usize| match input {
-                Data::F32(x) => x.get(j).is_none_or(|&a| a != 0.0),
-                Data::Fixed(x) => x.get(j).is_none_or(|&a| a != 0),
-            };
             let (mut entries, mut real, mut cols) = (0u64, 0u64, 0u64);
-            for j in (0..c.col_entries.len()).filter(|&j| nonzero(j)) {
+            for j in (0..c.col_entries.len()).filter(|&j| input.is_nonzero(j)) {
                 entries += c.col_entries[j] as u64;
                 real += c.col_real[j] as u64;
                 cols += 1;

@@ -885,16 +885,12 @@ impl Backend for GpuBackend {
             return s.work;
         };
         // Batch 1 in EIE's dataflow: the input scan, then each non-zero column's pointers and entries.
-        let nonzero = |j: usize| match input {
-            Data::F32(x) => x.get(j).is_none_or(|&a| a != 0.0),
-            Data::Fixed(x) => x.get(j).is_none_or(|&a| a != 0),
-        };
         let (mut entries, mut real, mut cols) = (0u64, 0u64, 0u64);
         for &(e, r) in c
             .per_col
             .iter()
             .enumerate()
-            .filter(|(j, _)| nonzero(*j))
+            .filter(|(j, _)| input.is_nonzero(*j))
             .map(|(_, c)| c)
         {
             entries += e;
