@@ -243,6 +243,25 @@ fn limit(what: &str, needed: u64, allowed: u64) -> GpuError {
 /// Rows one GPU "PE" owns in the batch-1 EIE kernel (its accumulators in workgroup memory; the shader's
 /// `MAX_PE_ROWS` is 256).
 const PE_ROWS: usize = 64;
+
+/// The environment variable that overrides the batch-1 EIE kernel's part count (a tuning knob for
+/// sweeps on a real GPU: `EIE_GPU_EIE_PARTS=16 eie measure ...`).
+pub const PARTS_ENV: &str = "EIE_GPU_EIE_PARTS";
+
+/// The part count set in [`PARTS_ENV`], if any; a value that is not a whole number from 1 to 4096 is an
+/// error naming it.
+fn parts_from_env() -> Result<Option<usize>, GpuError> {
+    let Some(v) = std::env::var_os(PARTS_ENV) else {
+        return Ok(None);
+    };
+    let s = v.to_string_lossy();
+    match s.trim().parse::<usize>() {
+        Ok(p) if (1..=4096).contains(&p) => Ok(Some(p)),
+        _ => Err(GpuError::Unsupported(format!(
+            "{PARTS_ENV}={s:?}: expected a whole number of parts from 1 to 4096"
+        ))),
+    }
+}
 const MAX_PE_ROWS: usize = 256;
 
 /// Passes per submit: enough that small layers' per-submit cost (upload, submit, read-back) is shared by
@@ -561,13 +580,15 @@ impl GpuBackend {
                     // Enough workgroups to fill the adapter: on GPUs the non-zero list is cut into parts
                     // (about 1024 workgroups in all, a part keeping some 256 columns or more); CPU
                     // adapters run one part, whose workgroups already outnumber their cores.
-                    let parts = self
-                        .eie_parts
-                        .unwrap_or(if ctx.summary.device_type == "Cpu" {
-                            1
-                        } else {
-                            1024usize.div_ceil(pes).clamp(1, (inputs / 256).max(1))
-                        });
+                    let parts = match self.eie_parts {
+                        Some(p) => Some(p),
+                        None => parts_from_env()?,
+                    }
+                    .unwrap_or(if ctx.summary.device_type == "Cpu" {
+                        1
+                    } else {
+                        1024usize.div_ceil(pes).clamp(1, (inputs / 256).max(1))
+                    });
                     let compact = ctx.pipeline(Shader::Eie, "compact", 256)?;
                     let nz = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("non-zero columns"),
