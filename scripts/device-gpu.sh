@@ -26,13 +26,14 @@ prepare)
         rm -rf .device/data/alexnet-fc8 && cp -r "$data" .device/data/
     fi
     grep -qx '/.gl/' .git/info/exclude 2>/dev/null || echo /.gl/ >>.git/info/exclude
-    if ! ls .gl/*.deb >/dev/null 2>&1; then
+    # The NVIDIA Vulkan driver lives in libGLX_nvidia, which needs glvnd: the loader alone finds no device.
+    if ! ls .gl/libglvnd0_*.deb >/dev/null 2>&1; then
         mkdir -p /tmp/amd64/partial
         o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
         # shellcheck disable=SC2086
         apt-get $o update -qq
         # shellcheck disable=SC2086
-        (cd .gl && apt-get $o download libvulkan1 >/dev/null)
+        (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
     fi
     du -sh .device .gl
     ;;
@@ -45,6 +46,10 @@ run)
     ldconfig
     icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+    egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+    [ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$egl"
+    ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>/dev/null
+    [ -f "$icd" ] && cat "$icd"
     export EIE_DATA_DIR="$PWD/.device/data"
     eie=./.device/eie
     # The device tool allows 10 minutes a command: every step has its own limit, about 9 minutes in all,
@@ -52,6 +57,10 @@ run)
     ldd --version | head -1 # the binary needs glibc 2.35 or newer
     timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm,clocks.max.mem --format=csv || true
     timeout -k 5 30 $eie adapters | tee "$OUT/adapters.txt"
+    if grep -q 'unavailable' "$OUT/adapters.txt"; then
+        # Say why the loader found no device, then go on: PyTorch's rows still run.
+        VK_LOADER_DEBUG=error,warn timeout -k 5 30 $eie adapters 2>&1 | head -40
+    fi
     gpu=(--backend gpu-dense-f32 --backend gpu-csr-f32 --backend gpu-eie-f32 --backend gpu-eie-fixed)
     layers=()
     for l in ${EIE_LAYERS:-}; do layers+=(--layer "$l"); done
