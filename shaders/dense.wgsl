@@ -5,7 +5,13 @@
 // `gemv_rows`: one invocation per row, no barriers: for CPU adapters (lavapipe), where a workgroup's
 // invocations are SIMD lanes and barriers cost more than uncoalesced loads.
 // `gemm`: one invocation per tile of 4 rows x 4 samples: each weight vec4 is loaded once and used for 4
-// samples, each input vec4 (4 samples of one feature) once for 4 rows: 32 loads per 64 multiply-adds.
+// samples, each input vec4 (4 samples of one feature) once for 4 rows: 32 loads per 64 multiply-adds. For
+// CPU adapters (no barriers, no workgroup memory).
+// `gemm_tiled` (GPUs): a workgroup of 256 invocations per tile of 64 rows x 64 samples, 16 features a step
+// staged in workgroup memory (each weight read from memory once per 64 samples, each input once per 64
+// rows), each invocation 4 rows x 4 samples; the features split into `splits` ranges (split-K) so that
+// layers with few row tiles still fill the GPU. With splits > 1 each range writes its partial sums to
+// `part` and `gemm_sum` adds them, the bias and the ReLU.
 //
 // Bindings (group 0):
 //   0  params : uniform Params   rows (of this block), cols, batch, relu, row0 (first row of the block),
@@ -16,6 +22,8 @@
 //                                batch > 1: feature-major with the batch padded to a multiple of 4
 //   3  bias   : storage, read    array<f32>, one per row of the whole layer (zeros without a bias)
 //   4  y      : storage, rw      array<f32>, rows x batch of the whole layer
+//   5  part   : storage, rw      array<vec4<f32>> (gemm_tiled / gemm_sum with splits > 1): splits x rows of
+//                                the whole layer x xstride partial sums
 // Overrides: WG (workgroup size, a power of two up to 256).
 
 struct Params {
@@ -27,9 +35,9 @@ struct Params {
     groups_x: u32,
     _wfrac: u32,
     xstride: u32,
-    _pes: u32,
+    splits: u32,     // gemm_tiled / gemm_sum: feature ranges (split-K)
     _is_f32: u32,
-    _pad0: u32,
+    all_rows: u32,   // gemm_tiled / gemm_sum: rows of the whole layer (the partial sums' layout)
     _pad1: u32,
 }
 
@@ -40,6 +48,7 @@ override WG: u32 = 64u;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
 
 var<workgroup> partial: array<f32, 256>;
 
@@ -135,6 +144,117 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             if (b < params.batch) {
                 y[row * params.batch + b] = finish(row, acc[i][c]);
             }
+        }
+    }
+}
+
+// Tiles of `gemm_tiled`: ws[kk * 16 + q] holds rows 4q..4q+3 of feature kk; xs[kk * 16 + c] samples 4c..4c+3.
+var<workgroup> ws: array<vec4<f32>, 256>;
+var<workgroup> xs: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(256)
+fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let wid = wg.y * params.groups_x + wg.x;
+    let groups = params.xstride;
+    let tiles_n = (groups + 15u) / 16u;
+    let tiles = ((params.rows + 63u) / 64u) * tiles_n;
+    let split = wid / tiles;
+    // Uniform per workgroup: every invocation returns together, before any barrier.
+    if (split >= params.splits) {
+        return;
+    }
+    let tm = (wid % tiles) / tiles_n;
+    let tn = (wid % tiles) % tiles_n;
+    let row_vec4 = (params.cols + 3u) / 4u;
+    // This split's steps of 16 features (4 vec4 of a weight row).
+    let steps = (row_vec4 + 3u) / 4u;
+    let per = (steps + params.splits - 1u) / params.splits;
+    let s0 = min(split * per, steps);
+    let s1 = min(s0 + per, steps);
+    // Loading: invocation li fetches weight vec4 lk of row lr, and input vec4 xc of feature xf.
+    let lr = li / 4u;
+    let lk = li % 4u;
+    let wrow = 64u * tm + lr;
+    let xf = li / 16u;
+    let xc = 16u * tn + li % 16u;
+    // Computing: rows 64 tm + 4 tr + (0..3), sample vec4 16 tn + tc.
+    let tr = li / 16u;
+    let tc = li % 16u;
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    for (var s = s0; s < s1; s++) {
+        let kv = 4u * s + lk;
+        var wv = vec4<f32>(0.0);
+        if (wrow < params.rows && kv < row_vec4) {
+            wv = w[wrow * row_vec4 + kv];
+        }
+        let q = lr / 4u;
+        let e = lr % 4u;
+        ws[(4u * lk) * 16u + q][e] = wv.x;
+        ws[(4u * lk + 1u) * 16u + q][e] = wv.y;
+        ws[(4u * lk + 2u) * 16u + q][e] = wv.z;
+        ws[(4u * lk + 3u) * 16u + q][e] = wv.w;
+        let f = 16u * s + xf;
+        var xv = vec4<f32>(0.0);
+        if (f < 4u * row_vec4 && xc < groups) {
+            xv = x[f * groups + xc];
+        }
+        xs[li] = xv;
+        workgroupBarrier();
+        for (var kk = 0u; kk < 16u; kk++) {
+            let a = ws[kk * 16u + tr];
+            let b = xs[kk * 16u + tc];
+            a0 += a.x * b;
+            a1 += a.y * b;
+            a2 += a.z * b;
+            a3 += a.w * b;
+        }
+        workgroupBarrier();
+    }
+    let sgc = 16u * tn + tc;
+    if (sgc >= groups) {
+        return;
+    }
+    let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+    for (var i = 0u; i < 4u; i++) {
+        let r = 64u * tm + 4u * tr + i;
+        if (r >= params.rows) {
+            break;
+        }
+        let row = params.row0 + r;
+        if (params.splits == 1u) {
+            for (var c = 0u; c < 4u; c++) {
+                let b = 4u * sgc + c;
+                if (b < params.batch) {
+                    y[row * params.batch + b] = finish(row, acc[i][c]);
+                }
+            }
+        } else {
+            part[(split * params.all_rows + row) * groups + sgc] = acc[i];
+        }
+    }
+}
+
+// The split sums of `gemm_tiled`: an invocation per row and 4 samples of the whole layer (row0 = 0).
+@compute @workgroup_size(WG)
+fn gemm_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let idx = (wg.y * params.groups_x + wg.x) * WG + li;
+    let groups = params.xstride;
+    let row = idx / groups;
+    let sgc = idx % groups;
+    if (row >= params.all_rows) {
+        return;
+    }
+    var acc = vec4<f32>(0.0);
+    for (var s = 0u; s < params.splits; s++) {
+        acc += part[(s * params.all_rows + row) * groups + sgc];
+    }
+    for (var c = 0u; c < 4u; c++) {
+        let b = 4u * sgc + c;
+        if (b < params.batch) {
+            y[row * params.batch + b] = finish(row, acc[c]);
         }
     }
 }

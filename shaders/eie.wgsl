@@ -10,11 +10,15 @@
 //   the 4-bit count of zero rows before the entry in the low one, padding entries of index 0 after 15
 //   zeros) and add codebook[v] * a_j into the PE's accumulators in workgroup memory (atomically: two
 //   columns may touch one row at once). Zero activations cost nothing but the scan.
+//   With `direct` set there is no list: the walk takes the columns themselves and skips zero activations
+//   as it meets them (one dispatch fewer; a zero column leaves its lane idle).
 //   To fill a large GPU, the non-zero list can also be cut into `chunks` parts (`cols_part_*`): workgroup
-//   (g, c) walks part c for PE g and adds its partial sums into a global accumulator with atomics, and
-//   `finish_*` (one invocation per row) applies bias, ReLU and saturation and clears the accumulator for
-//   the next pass. Fixed-point sums wrap, so the order of the additions changes nothing; f32 sums may
-//   differ in the last bits from run to run, within DESIGN.md's bound.
+//   (g, c) walks part c for PE g. Fixed point: it adds its partial sums into a global accumulator per row
+//   with atomics (wrapping sums: the order changes nothing), and `finish_fixed_rows` (one invocation per
+//   row) applies bias, ReLU and saturation and clears the accumulator for the next pass. f32: WGSL has no
+//   float atomics, so it stores part c's sums (every row of the PE) and `finish_f32_rows` adds the parts
+//   in order, then bias and ReLU. Within a workgroup, f32 sums go through compare-exchange loops whose
+//   order may change from run to run: the last bits may differ, within DESIGN.md's bound.
 //
 // Batch > 1 (`rows_f32` / `rows_fixed`): an activation is zero in every sample of a batch only rarely, so
 // the batch kernels walk W's rows instead: one invocation per (row, 4 samples), each entry decoded once and
@@ -24,7 +28,8 @@
 // Bindings (group 0):
 //   0  params   : uniform Params   rows, cols, batch, relu, groups_x, wfrac (fixed point: weight fraction bits),
 //                                  xstride (vec4s of x per feature, batch > 1), pes, is_f32 (`compact`),
-//                                  chunks (parts of the non-zero list, `cols_part_*`)
+//                                  chunks (parts of the non-zero list, `cols_part_*`), direct (1: no
+//                                  list, the walk skips zero activations)
 //   1  ptr      : storage, read    array<u32>: `rows_*`: rows + 1 row pointers, in entries;
 //                                  `cols_*`: pes x (cols + 1) column pointers, PE-major, in entries
 //   2  entries  : storage, read    array<u32>: packed entries (see above)
@@ -35,8 +40,9 @@
 //   5  bias     : storage, read    array<f32>: bias values (f32) / array<i32>: bias products in the activation format (fixed)
 //   6  y        : storage, rw      array<f32> (f32) / array<i32> holding saturated 16-bit outputs (fixed); rows x batch
 //   7  nz       : storage          array<u32>: count, then the non-zero columns (`compact` writes, `cols_*` read)
-//   8  part     : storage, rw      array<atomic<u32>> (f32 bits) / array<atomic<i32>>: one accumulator per row
-//                                  (`cols_part_*` add, `finish_*` read and clear)
+//   8  part     : storage, rw      f32: array<f32>, chunks x rows partial sums (`cols_part_f32` stores,
+//                                  `finish_f32_rows` adds); fixed: array<atomic<i32>>, one accumulator per
+//                                  row (`cols_part_fixed` adds, `finish_fixed_rows` reads and clears)
 // Overrides: WG (workgroup size, a power of two from 16 to 256).
 
 struct Params {
@@ -51,7 +57,7 @@ struct Params {
     pes: u32,
     is_f32: u32,
     chunks: u32,
-    _pad1: u32,
+    direct: u32,
 }
 
 override WG: u32 = 64u;
@@ -163,7 +169,10 @@ fn pe_and_part(wg: vec3<u32>) -> vec4<u32> {
     let id = wg.y * params.groups_x + wg.x;
     let g = id % params.pes;
     let c = id / params.pes;
-    let n = nz[0];
+    var n = params.cols;
+    if (params.direct == 0u) {
+        n = nz[0];
+    }
     let per = (n + params.chunks - 1u) / params.chunks;
     let t0 = min(c * per, n);
     let t1 = min(t0 + per, n);
@@ -185,8 +194,14 @@ fn pe_walk_f32(w: vec4<u32>, li: u32) -> u32 {
     workgroupBarrier();
     let stride = params.cols + 1u;
     for (var t = w.z + li; t < w.w; t += WG) {
-        let j = nz[1u + t];
+        var j = t;
+        if (params.direct == 0u) {
+            j = nz[1u + t];
+        }
         let a = x_f32[j];
+        if (a == 0.0) {
+            continue;
+        }
         let e1 = ptr[g * stride + j + 1u];
         var r = 0xFFFFFFFFu;
         for (var e = ptr[g * stride + j]; e < e1; e++) {
@@ -215,19 +230,7 @@ fn cols_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     }
 }
 
-@group(0) @binding(8) var<storage, read_write> part_f32: array<atomic<u32>>;
-
-/// part[i] += v, by compare-exchange on the bits.
-fn add_part_f32(i: u32, v: f32) {
-    var old = atomicLoad(&part_f32[i]);
-    loop {
-        let res = atomicCompareExchangeWeak(&part_f32[i], old, bitcast<u32>(bitcast<f32>(old) + v));
-        if (res.exchanged) {
-            break;
-        }
-        old = res.old_value;
-    }
-}
+@group(0) @binding(8) var<storage, read_write> part_f32: array<f32>;
 
 @compute @workgroup_size(WG)
 fn cols_part_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -236,11 +239,9 @@ fn cols_part_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
         return;
     }
     let own = pe_walk_f32(w, li);
+    // Plain stores, every row of the PE (zeros too): part c's sums, which `finish_f32_rows` adds.
     for (var r = li; r < own; r += WG) {
-        let v = bitcast<f32>(atomicLoad(&acc_f32[r]));
-        if (v != 0.0) {
-            add_part_f32(r * params.pes + w.x, v);
-        }
+        part_f32[w.y * params.rows + r * params.pes + w.x] = bitcast<f32>(atomicLoad(&acc_f32[r]));
     }
 }
 
@@ -250,7 +251,11 @@ fn finish_f32_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     if (i >= params.rows) {
         return;
     }
-    y_f32[i] = finish_f32(i, bitcast<f32>(atomicExchange(&part_f32[i], 0u)));
+    var acc = 0.0;
+    for (var c = 0u; c < params.chunks; c++) {
+        acc += part_f32[c * params.rows + i];
+    }
+    y_f32[i] = finish_f32(i, acc);
 }
 
 @compute @workgroup_size(WG)
@@ -266,16 +271,42 @@ fn rows_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     if (r >= params.rows) {
         return;
     }
-    var acc = vec4<f32>(0.0);
+    // Four entries a step: their columns decoded first, then four independent gathers; padding
+    // entries (index 0) add nothing. Then the tail.
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
     var c = 0u;
-    for (var e = ptr[r]; e < ptr[r + 1u]; e++) {
+    var e = ptr[r];
+    let end = ptr[r + 1u];
+    for (; e + 4u <= end; e += 4u) {
+        let v0 = entry16(e);
+        let v1 = entry16(e + 1u);
+        let v2 = entry16(e + 2u);
+        let v3 = entry16(e + 3u);
+        let c0 = c + (v0 & 0xFFFu);
+        let c1 = c0 + (v1 & 0xFFFu);
+        let c2 = c1 + (v2 & 0xFFFu);
+        let c3 = c2 + (v3 & 0xFFFu);
+        c = c3;
+        let x0 = x4_f32[(c0 - 1u) * groups + sg];
+        let x1 = x4_f32[(c1 - 1u) * groups + sg];
+        let x2 = x4_f32[(c2 - 1u) * groups + sg];
+        let x3 = x4_f32[(c3 - 1u) * groups + sg];
+        let z = vec4<f32>(0.0);
+        a0 += select(z, cb_f32[v0 >> 12u] * x0, (v0 >> 12u) != 0u);
+        a0 += select(z, cb_f32[v1 >> 12u] * x1, (v1 >> 12u) != 0u);
+        a1 += select(z, cb_f32[v2 >> 12u] * x2, (v2 >> 12u) != 0u);
+        a1 += select(z, cb_f32[v3 >> 12u] * x3, (v3 >> 12u) != 0u);
+    }
+    for (; e < end; e++) {
         let v = entry16(e);
         c += v & 0xFFFu;
         let k = v >> 12u;
         if (k != 0u) {
-            acc += cb_f32[k] * x4_f32[(c - 1u) * groups + sg];
+            a0 += cb_f32[k] * x4_f32[(c - 1u) * groups + sg];
         }
     }
+    let acc = a0 + a1;
     for (var s = 0u; s < 4u; s++) {
         let b = 4u * sg + s;
         if (b < params.batch) {
@@ -319,8 +350,14 @@ fn pe_walk_fixed(w: vec4<u32>, li: u32) -> u32 {
     workgroupBarrier();
     let stride = params.cols + 1u;
     for (var t = w.z + li; t < w.w; t += WG) {
-        let j = nz[1u + t];
+        var j = t;
+        if (params.direct == 0u) {
+            j = nz[1u + t];
+        }
         let a = x_q[j];
+        if (a == 0) {
+            continue;
+        }
         let e1 = ptr[g * stride + j + 1u];
         var r = 0xFFFFFFFFu;
         for (var e = ptr[g * stride + j]; e < e1; e++) {
@@ -392,7 +429,30 @@ fn rows_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     var acc = vec4<i32>(bias_q[r]);
     var c = 0u;
     let shift = vec4<u32>(params.wfrac);
-    for (var e = ptr[r]; e < ptr[r + 1u]; e++) {
+    // Four entries a step (columns decoded first, then four independent gathers), then the tail; the
+    // wrapping sum does not depend on the order. Padding entries (index 0, weight 0) add 0.
+    var e = ptr[r];
+    let end = ptr[r + 1u];
+    for (; e + 4u <= end; e += 4u) {
+        let v0 = entry16(e);
+        let v1 = entry16(e + 1u);
+        let v2 = entry16(e + 2u);
+        let v3 = entry16(e + 3u);
+        let c0 = c + (v0 & 0xFFFu);
+        let c1 = c0 + (v1 & 0xFFFu);
+        let c2 = c1 + (v2 & 0xFFFu);
+        let c3 = c2 + (v3 & 0xFFFu);
+        c = c3;
+        let x0 = x4_q[(c0 - 1u) * groups + sg];
+        let x1 = x4_q[(c1 - 1u) * groups + sg];
+        let x2 = x4_q[(c2 - 1u) * groups + sg];
+        let x3 = x4_q[(c3 - 1u) * groups + sg];
+        acc += (cb_q[v0 >> 12u] * x0) >> shift;
+        acc += (cb_q[v1 >> 12u] * x1) >> shift;
+        acc += (cb_q[v2 >> 12u] * x2) >> shift;
+        acc += (cb_q[v3 >> 12u] * x3) >> shift;
+    }
+    for (; e < end; e++) {
         let v = entry16(e);
         c += v & 0xFFFu;
         let k = v >> 12u;

@@ -108,3 +108,53 @@ fn validate_checks_every_backend_and_the_model() {
     let o = eie(&["validate", "--layer", "NT-We", "--backend", "nope"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// The GPU tuning knobs (environment variables): a bad value is an error naming the variable, a good one
+/// shows in the detail. Needs an adapter (lavapipe in CI); without one the GPU backends are unavailable.
+#[test]
+fn gpu_tuning_knobs() {
+    let run = |var: &str, value: &str, backend: &str, batch: &str| {
+        Command::new(env!("CARGO_BIN_EXE_eie"))
+            .args([
+                "measure",
+                "--layer",
+                "NT-LSTM",
+                "--backend",
+                backend,
+                "--batch",
+                batch,
+            ])
+            .args(["--budget-ms", "5", "--format", "json"])
+            .env(var, value)
+            .output()
+            .expect("run eie")
+    };
+    let o = run("EIE_GPU_EIE_PARTS", "3", "gpu-eie-fixed", "1");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    if !o.status.success() && err.contains("unavailable") {
+        assert!(
+            std::env::var("EIE_REQUIRE_GPU").as_deref() != Ok("1"),
+            "EIE_REQUIRE_GPU=1 but {err}"
+        );
+        eprintln!("SKIP: no GPU adapter: {err}");
+        return;
+    }
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let isa = v["rows"][0]["isa"].as_str().unwrap();
+    assert!(isa.contains("x 3 part(s)"), "{isa}");
+    for (var, value, backend, batch) in [
+        ("EIE_GPU_EIE_PARTS", "0", "gpu-eie-f32", "1"),
+        ("EIE_GPU_DENSE_SPLITS", "many", "gpu-dense-f32", "2"),
+        ("EIE_GPU_ROW_WG", "48", "gpu-csr-f32", "1"),
+        ("EIE_GPU_EIE_ZEROS", "skip", "gpu-eie-fixed", "1"),
+    ] {
+        let o = run(var, value, backend, batch);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{var}={value} was accepted");
+        assert!(
+            err.contains(var) && err.contains(value),
+            "{var}={value}: {err}"
+        );
+    }
+}

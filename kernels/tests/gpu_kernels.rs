@@ -151,9 +151,38 @@ fn every_reduction_variant() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The batch-1 EIE kernels with the non-zero list cut into parts (the path that fills large GPUs), on any
-/// adapter: partial sums through global atomics, then a finishing pass; repeated passes per submit must
-/// find the accumulators cleared.
+/// The tiled dense kernel of GPUs (64 x 64 tiles in workgroup memory, features split into ranges whose
+/// partial sums a second pass adds), on any adapter: batches below, at and above one tile of samples,
+/// rows and features that fill no whole tile, splits that leave ranges empty.
+#[test]
+fn dense_tiles_and_splits() {
+    if !have_gpu() {
+        return;
+    }
+    let mut layers = small_layers();
+    layers.push(build_layer("NT-LSTM", CompressOptions::default()).unwrap());
+    let mut failures = Vec::new();
+    for splits in [1, 3, 40] {
+        let mut b = GpuBackend::with_dense_splits(splits);
+        for l in &layers {
+            for batch in [2, 64, 65] {
+                if let Err(e) = check(&mut b, l, batch) {
+                    failures.push(format!("{splits} splits: {e}"));
+                }
+            }
+        }
+        let detail = eie_compress::Backend::detail(&b);
+        assert!(
+            detail.contains("workgroup memory") && detail.contains(&format!("{splits} split")),
+            "{detail}"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The batch-1 EIE kernels with the non-zero list (or, direct, the columns) cut into parts (the path that
+/// fills large GPUs), on any adapter: partial sums through global atomics (fixed point) or stored per part
+/// (f32), then a finishing pass; repeated passes per submit must find the accumulators cleared.
 #[test]
 fn eie_split_into_parts() {
     if !have_gpu() {
@@ -164,12 +193,12 @@ fn eie_split_into_parts() {
     layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
     let mut failures = Vec::new();
     for kernel in [GpuKernel::EieF32, GpuKernel::EieFixed] {
-        for parts in [2, 7] {
-            let mut b = GpuBackend::with_eie_parts(kernel, parts);
+        for (parts, direct) in [(2, false), (7, false), (1, true), (7, true)] {
+            let mut b = GpuBackend::with_eie_walk(kernel, parts, direct);
             for l in &layers {
                 for _ in 0..2 {
                     if let Err(e) = check(&mut b, l, 1) {
-                        failures.push(format!("{parts} parts: {e}"));
+                        failures.push(format!("{parts} parts, direct {direct}: {e}"));
                     }
                 }
             }

@@ -70,7 +70,8 @@ struct Params {
     pes: u32,
     is_f32: u32,
     chunks: u32,
-    pad: u32,
+    /// eie.wgsl: 1 when the batch-1 walk skips zero activations itself (no non-zero list).
+    flags: u32,
 }
 
 /// One dispatch: a pipeline, a bind group and its workgroup grid.
@@ -137,6 +138,11 @@ pub struct GpuBackend {
     reduction: Reduction,
     /// Parts of the non-zero list in the batch-1 EIE kernel (`None`: chosen for the adapter).
     eie_parts: Option<usize>,
+    /// Feature splits of the tiled dense kernel (`None`: chosen for the layer).
+    dense_splits: Option<usize>,
+    /// The batch-1 EIE kernel skips zero activations in its walk, without the non-zero list (`None`:
+    /// [`DIRECT_ENV`], else the list).
+    eie_direct: Option<bool>,
     ctx: Result<Arc<GpuContext>, GpuError>,
     state: Option<State>,
     last_device_us: Option<f64>,
@@ -157,12 +163,33 @@ impl GpuBackend {
         }
     }
 
+    /// The batch-1 EIE kernel in `parts` parts (at least 1), skipping zero activations through the
+    /// non-zero list (`direct` false) or in the walk (`direct` true), whatever the adapter.
+    pub fn with_eie_walk(kernel: GpuKernel, parts: usize, direct: bool) -> Self {
+        Self {
+            eie_direct: Some(direct),
+            ..Self::with_eie_parts(kernel, parts)
+        }
+    }
+
+    /// The dense kernel at batch > 1 as on GPUs (tiles in workgroup memory) whatever the adapter, with its
+    /// features cut into `splits` (at least 1) ranges whose partial sums a second pass adds (tests run
+    /// the split path on any adapter).
+    pub fn with_dense_splits(splits: usize) -> Self {
+        Self {
+            dense_splits: Some(splits.max(1)),
+            ..Self::with_reduction(GpuKernel::Dense, Reduction::Workgroup)
+        }
+    }
+
     /// The kernel with a chosen batch-1 reduction (tests run every one on any adapter that has it).
     pub fn with_reduction(kernel: GpuKernel, reduction: Reduction) -> Self {
         Self {
             kernel,
             reduction,
             eie_parts: None,
+            dense_splits: None,
+            eie_direct: None,
             ctx: GpuContext::shared(),
             state: None,
             last_device_us: None,
@@ -248,26 +275,64 @@ const PE_ROWS: usize = 64;
 /// sweeps on a real GPU: `EIE_GPU_EIE_PARTS=16 eie measure ...`).
 pub const PARTS_ENV: &str = "EIE_GPU_EIE_PARTS";
 
-/// The part count set in [`PARTS_ENV`], if any; a value that is not a whole number from 1 to 4096 is an
+/// The environment variable that overrides the feature splits (split-K) of the tiled dense kernel
+/// (batch > 1 on GPUs).
+pub const SPLITS_ENV: &str = "EIE_GPU_DENSE_SPLITS";
+
+/// The environment variable that chooses how the batch-1 EIE kernel skips zero activations: `list`
+/// through the non-zero list built on the GPU (the default), `walk` in the walk itself (no list).
+pub const DIRECT_ENV: &str = "EIE_GPU_EIE_ZEROS";
+
+/// Whether [`DIRECT_ENV`] asks for the walk to skip zero activations itself.
+fn direct_from_env() -> Result<bool, GpuError> {
+    match std::env::var(DIRECT_ENV).as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("list") => Ok(false),
+        Ok("walk") => Ok(true),
+        Ok(v) => Err(GpuError::Unsupported(format!(
+            "{DIRECT_ENV}={v:?}: expected list or walk"
+        ))),
+        Err(e) => Err(GpuError::Unsupported(format!("{DIRECT_ENV}: {e}"))),
+    }
+}
+
+/// The environment variable that sets the workgroup size (32, 64, 128 or 256; default 64) of the batch-1
+/// kernels that give each row a workgroup (dense and CSR on GPUs).
+pub const ROW_WG_ENV: &str = "EIE_GPU_ROW_WG";
+
+/// The workgroup size of the row-per-workgroup kernels: [`ROW_WG_ENV`] or `WG`.
+fn row_wg() -> Result<u32, GpuError> {
+    match knob_from_env(ROW_WG_ENV, 256)? {
+        None => Ok(WG),
+        Some(n) if [32, 64, 128, 256].contains(&n) => Ok(n as u32),
+        Some(n) => Err(GpuError::Unsupported(format!(
+            "{ROW_WG_ENV}={n}: expected 32, 64, 128 or 256"
+        ))),
+    }
+}
+
+/// The whole number from 1 to `max` set in the environment variable `var`, if any; any other value is an
 /// error naming it.
-fn parts_from_env() -> Result<Option<usize>, GpuError> {
-    let Some(v) = std::env::var_os(PARTS_ENV) else {
+fn knob_from_env(var: &str, max: usize) -> Result<Option<usize>, GpuError> {
+    let Some(v) = std::env::var_os(var) else {
         return Ok(None);
     };
     let s = v.to_string_lossy();
     match s.trim().parse::<usize>() {
-        Ok(p) if (1..=4096).contains(&p) => Ok(Some(p)),
+        Ok(p) if (1..=max).contains(&p) => Ok(Some(p)),
         _ => Err(GpuError::Unsupported(format!(
-            "{PARTS_ENV}={s:?}: expected a whole number of parts from 1 to 4096"
+            "{var}={s:?}: expected a whole number from 1 to {max}"
         ))),
     }
 }
 const MAX_PE_ROWS: usize = 256;
 
 /// Passes per submit: enough that small layers' per-submit cost (upload, submit, read-back) is shared by
-/// several passes, as the README explains; weights of 16 MiB or more get one pass per submit.
-fn passes_for(weight_bytes: u64) -> u32 {
-    ((16u64 << 20) / weight_bytes.max(1)).clamp(1, 32) as u32
+/// several passes, as the README explains: passes that read 16 MiB in all on CPU adapters (lavapipe), 1 GiB
+/// on GPUs, where a submit and its read-back cost about 120 µs (an H200 through Vulkan: results/nvidia-h200)
+/// against a few µs of kernels; at most 32.
+fn passes_for(bytes_read: u64, cpu_adapter: bool) -> u32 {
+    let budget: u64 = if cpu_adapter { 16 << 20 } else { 1 << 30 };
+    (budget / bytes_read.max(1)).clamp(1, 32) as u32
 }
 
 impl GpuBackend {
@@ -324,29 +389,34 @@ impl GpuBackend {
         });
         let relu = u32::from(layer.relu());
         let groups4 = (xstride / 4).max(1);
-        let params =
-            |rows: usize, row0: usize, groups_x: u32, wfrac: u32, pes: u32, chunks: u32| {
-                let p = Params {
-                    rows: rows as u32,
-                    cols: inputs as u32,
-                    batch: batch as u32,
-                    relu,
-                    row0: row0 as u32,
-                    groups_x,
-                    wfrac,
-                    xstride: groups4 as u32,
-                    pes,
-                    is_f32: u32::from(self.kernel != GpuKernel::EieFixed),
-                    chunks,
-                    pad: 0,
-                };
-                ctx.device
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                        label: Some("params"),
-                        contents: bytemuck::bytes_of(&p),
-                        usage: wgpu::BufferUsages::UNIFORM,
-                    })
+        let params = |rows: usize,
+                      row0: usize,
+                      groups_x: u32,
+                      wfrac: u32,
+                      pes: u32,
+                      chunks: u32,
+                      flags: u32| {
+            let p = Params {
+                rows: rows as u32,
+                cols: inputs as u32,
+                batch: batch as u32,
+                relu,
+                row0: row0 as u32,
+                groups_x,
+                wfrac,
+                xstride: groups4 as u32,
+                pes,
+                is_f32: u32::from(self.kernel != GpuKernel::EieFixed),
+                chunks,
+                flags,
             };
+            ctx.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("params"),
+                    contents: bytemuck::bytes_of(&p),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+        };
         let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[(u32, &wgpu::Buffer)]| {
             let layout = pipeline.get_bind_group_layout(0);
             let entries: Vec<wgpu::BindGroupEntry> = buffers
@@ -406,9 +476,17 @@ impl GpuBackend {
                     (1, Reduction::Subgroup) => (Shader::Subgroup, "gemv_sg"),
                     (1, Reduction::Workgroup) => (Shader::Dense, "gemv"),
                     (1, _) => (Shader::Dense, "gemv_rows"),
-                    _ => (Shader::Dense, "gemm"),
+                    (_, Reduction::RowPerInvocation) => (Shader::Dense, "gemm"),
+                    _ => (Shader::Dense, "gemm_tiled"),
                 };
-                let pipeline = ctx.pipeline(shader, entry, WG)?;
+                // The tuning knobs are checked whichever kernel runs: a bad value is an error everywhere.
+                let (row_wg, env_splits) = (row_wg()?, knob_from_env(SPLITS_ENV, 1024)?);
+                let wg = if entry == "gemv" || entry == "gemv_sg" {
+                    row_wg
+                } else {
+                    WG
+                };
+                let pipeline = ctx.pipeline(shader, entry, wg)?;
                 // Rows padded to whole vec4s; split into row blocks (of 4 rows) that fit one storage binding.
                 let row_vec4 = inputs.div_ceil(4);
                 let row_bytes = (row_vec4 * 16) as u64;
@@ -424,6 +502,40 @@ impl GpuBackend {
                     .max(4);
                 let w = layer.dense_weights();
                 let bias_buf = storage(ctx, "bias", bytemuck::cast_slice(&bias))?;
+                // gemm_tiled: tiles of 64 rows x 64 samples; the features split (split-K) until there are
+                // about 1024 workgroups, each split keeping 256 features or more.
+                let tiles = outputs.div_ceil(64) * groups4.div_ceil(16);
+                let splits = if entry == "gemm_tiled" {
+                    match self.dense_splits.or(env_splits) {
+                        Some(k) => k,
+                        None => 1024usize.div_ceil(tiles).clamp(1, (inputs / 256).max(1)),
+                    }
+                } else {
+                    1
+                };
+                // gemm_tiled binds the partial sums whatever the split count (16 bytes for one split).
+                let part = (entry == "gemm_tiled")
+                    .then(|| {
+                        let bytes = if splits > 1 {
+                            (16 * splits * outputs * groups4) as u64
+                        } else {
+                            16
+                        };
+                        if bytes > ctx.limits.max_storage_buffer_binding_size {
+                            return Err(limit(
+                                "split-K partial sums",
+                                bytes,
+                                ctx.limits.max_storage_buffer_binding_size,
+                            ));
+                        }
+                        Ok(ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("split-K partial sums"),
+                            size: bytes,
+                            usage: wgpu::BufferUsages::STORAGE,
+                            mapped_at_creation: false,
+                        }))
+                    })
+                    .transpose()?;
                 for row0 in (0..outputs).step_by(rows_per_block) {
                     let rows = rows_per_block.min(outputs - row0);
                     let mut block = vec![0.0f32; rows.div_ceil(4) * 4 * row_vec4 * 4];
@@ -437,18 +549,32 @@ impl GpuBackend {
                     let g = match entry {
                         "gemv" | "gemv_sg" => grid(rows * WG as usize, max_dim),
                         "gemv_rows" => grid(rows, max_dim),
-                        _ => grid(rows.div_ceil(4) * groups4, max_dim),
+                        "gemm" => grid(rows.div_ceil(4) * groups4, max_dim),
+                        _ => grid(
+                            rows.div_ceil(64) * groups4.div_ceil(16) * splits * WG as usize,
+                            max_dim,
+                        ),
                     };
-                    let p = params(rows, row0, g.0, 0, 0, 1);
+                    let p = params(rows, row0, g.0, 0, splits as u32, outputs as u32, 0);
+                    let mut b = vec![(0, &p), (1, &wbuf), (2, &x), (3, &bias_buf), (4, &y)];
+                    b.extend(part.as_ref().map(|q| (5, q)));
                     dispatches.push(Dispatch {
                         pipeline: pipeline.clone(),
-                        bind_group: bind(
-                            &pipeline,
-                            &[(0, &p), (1, &wbuf), (2, &x), (3, &bias_buf), (4, &y)],
-                        ),
+                        bind_group: bind(&pipeline, &b),
                         groups: g,
                     });
                     keep.extend([wbuf, p]);
+                }
+                if let Some(q) = part.filter(|_| splits > 1) {
+                    let sum = ctx.pipeline(Shader::Dense, "gemm_sum", WG)?;
+                    let g = grid(outputs * groups4, max_dim);
+                    let p = params(outputs, 0, g.0, 0, splits as u32, outputs as u32, 0);
+                    dispatches.push(Dispatch {
+                        pipeline: sum.clone(),
+                        bind_group: bind(&sum, &[(0, &p), (3, &bias_buf), (4, &y), (5, &q)]),
+                        groups: g,
+                    });
+                    keep.extend([q, p]);
                 }
                 keep.push(bias_buf);
                 let elems = (outputs * inputs) as u64;
@@ -458,12 +584,14 @@ impl GpuBackend {
                     bytes_read: elems * 4 + 4 * (inputs * batch) as u64,
                 };
                 detail = match entry {
-                    "gemv" => "a workgroup per row, workgroup-memory reduction",
-                    "gemv_sg" => "a workgroup per row, subgroup reduction",
-                    "gemv_rows" => "a row per invocation",
-                    _ => "4 rows x 4 samples per invocation",
-                }
-                .to_string();
+                    "gemv" => format!("a workgroup of {wg} per row, workgroup-memory reduction"),
+                    "gemv_sg" => format!("a workgroup of {wg} per row, subgroup reduction"),
+                    "gemv_rows" => "a row per invocation".to_string(),
+                    "gemm" => "4 rows x 4 samples per invocation".to_string(),
+                    _ => format!(
+                        "64 rows x 64 samples per workgroup in workgroup memory, features in {splits} split(s)"
+                    ),
+                };
             }
             GpuKernel::Csr => {
                 let (shader, entry) = match (batch, reduction) {
@@ -472,7 +600,13 @@ impl GpuBackend {
                     (1, _) => (Shader::Csr, "spmv_rows"),
                     _ => (Shader::Csr, "spmm"),
                 };
-                let pipeline = ctx.pipeline(shader, entry, WG)?;
+                let row_wg = row_wg()?;
+                let wg = if entry == "spmv" || entry == "spmv_sg" {
+                    row_wg
+                } else {
+                    WG
+                };
+                let pipeline = ctx.pipeline(shader, entry, wg)?;
                 let a = layer.csr_arrays();
                 let ptr: Vec<u32> = a.indptr.iter().map(|&p| p as u32).collect();
                 let bufs = [
@@ -486,7 +620,7 @@ impl GpuBackend {
                     "spmv_rows" => grid(outputs, max_dim),
                     _ => grid(outputs * groups4, max_dim),
                 };
-                let p = params(outputs, 0, g.0, 0, 0, 1);
+                let p = params(outputs, 0, g.0, 0, 0, 1, 0);
                 dispatches.push(Dispatch {
                     pipeline: pipeline.clone(),
                     bind_group: bind_sparse(&pipeline, &p, &bufs, None),
@@ -499,12 +633,11 @@ impl GpuBackend {
                     bytes_read: nnz * 8 + ptr.len() as u64 * 4 + 4 * (inputs * batch) as u64,
                 };
                 detail = match entry {
-                    "spmv" => "a workgroup per row, workgroup-memory reduction",
-                    "spmv_sg" => "a workgroup per row, subgroup reduction",
-                    "spmv_rows" => "a row per invocation",
-                    _ => "a row x 4 samples per invocation",
-                }
-                .to_string();
+                    "spmv" => format!("a workgroup of {wg} per row, workgroup-memory reduction"),
+                    "spmv_sg" => format!("a workgroup of {wg} per row, subgroup reduction"),
+                    "spmv_rows" => "a row per invocation".to_string(),
+                    _ => "a row x 4 samples per invocation, 4 entries a step".to_string(),
+                };
                 keep.extend(bufs);
                 keep.push(p);
             }
@@ -577,18 +710,26 @@ impl GpuBackend {
                         }
                     }
                     bytes.resize(bytes.len().div_ceil(4) * 4, 0);
-                    // Enough workgroups to fill the adapter: on GPUs the non-zero list is cut into parts
-                    // (about 1024 workgroups in all, a part keeping some 256 columns or more); CPU
-                    // adapters run one part, whose workgroups already outnumber their cores.
+                    // Enough workgroups to fill the adapter: on GPUs the non-zero list is cut into parts,
+                    // one per 64 input features, at most 128 (on an H200 the fixed-point kernel ran
+                    // fastest at 64 to 128 parts on VGG-6, VGG-7, Alex-8 and NT-We: results/nvidia-h200);
+                    // CPU adapters run one part, whose workgroups already outnumber their cores.
                     let parts = match self.eie_parts {
                         Some(p) => Some(p),
-                        None => parts_from_env()?,
+                        None => knob_from_env(PARTS_ENV, 4096)?,
                     }
                     .unwrap_or(if ctx.summary.device_type == "Cpu" {
                         1
                     } else {
-                        1024usize.div_ceil(pes).clamp(1, (inputs / 256).max(1))
+                        (inputs / 64).clamp(1, 128)
                     });
+                    // Zero activations skipped through the non-zero list (`compact`, EIE's LNZD), or,
+                    // `direct`, by each invocation as it meets them in its share of the columns (one
+                    // dispatch fewer; zero columns leave lanes idle).
+                    let direct = match self.eie_direct {
+                        Some(d) => d,
+                        None => direct_from_env()?,
+                    };
                     let compact = ctx.pipeline(Shader::Eie, "compact", 256)?;
                     let nz = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("non-zero columns"),
@@ -603,12 +744,22 @@ impl GpuBackend {
                         storage(ctx, "bias", &bias_bytes)?,
                     ];
                     let g = grid(pes * parts * WG as usize, max_dim);
-                    let p = params(outputs, 0, g.0, wfrac, pes as u32, parts as u32);
-                    dispatches.push(Dispatch {
-                        pipeline: compact.clone(),
-                        bind_group: bind(&compact, &[(0, &p), (4, &x), (7, &nz)]),
-                        groups: (1, 1),
-                    });
+                    let p = params(
+                        outputs,
+                        0,
+                        g.0,
+                        wfrac,
+                        pes as u32,
+                        parts as u32,
+                        direct as u32,
+                    );
+                    if !direct {
+                        dispatches.push(Dispatch {
+                            pipeline: compact.clone(),
+                            bind_group: bind(&compact, &[(0, &p), (4, &x), (7, &nz)]),
+                            groups: (1, 1),
+                        });
+                    }
                     if parts == 1 {
                         let main = ctx.pipeline(
                             Shader::Eie,
@@ -628,10 +779,19 @@ impl GpuBackend {
                         };
                         let walk = ctx.pipeline(Shader::Eie, walk, WG)?;
                         let fin = ctx.pipeline(Shader::Eie, fin, WG)?;
-                        // One accumulator per row, zero at creation; `finish` clears it after reading.
+                        // Fixed point: one accumulator per row, zero at creation, cleared by `finish`
+                        // after reading. f32: each part's sums, stored whole by every pass.
+                        let part_bytes = 4 * outputs as u64 * if fixed { 1 } else { parts as u64 };
+                        if part_bytes > ctx.limits.max_storage_buffer_binding_size {
+                            return Err(limit(
+                                "eie partial sums",
+                                part_bytes,
+                                ctx.limits.max_storage_buffer_binding_size,
+                            ));
+                        }
                         let part = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                             label: Some("eie row accumulators"),
-                            size: (4 * outputs) as u64,
+                            size: part_bytes,
                             usage: wgpu::BufferUsages::STORAGE,
                             mapped_at_creation: false,
                         });
@@ -652,7 +812,15 @@ impl GpuBackend {
                             groups: g,
                         });
                         let gf = grid(outputs, max_dim);
-                        let pf = params(outputs, 0, gf.0, wfrac, pes as u32, parts as u32);
+                        let pf = params(
+                            outputs,
+                            0,
+                            gf.0,
+                            wfrac,
+                            pes as u32,
+                            parts as u32,
+                            direct as u32,
+                        );
                         dispatches.push(Dispatch {
                             pipeline: fin.clone(),
                             bind_group: bind(&fin, &[(0, &pf), (5, &bufs[3]), (6, &y), (8, &part)]),
@@ -667,9 +835,15 @@ impl GpuBackend {
                         bytes_read: n + ptr.len() as u64 * 4 + 4 * inputs as u64,
                     };
                     col_work = Some(ColumnWork { per_col, pes });
-                    detail = format!(
-                        "EIE column dataflow, {pes} PEs x {parts} part(s) of the non-zero list built on the GPU"
-                    );
+                    detail = if direct {
+                        format!(
+                            "EIE column dataflow, {pes} PEs x {parts} part(s) of the columns, zero activations skipped in the walk"
+                        )
+                    } else {
+                        format!(
+                            "EIE column dataflow, {pes} PEs x {parts} part(s) of the non-zero list built on the GPU"
+                        )
+                    };
                     keep.extend(bufs);
                     keep.extend([nz, p]);
                 } else {
@@ -686,7 +860,7 @@ impl GpuBackend {
                         storage(ctx, "bias", &bias_bytes)?,
                     ];
                     let g = grid(outputs * groups4, max_dim);
-                    let p = params(outputs, 0, g.0, wfrac, 0, 1);
+                    let p = params(outputs, 0, g.0, wfrac, 0, 1, 0);
                     dispatches.push(Dispatch {
                         pipeline: pipeline.clone(),
                         bind_group: bind_sparse(&pipeline, &p, &bufs, None),
@@ -703,7 +877,7 @@ impl GpuBackend {
                 }
             }
         }
-        let passes = passes_for(work.bytes_read);
+        let passes = passes_for(work.bytes_read, ctx.summary.device_type == "Cpu");
         let timestamps = ctx
             .device
             .features()
