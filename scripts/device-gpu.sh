@@ -9,8 +9,8 @@
 # `run` unpacks the loader, points Vulkan at the NVIDIA driver, then writes under $OUT (at most 8 files come
 # back): adapters.txt, validate.json (every GPU backend x every layer x batch 1, 64), measure-b1.json and
 # measure-b64.json (the GPU backends on all layers, with device timestamps), gpu-libs.json (PyTorch's cuBLAS
-# and cuSPARSE layers and the device's read bandwidth, scripts/gpu-libs.py), sweep-parts.tgz (the batch-1 EIE
-# kernel's part count), report.tgz (`eie report` with NVML power) and log.txt. Commit what comes back under
+# and cuSPARSE layers and the device's read bandwidth, scripts/gpu-libs.py; SKIP_LIBS=1 leaves it out),
+# sweep.tgz (the GPU kernels' tuning knobs on four layers), report.tgz (`eie report` with NVML power) and log.txt. Commit what comes back under
 # results/<adapter>/. EIE_LAYERS="NT-LSTM Alex-8" limits the layers and THREADS (default 16) sets our CPU kernels' threads in the report (a quick smoke test elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,8 +52,8 @@ run)
     [ -f "$icd" ] && cat "$icd"
     export EIE_DATA_DIR="$PWD/.device/data"
     eie=./.device/eie
-    # The device tool allows 10 minutes a command: every step has its own limit, about 9 minutes in all,
-    # the most important first.
+    # The device tool allows 10 minutes a command: every step has its own limit (SWEEP_S and REPORT_S set
+    # two of them), about 8 minutes in all, the most important first.
     ldd --version | head -1 # the binary needs glibc 2.35 or newer
     timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm,clocks.max.mem --format=csv || true
     timeout -k 5 30 $eie adapters | tee "$OUT/adapters.txt"
@@ -65,33 +65,46 @@ run)
     layers=()
     for l in ${EIE_LAYERS:-}; do layers+=(--layer "$l"); done
     timeout -k 5 90 $eie validate ${layers[@]+"${layers[@]}"} "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
-    echo "validate: exit $?"
+    echo "validate: exit $? (at ${SECONDS} s)"
     for b in 1 64; do
         timeout -k 5 60 $eie measure ${layers[@]+"${layers[@]}"} "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
-        echo "measure batch $b: exit $?"
+        echo "measure batch $b: exit $? (at ${SECONDS} s)"
     done
-    # What a PyTorch user would run instead (cuBLAS, cuSPARSE) and the device's read bandwidth.
-    if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+    # The tuning knobs (kernels/src/gpu/backend.rs), swept on four layers; one JSON file per setting.
+    sweep_layers=(--layer VGG-6 --layer VGG-7 --layer Alex-8 --layer NT-We)
+    [ -n "${EIE_LAYERS:-}" ] && sweep_layers=("${layers[@]}")
+    rm -rf /tmp/sweep && mkdir -p /tmp/sweep
+    timeout -k 5 "${SWEEP_S:-170}" bash -c '
+        eie=$0
+        m() { "$eie" measure "$@" --budget-ms 100 --format json; }
+        for z in list walk; do
+            for p in 16 32 64 128 256; do
+                EIE_GPU_EIE_ZEROS=$z EIE_GPU_EIE_PARTS=$p m "${@}" --backend gpu-eie-f32 --backend gpu-eie-fixed \
+                    >/tmp/sweep/eie-$z-parts-$p.json
+            done
+        done
+        for w in 32 64 128 256; do
+            EIE_GPU_ROW_WG=$w m "${@}" --backend gpu-dense-f32 --backend gpu-csr-f32 >/tmp/sweep/row-wg-$w.json
+        done
+        for k in 1 2 4 8 16 32; do
+            EIE_GPU_DENSE_SPLITS=$k m "${@}" --backend gpu-dense-f32 --batch 64 >/tmp/sweep/dense-splits-$k.json
+        done' "$eie" "${sweep_layers[@]}"
+    echo "sweeps: exit $? (at ${SECONDS} s)"
+    tar czf "$OUT/sweep.tgz" -C /tmp sweep
+    # What a PyTorch user would run instead (cuBLAS, cuSPARSE) and the device's read bandwidth (SKIP_LIBS=1
+    # leaves it out: it does not change with our kernels).
+    if [ -n "${SKIP_LIBS:-}" ]; then
+        echo "gpu-libs: skipped (SKIP_LIBS)"
+    elif python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
         torch_layers=()
         for l in ${EIE_LAYERS:-}; do torch_layers+=(--layer "$l"); done
         timeout -k 5 90 python3 scripts/gpu-libs.py --eie "$eie" --out "$OUT/gpu-libs.json" ${torch_layers[@]+"${torch_layers[@]}"}
-        echo "gpu-libs: exit $?"
+        echo "gpu-libs: exit $? (at ${SECONDS} s)"
     else
         echo "gpu-libs: no PyTorch with CUDA here, skipped"
     fi
-    # The batch-1 EIE kernel's part count (default: about 1024 workgroups), swept on four layers.
-    sweep_layers=(--layer VGG-6 --layer VGG-7 --layer Alex-8 --layer NT-We)
-    [ -n "${EIE_LAYERS:-}" ] && sweep_layers=("${layers[@]}")
-    mkdir -p /tmp/sweep
-    timeout -k 5 60 bash -c '
-        for p in 1 2 4 8 16 32 64 128; do
-            EIE_GPU_EIE_PARTS=$p "$0" measure "${@}" --backend gpu-eie-f32 --backend gpu-eie-fixed --budget-ms 100 \
-                --format json >/tmp/sweep/parts-$p.json || exit
-        done' "$eie" "${sweep_layers[@]}"
-    echo "parts sweep: exit $?"
-    tar czf "$OUT/sweep-parts.tgz" -C /tmp sweep
-    timeout -k 5 150 $eie report ${layers[@]+"${layers[@]}"} --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
-    echo "report: exit $?"
+    timeout -k 5 "${REPORT_S:-100}" $eie report ${layers[@]+"${layers[@]}"} --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
+    echo "report: exit $? (at ${SECONDS} s)"
     [ -d /tmp/report ] && tar czf "$OUT/report.tgz" -C /tmp report
     # Let tee write the end of the log before the command returns.
     exec >&- 2>&-
