@@ -3,10 +3,10 @@
 
     python3 scripts/device-summary.py results/nvidia-h200 > results/nvidia-h200/summary.md
 
-Reads, from that folder: validate.json, measure-b1.json, measure-b64.json, gpu-libs.json, sweep/parts-*.json
+Reads, from that folder: validate.json, measure-b1.json, measure-b64.json, gpu-libs.json, sweep/KNOB-N.json
 and report/table-iv.csv, all written by the device script. Prints Markdown: validation, the device time of each
 of our wgpu kernels (GPU timestamps, per pass) beside PyTorch's cuBLAS / cuSPARSE layers (CUDA events) and the
-paper's EIE, the dense kernel's share of the measured read bandwidth, and the batch-1 EIE part-count sweep.
+paper's EIE, the dense kernel's share of the measured read bandwidth, and the sweeps of the tuning knobs.
 """
 import csv
 import glob
@@ -108,18 +108,30 @@ def main():
     print(f"EIE format (best of f32 and fixed) faster than our GPU CSR on {beats_csr} of {len(rows)} layers; "
           f"below the paper's EIE actual time on {beats_paper} of {sum(1 for r in rows if r[0] in paper)}.\n")
 
-    sweep = sorted(glob.glob(os.path.join(d, "sweep", "parts-*.json")),
-                   key=lambda p: int(re.search(r"parts-(\d+)", p).group(1)))
-    if sweep:
-        print("## Batch-1 EIE kernel: parts of the non-zero list (`EIE_GPU_EIE_PARTS`), device µs per pass\n")
-        cols, data = [], {}
-        for p in sweep:
-            n = re.search(r"parts-(\d+)", p).group(1)
-            cols.append(n)
+    # Sweeps: sweep/<knob>-<value>.json, one `eie measure` per setting; a table per knob.
+    knobs = {}
+    for p in glob.glob(os.path.join(d, "sweep", "*.json")):
+        m = re.match(r"(.*)-(\d+)$", os.path.basename(p)[:-5])
+        if m:
+            knobs.setdefault(m.group(1), []).append((int(m.group(2)), p))
+    if knobs:
+        print("## Sweeps of the tuning knobs: device µs per pass\n")
+        print("One `eie measure --budget-ms 100` process per setting (the GPU idles while each process builds its "
+              "layers, so the first rows of a process may run before the clocks are up: compare settings within "
+              "a table, not with the tables above).\n")
+    for knob in sorted(knobs):
+        files = sorted(knobs[knob])
+        data = {}
+        for n, p in files:
             for r in json.load(open(p))["rows"]:
-                data.setdefault((r["layer"], r["backend"]), {})[n] = r["device_us"]
-        rows = [[f"{l} {b}"] + [fmt(v.get(c)) for c in cols] for (l, b), v in data.items()]
-        print(table(["layer, backend"] + [f"{c} parts" for c in cols], rows) + "\n")
+                data.setdefault((r["layer"], r["backend"], r["batch"]), {})[n] = r["device_us"]
+        print(f"### `{knob}`\n")
+        rows = []
+        for (l, b, bt), v in data.items():
+            best = min((x for x in v.values() if x), default=None)
+            rows.append([f"{l} {b} (batch {bt})"] + [
+                (f"**{fmt(v.get(n))}**" if v.get(n) == best else fmt(v.get(n))) for n, _ in files])
+        print(table(["layer, backend"] + [str(n) for n, _ in files], rows) + "\n")
 
 
 if __name__ == "__main__":

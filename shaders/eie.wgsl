@@ -1,7 +1,8 @@
 // EIE-format SpMV over the layer's 4-bit codebook indices, in f32 and in EIE's 16-bit fixed point (bit-exact
 // with the CPU reference). The codebook lives in workgroup memory in every entry point.
 //
-// Batch 1, EIE's own dataflow (`compact`, then `cols_f32` / `cols_fixed`):
+// Batch 1, EIE's own dataflow (`compact`, then `cols_f32` / `cols_fixed`; on GPUs, by default, `direct`
+// without `compact`, in parts: `cols_part_*` and `finish_*_rows`):
 //   `compact` (one workgroup) scans the input and writes the list of non-zero columns in order, with its
 //   length first: EIE's leading-non-zero detection, done on the GPU.
 //   `cols_*`: one workgroup per GPU "PE" g, which owns the rows i = g (mod pes), as in EIE's interleaving.

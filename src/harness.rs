@@ -220,12 +220,21 @@ pub fn measure_with(
         b.prepare(layer, batch)?;
         all.push(b);
     }
-    // Warm-up: every copy once, then estimate the run count.
-    let t = Instant::now();
-    for b in all.iter_mut() {
-        bufs.run(b.as_mut())?;
+    // Warm-up: every copy once, then on for a quarter of the budget (an idle GPU clocks down, an NVIDIA
+    // H200 to a sixth of its speed, and takes a while to clock up: results/nvidia-h200), then estimate the
+    // run count from the last round.
+    let warm = Instant::now();
+    let mut est;
+    loop {
+        let t = Instant::now();
+        for b in all.iter_mut() {
+            bufs.run(b.as_mut())?;
+        }
+        est = t.elapsed().as_secs_f64() / copies as f64;
+        if warm.elapsed() >= plan.budget / 4 {
+            break;
+        }
     }
-    let est = t.elapsed().as_secs_f64() / copies as f64;
     let runs =
         ((plan.budget.as_secs_f64() / est.max(1e-9)) as usize).clamp(plan.min_runs, plan.max_runs);
     // GPU backends may run several identical passes per `run`: times are per pass.

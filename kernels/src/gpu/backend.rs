@@ -1,11 +1,15 @@
 //! The GPU kernels as [`Backend`]s: buffers uploaded once in `prepare`, one submit per `run`.
 //!
 //!
-//! Batch 1: dense and CSR give each row a workgroup (a strided walk and a workgroup-memory reduction); the
-//! EIE-format kernels run EIE's own dataflow (a non-zero list built on the GPU, then PEs owning interleaved
-//! rows walk the non-zero columns of the paper's 4 + 4-bit interleaved CSC). Batches: tiles of rows x 4
-//! samples per invocation, every weight or entry read once per tile. Small layers run several identical
-//! passes per submit ([`passes_for`]) and report the time per pass.
+//! Batch 1: dense and CSR give each row a workgroup (a strided walk and a subgroup or workgroup-memory
+//! reduction; a row per invocation on CPU adapters); the EIE-format kernels run EIE's own dataflow (PEs
+//! owning interleaved rows walk the non-zero columns of the paper's 4 + 4-bit interleaved CSC, zero
+//! activations skipped through a non-zero list built on the GPU or in the walk itself, the columns cut into
+//! parts on GPUs). Batches: dense in 64 x 64 tiles staged in workgroup memory with the features split
+//! (split-K) on GPUs, 4 rows x 4 samples per invocation on CPU adapters; CSR and EIE a row x 4 samples per
+//! invocation, every weight or entry read once per 4 samples. Layers run several identical passes per
+//! submit ([`passes_for`]) and report the time per pass. Environment knobs for tuning on a new GPU:
+//! [`PARTS_ENV`], [`DIRECT_ENV`], [`SPLITS_ENV`], [`ROW_WG_ENV`].
 
 use super::context::GpuContext;
 use super::error::GpuError;
@@ -280,14 +284,16 @@ pub const PARTS_ENV: &str = "EIE_GPU_EIE_PARTS";
 pub const SPLITS_ENV: &str = "EIE_GPU_DENSE_SPLITS";
 
 /// The environment variable that chooses how the batch-1 EIE kernel skips zero activations: `list`
-/// through the non-zero list built on the GPU (the default), `walk` in the walk itself (no list).
+/// through the non-zero list built on the GPU (the default on CPU adapters), `walk` in the walk itself, no
+/// list (the default on GPUs).
 pub const DIRECT_ENV: &str = "EIE_GPU_EIE_ZEROS";
 
-/// Whether [`DIRECT_ENV`] asks for the walk to skip zero activations itself.
-fn direct_from_env() -> Result<bool, GpuError> {
+/// Whether [`DIRECT_ENV`] asks for the walk to skip zero activations itself (`None`: not set).
+fn direct_from_env() -> Result<Option<bool>, GpuError> {
     match std::env::var(DIRECT_ENV).as_deref() {
-        Err(std::env::VarError::NotPresent) | Ok("list") => Ok(false),
-        Ok("walk") => Ok(true),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok("list") => Ok(Some(false)),
+        Ok("walk") => Ok(Some(true)),
         Ok(v) => Err(GpuError::Unsupported(format!(
             "{DIRECT_ENV}={v:?}: expected list or walk"
         ))),
@@ -710,25 +716,27 @@ impl GpuBackend {
                         }
                     }
                     bytes.resize(bytes.len().div_ceil(4) * 4, 0);
-                    // Enough workgroups to fill the adapter: on GPUs the non-zero list is cut into parts,
-                    // one per 64 input features, at most 128 (on an H200 the fixed-point kernel ran
-                    // fastest at 64 to 128 parts on VGG-6, VGG-7, Alex-8 and NT-We: results/nvidia-h200);
-                    // CPU adapters run one part, whose workgroups already outnumber their cores.
+                    // Zero activations are skipped through the non-zero list (`compact`, EIE's LNZD), or,
+                    // `direct`, by each invocation as it meets them in its share of the columns (one
+                    // dispatch fewer; a zero column leaves its lane idle). Enough workgroups to fill the
+                    // adapter: on GPUs the columns are cut into parts, one per 128 input features, at most
+                    // 32; CPU adapters run the list in one part, whose workgroups already outnumber their
+                    // cores. On an H200 (results/nvidia-h200) the list's single-workgroup scan cost up to
+                    // ~100 µs on VGG-6, and the walk in 32 parts was the fastest of 16 to 256 parts, list
+                    // or walk, on VGG-6, VGG-7, Alex-8 and NT-We (fixed point; f32 but for VGG-7's 16).
+                    let cpu_adapter = ctx.summary.device_type == "Cpu";
                     let parts = match self.eie_parts {
                         Some(p) => Some(p),
                         None => knob_from_env(PARTS_ENV, 4096)?,
                     }
-                    .unwrap_or(if ctx.summary.device_type == "Cpu" {
+                    .unwrap_or(if cpu_adapter {
                         1
                     } else {
-                        (inputs / 64).clamp(1, 128)
+                        (inputs / 128).clamp(1, 32)
                     });
-                    // Zero activations skipped through the non-zero list (`compact`, EIE's LNZD), or,
-                    // `direct`, by each invocation as it meets them in its share of the columns (one
-                    // dispatch fewer; zero columns leave lanes idle).
                     let direct = match self.eie_direct {
                         Some(d) => d,
-                        None => direct_from_env()?,
+                        None => direct_from_env()?.unwrap_or(!cpu_adapter),
                     };
                     let compact = ctx.pipeline(Shader::Eie, "compact", 256)?;
                     let nz = ctx.device.create_buffer(&wgpu::BufferDescriptor {
