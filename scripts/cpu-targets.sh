@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 eie=./target/release/eie
+echo "## read bandwidth by working-set size, 1 thread (eie probe)"
+$eie probe; echo
 echo "## dense GEMV, VGG-6, cold (DRAM), 1 and 2 threads"
 for t in 1 2; do $eie measure --layer VGG-6 --backend cpu-dense-f32 --backend ndarray-dense-f32 --cold --threads "$t" --budget-ms 1500 2>/dev/null; echo; done
 echo "## VGG-7, batch 1, 1 thread, every backend"

@@ -1,7 +1,7 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
 //! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
-//! `measure` (time backends), `report` (the paper's tables with ours), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
+//! `measure` (time backends), `probe` (read bandwidth by working-set size), `report` (the paper's tables with ours), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
 //! With no subcommand it runs the main job (`main_job.rs`): layers, the EIE model, a quick verified
 //! measurement of every backend, the report.
 
@@ -13,6 +13,7 @@ mod layers;
 mod main_job;
 mod measure;
 mod model_args;
+mod probe;
 mod report;
 mod simulate;
 mod sweep;
@@ -43,6 +44,8 @@ enum Command {
     Export(export::Args),
     /// Time backends on layers (verified outputs, median of repeated runs) beside the machine's bandwidth.
     Measure(measure::Args),
+    /// This machine's read bandwidth by working-set size (each cache level, then DRAM).
+    Probe(probe::Args),
     /// Run the EIE model (cycles, energy) on layers, beside the paper's Table IV and Table V.
     Simulate(simulate::Args),
     /// The paper's tables with our numbers beside: Markdown, CSV, JSON and SVG in a folder (default report/).
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Some(Command::Layers(args)) => layers::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Measure(args)) => measure::run(args),
+        Some(Command::Probe(args)) => probe::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),

@@ -158,3 +158,25 @@ fn gpu_tuning_knobs() {
         );
     }
 }
+
+#[test]
+fn probe_lists_each_level_then_dram() {
+    let o = eie(&["probe", "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert!(
+        rows.last().unwrap()["level"]
+            .as_str()
+            .unwrap()
+            .starts_with("DRAM")
+    );
+    let sizes: Vec<u64> = rows
+        .iter()
+        .map(|r| r["buffer_bytes"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert!(rows.iter().all(|r| r["gbps"].as_f64().unwrap() > 0.0));
+    let o = eie(&["probe", "--threads", "0"]);
+    assert!(!o.status.success());
+}

@@ -14,17 +14,45 @@ pub fn llc_bytes() -> usize {
             std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{i}/size"))
                 .ok()
         })
-        .filter_map(|s| {
-            let s = s.trim();
-            let (num, mul) = match s.chars().last() {
-                Some('K') => (&s[..s.len() - 1], 1024),
-                Some('M') => (&s[..s.len() - 1], 1024 * 1024),
-                _ => (s, 1),
-            };
-            num.parse::<usize>().ok().map(|n| n * mul)
-        })
+        .filter_map(|s| parse_size(s.trim()))
         .max()
         .unwrap_or(32 << 20)
+}
+
+/// The data caches of cpu0 from sysfs: (level, bytes), smallest first; empty when sysfs has none.
+pub fn data_caches() -> Vec<(u32, usize)> {
+    let dir = "/sys/devices/system/cpu/cpu0/cache";
+    let read = |i: usize, f: &str| std::fs::read_to_string(format!("{dir}/index{i}/{f}")).ok();
+    let mut v: Vec<(u32, usize)> = (0..8)
+        .filter_map(|i| {
+            let kind = read(i, "type")?;
+            if kind.trim() == "Instruction" {
+                return None;
+            }
+            let level = read(i, "level")?.trim().parse().ok()?;
+            Some((level, parse_size(read(i, "size")?.trim())?))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// "32K", "1024K", "32M" or a plain byte count.
+fn parse_size(s: &str) -> Option<usize> {
+    let (num, mul) = match s.chars().last()? {
+        'K' => (&s[..s.len() - 1], 1024),
+        'M' => (&s[..s.len() - 1], 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<usize>().ok().map(|n| n * mul)
+}
+
+/// Read bandwidth (GB/s) of one buffer of `bytes` (at least 4 KiB per thread), read over and over on
+/// `threads` threads: the ceiling for a kernel whose data stays in the cache level that size fits. Each
+/// thread reads its own part; the median of `reps` passes.
+pub fn buffer_gbps(bytes: usize, threads: usize, reps: usize) -> f64 {
+    let len = (bytes / 4).max(1024 * threads.max(1));
+    read_gbps(&[vec![1.0f32; len]], threads, reps)
 }
 
 struct Sum<'a>(&'a [f32]);
@@ -94,4 +122,23 @@ pub fn probe(threads: usize) -> (f64, f64) {
     // page that would be read from cache.
     let cold: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32 + 1.0; cold_len]).collect();
     (read_gbps(&hot, threads, 15), read_gbps(&cold, threads, 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("32K"), Some(32 << 10));
+        assert_eq!(parse_size("32M"), Some(32 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn a_small_buffer_has_a_bandwidth() {
+        let g = buffer_gbps(16 << 10, 1, 3);
+        assert!(g.is_finite() && g > 0.0, "{g}");
+    }
 }
