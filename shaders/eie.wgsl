@@ -74,6 +74,23 @@ fn entry16(e: u32) -> u32 {
     return (entries[e >> 1u] >> ((e & 1u) * 16u)) & 0xFFFFu;
 }
 
+/// Four 16-bit row entries from entry e on, after column c (1-based: the column walked so far): their
+/// codebook indices and their columns (1-based), decoded before any gather so the four gathers are
+/// independent.
+struct Four {
+    k: vec4<u32>,
+    col: vec4<u32>,
+}
+
+fn four(e: u32, c: u32) -> Four {
+    let v = vec4<u32>(entry16(e), entry16(e + 1u), entry16(e + 2u), entry16(e + 3u));
+    let d = v & vec4<u32>(0xFFFu);
+    let c0 = c + d.x;
+    let c1 = c0 + d.y;
+    let c2 = c1 + d.z;
+    return Four(v >> vec4<u32>(12u), vec4<u32>(c0, c1, c2, c2 + d.w));
+}
+
 fn entry8(e: u32) -> u32 {
     return (entries[e >> 2u] >> ((e & 3u) * 8u)) & 0xFFu;
 }
@@ -280,24 +297,17 @@ fn rows_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     var e = ptr[r];
     let end = ptr[r + 1u];
     for (; e + 4u <= end; e += 4u) {
-        let v0 = entry16(e);
-        let v1 = entry16(e + 1u);
-        let v2 = entry16(e + 2u);
-        let v3 = entry16(e + 3u);
-        let c0 = c + (v0 & 0xFFFu);
-        let c1 = c0 + (v1 & 0xFFFu);
-        let c2 = c1 + (v2 & 0xFFFu);
-        let c3 = c2 + (v3 & 0xFFFu);
-        c = c3;
-        let x0 = x4_f32[(c0 - 1u) * groups + sg];
-        let x1 = x4_f32[(c1 - 1u) * groups + sg];
-        let x2 = x4_f32[(c2 - 1u) * groups + sg];
-        let x3 = x4_f32[(c3 - 1u) * groups + sg];
+        let f = four(e, c);
+        c = f.col.w;
+        let x0 = x4_f32[(f.col.x - 1u) * groups + sg];
+        let x1 = x4_f32[(f.col.y - 1u) * groups + sg];
+        let x2 = x4_f32[(f.col.z - 1u) * groups + sg];
+        let x3 = x4_f32[(f.col.w - 1u) * groups + sg];
         let z = vec4<f32>(0.0);
-        a0 += select(z, cb_f32[v0 >> 12u] * x0, (v0 >> 12u) != 0u);
-        a0 += select(z, cb_f32[v1 >> 12u] * x1, (v1 >> 12u) != 0u);
-        a1 += select(z, cb_f32[v2 >> 12u] * x2, (v2 >> 12u) != 0u);
-        a1 += select(z, cb_f32[v3 >> 12u] * x3, (v3 >> 12u) != 0u);
+        a0 += select(z, cb_f32[f.k.x] * x0, f.k.x != 0u);
+        a0 += select(z, cb_f32[f.k.y] * x1, f.k.y != 0u);
+        a1 += select(z, cb_f32[f.k.z] * x2, f.k.z != 0u);
+        a1 += select(z, cb_f32[f.k.w] * x3, f.k.w != 0u);
     }
     for (; e < end; e++) {
         let v = entry16(e);
@@ -435,23 +445,12 @@ fn rows_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     var e = ptr[r];
     let end = ptr[r + 1u];
     for (; e + 4u <= end; e += 4u) {
-        let v0 = entry16(e);
-        let v1 = entry16(e + 1u);
-        let v2 = entry16(e + 2u);
-        let v3 = entry16(e + 3u);
-        let c0 = c + (v0 & 0xFFFu);
-        let c1 = c0 + (v1 & 0xFFFu);
-        let c2 = c1 + (v2 & 0xFFFu);
-        let c3 = c2 + (v3 & 0xFFFu);
-        c = c3;
-        let x0 = x4_q[(c0 - 1u) * groups + sg];
-        let x1 = x4_q[(c1 - 1u) * groups + sg];
-        let x2 = x4_q[(c2 - 1u) * groups + sg];
-        let x3 = x4_q[(c3 - 1u) * groups + sg];
-        acc += (cb_q[v0 >> 12u] * x0) >> shift;
-        acc += (cb_q[v1 >> 12u] * x1) >> shift;
-        acc += (cb_q[v2 >> 12u] * x2) >> shift;
-        acc += (cb_q[v3 >> 12u] * x3) >> shift;
+        let f = four(e, c);
+        c = f.col.w;
+        acc += (cb_q[f.k.x] * x4_q[(f.col.x - 1u) * groups + sg]) >> shift;
+        acc += (cb_q[f.k.y] * x4_q[(f.col.y - 1u) * groups + sg]) >> shift;
+        acc += (cb_q[f.k.z] * x4_q[(f.col.z - 1u) * groups + sg]) >> shift;
+        acc += (cb_q[f.k.w] * x4_q[(f.col.w - 1u) * groups + sg]) >> shift;
     }
     for (; e < end; e++) {
         let v = entry16(e);
