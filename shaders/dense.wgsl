@@ -171,10 +171,12 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     let per = (steps + params.splits - 1u) / params.splits;
     let s0 = min(split * per, steps);
     let s1 = min(s0 + per, steps);
-    // Loading: invocation li fetches weight vec4 lk of row lr, and input vec4 xc of feature xf.
-    let lr = li / 4u;
+    // Loading: invocations 0..63 each fetch weight vec4 lk of rows 4q..4q+3 and store them transposed
+    // (whole vec4s: no two invocations write parts of one vector); every invocation fetches input vec4
+    // xc of feature xf.
+    let q = li / 4u;
     let lk = li % 4u;
-    let wrow = 64u * tm + lr;
+    let wrow = 64u * tm + 4u * q;
     let xf = li / 16u;
     let xc = 16u * tn + li % 16u;
     // Computing: rows 64 tm + 4 tr + (0..3), sample vec4 16 tn + tc.
@@ -185,17 +187,19 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
     for (var s = s0; s < s1; s++) {
-        let kv = 4u * s + lk;
-        var wv = vec4<f32>(0.0);
-        if (wrow < params.rows && kv < row_vec4) {
-            wv = w[wrow * row_vec4 + kv];
+        if (li < 64u) {
+            let kv = 4u * s + lk;
+            var m = array<vec4<f32>, 4>();
+            for (var i = 0u; i < 4u; i++) {
+                if (wrow + i < params.rows && kv < row_vec4) {
+                    m[i] = w[(wrow + i) * row_vec4 + kv];
+                }
+            }
+            ws[(4u * lk) * 16u + q] = vec4<f32>(m[0].x, m[1].x, m[2].x, m[3].x);
+            ws[(4u * lk + 1u) * 16u + q] = vec4<f32>(m[0].y, m[1].y, m[2].y, m[3].y);
+            ws[(4u * lk + 2u) * 16u + q] = vec4<f32>(m[0].z, m[1].z, m[2].z, m[3].z);
+            ws[(4u * lk + 3u) * 16u + q] = vec4<f32>(m[0].w, m[1].w, m[2].w, m[3].w);
         }
-        let q = lr / 4u;
-        let e = lr % 4u;
-        ws[(4u * lk) * 16u + q][e] = wv.x;
-        ws[(4u * lk + 1u) * 16u + q][e] = wv.y;
-        ws[(4u * lk + 2u) * 16u + q][e] = wv.z;
-        ws[(4u * lk + 3u) * 16u + q][e] = wv.w;
         let f = 16u * s + xf;
         var xv = vec4<f32>(0.0);
         if (f < 4u * row_vec4 && xc < groups) {

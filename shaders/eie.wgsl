@@ -10,7 +10,7 @@
 //   EIE's interleaved CSC (one byte per entry, four to a u32: the 4-bit codebook index in the high nibble,
 //   the 4-bit count of zero rows before the entry in the low one, padding entries of index 0 after 15
 //   zeros) and add codebook[v] * a_j into the PE's accumulators in workgroup memory (atomically: two
-//   columns may touch one row at once). Zero activations cost nothing but the scan.
+//   columns may touch one row at once). With the list, zero activations cost nothing but the scan.
 //   With `direct` set there is no list: the walk takes the columns themselves and skips zero activations
 //   as it meets them (one dispatch fewer; a zero column leaves its lane idle).
 //   To fill a large GPU, the non-zero list can also be cut into `chunks` parts (`cols_part_*`): workgroup

@@ -148,6 +148,9 @@ fn gpu_tuning_knobs() {
         ("EIE_GPU_DENSE_SPLITS", "many", "gpu-dense-f32", "2"),
         ("EIE_GPU_ROW_WG", "48", "gpu-csr-f32", "1"),
         ("EIE_GPU_EIE_ZEROS", "skip", "gpu-eie-fixed", "1"),
+        // Every knob is checked whichever kernel runs.
+        ("EIE_GPU_EIE_ZEROS", "skip", "gpu-dense-f32", "2"),
+        ("EIE_GPU_EIE_PARTS", "0", "gpu-csr-f32", "64"),
     ] {
         let o = run(var, value, backend, batch);
         let err = String::from_utf8_lossy(&o.stderr);

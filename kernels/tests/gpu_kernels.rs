@@ -147,6 +147,25 @@ fn every_reduction_variant() {
                 }
             }
         }
+        // Other workgroup sizes of the row-per-workgroup reductions.
+        for &r in variants
+            .iter()
+            .filter(|&&r| r != Reduction::RowPerInvocation)
+        {
+            for wg in [32, 256] {
+                let mut b = GpuBackend::with_row_wg(kernel, r, wg);
+                for l in &layers {
+                    if let Err(e) = check(&mut b, l, 1) {
+                        failures.push(format!("{r:?}, {wg} a row: {e}"));
+                    }
+                }
+                let detail = eie_compress::Backend::detail(&b);
+                assert!(
+                    detail.contains(&format!("workgroup of {wg} per row")),
+                    "{detail}"
+                );
+            }
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -156,6 +175,7 @@ fn every_reduction_variant() {
 /// rows and features that fill no whole tile, splits that leave ranges empty.
 #[test]
 fn dense_tiles_and_splits() {
+    use eie_kernels::gpu::Reduction;
     if !have_gpu() {
         return;
     }
@@ -176,6 +196,23 @@ fn dense_tiles_and_splits() {
             detail.contains("workgroup memory") && detail.contains(&format!("{splits} split")),
             "{detail}"
         );
+    }
+    // Weights cut into blocks of 68 rows (as layers larger than one binding are): the blocks' first rows
+    // and the partial sums' whole-layer layout, tiled and split, tiled whole, and at batch 1.
+    let tall = &layers[layers.len() - 1];
+    for (reduction, splits) in [
+        (Reduction::Workgroup, Some(3)),
+        (Reduction::Workgroup, Some(1)),
+        (Reduction::RowPerInvocation, None),
+    ] {
+        let mut b = GpuBackend::with_dense_block_rows(reduction, splits, 68);
+        for l in [&layers[3], tall] {
+            for batch in [1, 65] {
+                if let Err(e) = check(&mut b, l, batch) {
+                    failures.push(format!("blocks of 68 rows, {reduction:?}, {splits:?}: {e}"));
+                }
+            }
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -145,8 +145,12 @@ pub struct GpuBackend {
     /// Feature splits of the tiled dense kernel (`None`: chosen for the layer).
     dense_splits: Option<usize>,
     /// The batch-1 EIE kernel skips zero activations in its walk, without the non-zero list (`None`:
-    /// [`DIRECT_ENV`], else the list).
+    /// [`DIRECT_ENV`], else the adapter's default).
     eie_direct: Option<bool>,
+    /// Workgroup size of the batch-1 row-per-workgroup kernels (`None`: [`ROW_WG_ENV`], else 64).
+    row_wg: Option<u32>,
+    /// Most rows of one dense weight block (`None`: as many as one storage binding holds).
+    dense_block_rows: Option<usize>,
     ctx: Result<Arc<GpuContext>, GpuError>,
     state: Option<State>,
     last_device_us: Option<f64>,
@@ -186,6 +190,25 @@ impl GpuBackend {
         }
     }
 
+    /// The kernel with a chosen batch-1 reduction and `wg` (32, 64, 128 or 256) invocations per row in the
+    /// row-per-workgroup kernels.
+    pub fn with_row_wg(kernel: GpuKernel, reduction: Reduction, wg: u32) -> Self {
+        Self {
+            row_wg: Some(wg),
+            ..Self::with_reduction(kernel, reduction)
+        }
+    }
+
+    /// The dense kernel with its weights cut into blocks of at most `rows` rows (a multiple of 4), as
+    /// layers larger than one storage binding are (tests run the block path on small layers).
+    pub fn with_dense_block_rows(reduction: Reduction, splits: Option<usize>, rows: usize) -> Self {
+        Self {
+            dense_block_rows: Some(rows.div_ceil(4).max(1) * 4),
+            dense_splits: splits,
+            ..Self::with_reduction(GpuKernel::Dense, reduction)
+        }
+    }
+
     /// The kernel with a chosen batch-1 reduction (tests run every one on any adapter that has it).
     pub fn with_reduction(kernel: GpuKernel, reduction: Reduction) -> Self {
         Self {
@@ -194,6 +217,8 @@ impl GpuBackend {
             eie_parts: None,
             dense_splits: None,
             eie_direct: None,
+            row_wg: None,
+            dense_block_rows: None,
             ctx: GpuContext::shared(),
             state: None,
             last_device_us: None,
@@ -290,7 +315,7 @@ pub const DIRECT_ENV: &str = "EIE_GPU_EIE_ZEROS";
 
 /// Whether [`DIRECT_ENV`] asks for the walk to skip zero activations itself (`None`: not set).
 fn direct_from_env() -> Result<Option<bool>, GpuError> {
-    match std::env::var(DIRECT_ENV).as_deref() {
+    match std::env::var(DIRECT_ENV).as_deref().map(str::trim) {
         Err(std::env::VarError::NotPresent) => Ok(None),
         Ok("list") => Ok(Some(false)),
         Ok("walk") => Ok(Some(true)),
@@ -305,14 +330,43 @@ fn direct_from_env() -> Result<Option<bool>, GpuError> {
 /// kernels that give each row a workgroup (dense and CSR on GPUs).
 pub const ROW_WG_ENV: &str = "EIE_GPU_ROW_WG";
 
-/// The workgroup size of the row-per-workgroup kernels: [`ROW_WG_ENV`] or `WG`.
-fn row_wg() -> Result<u32, GpuError> {
+/// The workgroup size of the row-per-workgroup kernels set in [`ROW_WG_ENV`], if any.
+fn row_wg() -> Result<Option<u32>, GpuError> {
     match knob_from_env(ROW_WG_ENV, 256)? {
-        None => Ok(WG),
-        Some(n) if [32, 64, 128, 256].contains(&n) => Ok(n as u32),
+        None => Ok(None),
+        Some(n) if [32, 64, 128, 256].contains(&n) => Ok(Some(n as u32)),
         Some(n) => Err(GpuError::Unsupported(format!(
             "{ROW_WG_ENV}={n}: expected 32, 64, 128 or 256"
         ))),
+    }
+}
+
+/// The tuning knobs from the environment, all parsed (and a bad value refused) whichever kernel runs.
+struct Knobs {
+    parts: Option<usize>,
+    direct: Option<bool>,
+    splits: Option<usize>,
+    row_wg: Option<u32>,
+}
+
+impl Knobs {
+    fn from_env() -> Result<Self, GpuError> {
+        Ok(Self {
+            parts: knob_from_env(PARTS_ENV, 4096)?,
+            direct: direct_from_env()?,
+            splits: knob_from_env(SPLITS_ENV, 1024)?,
+            row_wg: row_wg()?,
+        })
+    }
+}
+
+/// The batch-1 EIE kernel's defaults: (parts, skip zeros in the walk). On GPUs the walk over the columns
+/// cut into one part per 128 inputs, at most 32; on CPU adapters the non-zero list in one part.
+fn eie_walk_defaults(inputs: usize, cpu_adapter: bool) -> (usize, bool) {
+    if cpu_adapter {
+        (1, false)
+    } else {
+        ((inputs / 128).clamp(1, 32), true)
     }
 }
 
@@ -348,6 +402,7 @@ impl GpuBackend {
         layer: &CompressedLayer,
         batch: usize,
     ) -> Result<State, GpuError> {
+        let knobs = Knobs::from_env()?;
         let (inputs, outputs) = (layer.inputs(), layer.outputs());
         if inputs == 0 || outputs == 0 {
             return Err(GpuError::Unsupported(format!(
@@ -485,8 +540,7 @@ impl GpuBackend {
                     (_, Reduction::RowPerInvocation) => (Shader::Dense, "gemm"),
                     _ => (Shader::Dense, "gemm_tiled"),
                 };
-                // The tuning knobs are checked whichever kernel runs: a bad value is an error everywhere.
-                let (row_wg, env_splits) = (row_wg()?, knob_from_env(SPLITS_ENV, 1024)?);
+                let row_wg = self.row_wg.or(knobs.row_wg).unwrap_or(WG);
                 let wg = if entry == "gemv" || entry == "gemv_sg" {
                     row_wg
                 } else {
@@ -505,6 +559,7 @@ impl GpuBackend {
                 }
                 let rows_per_block = ((max_bind / row_bytes) as usize / 4 * 4)
                     .min(outputs.div_ceil(4) * 4)
+                    .min(self.dense_block_rows.unwrap_or(usize::MAX))
                     .max(4);
                 let w = layer.dense_weights();
                 let bias_buf = storage(ctx, "bias", bytemuck::cast_slice(&bias))?;
@@ -512,7 +567,7 @@ impl GpuBackend {
                 // about 1024 workgroups, each split keeping 256 features or more.
                 let tiles = outputs.div_ceil(64) * groups4.div_ceil(16);
                 let splits = if entry == "gemm_tiled" {
-                    match self.dense_splits.or(env_splits) {
+                    match self.dense_splits.or(knobs.splits) {
                         Some(k) => k,
                         None => 1024usize.div_ceil(tiles).clamp(1, (inputs / 256).max(1)),
                     }
@@ -571,17 +626,18 @@ impl GpuBackend {
                     });
                     keep.extend([wbuf, p]);
                 }
-                if let Some(q) = part.filter(|_| splits > 1) {
+                if let Some(q) = part.as_ref().filter(|_| splits > 1) {
                     let sum = ctx.pipeline(Shader::Dense, "gemm_sum", WG)?;
                     let g = grid(outputs * groups4, max_dim);
                     let p = params(outputs, 0, g.0, 0, splits as u32, outputs as u32, 0);
                     dispatches.push(Dispatch {
                         pipeline: sum.clone(),
-                        bind_group: bind(&sum, &[(0, &p), (3, &bias_buf), (4, &y), (5, &q)]),
+                        bind_group: bind(&sum, &[(0, &p), (3, &bias_buf), (4, &y), (5, q)]),
                         groups: g,
                     });
-                    keep.extend([q, p]);
+                    keep.push(p);
                 }
+                keep.extend(part);
                 keep.push(bias_buf);
                 let elems = (outputs * inputs) as u64;
                 work = Work {
@@ -606,7 +662,7 @@ impl GpuBackend {
                     (1, _) => (Shader::Csr, "spmv_rows"),
                     _ => (Shader::Csr, "spmm"),
                 };
-                let row_wg = row_wg()?;
+                let row_wg = self.row_wg.or(knobs.row_wg).unwrap_or(WG);
                 let wg = if entry == "spmv" || entry == "spmv_sg" {
                     row_wg
                 } else {
@@ -724,20 +780,10 @@ impl GpuBackend {
                     // cores. On an H200 (results/nvidia-h200) the list's single-workgroup scan cost up to
                     // ~100 µs on VGG-6, and the walk in 32 parts was the fastest of 16 to 256 parts, list
                     // or walk, on VGG-6, VGG-7, Alex-8 and NT-We (fixed point; f32 but for VGG-7's 16).
-                    let cpu_adapter = ctx.summary.device_type == "Cpu";
-                    let parts = match self.eie_parts {
-                        Some(p) => Some(p),
-                        None => knob_from_env(PARTS_ENV, 4096)?,
-                    }
-                    .unwrap_or(if cpu_adapter {
-                        1
-                    } else {
-                        (inputs / 128).clamp(1, 32)
-                    });
-                    let direct = match self.eie_direct {
-                        Some(d) => d,
-                        None => direct_from_env()?.unwrap_or(!cpu_adapter),
-                    };
+                    let (parts0, direct0) =
+                        eie_walk_defaults(inputs, ctx.summary.device_type == "Cpu");
+                    let parts = self.eie_parts.or(knobs.parts).unwrap_or(parts0);
+                    let direct = self.eie_direct.or(knobs.direct).unwrap_or(direct0);
                     let compact = ctx.pipeline(Shader::Eie, "compact", 256)?;
                     let nz = ctx.device.create_buffer(&wgpu::BufferDescriptor {
                         label: Some("non-zero columns"),
@@ -1115,5 +1161,28 @@ impl Backend for GpuBackend {
             (Ok(c), None) => format!("{} ({})", c.summary.name, c.summary.backend),
             (Err(e), _) => e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eie_defaults_per_adapter() {
+        assert_eq!(eie_walk_defaults(25088, false), (32, true));
+        assert_eq!(eie_walk_defaults(4096, false), (32, true));
+        assert_eq!(eie_walk_defaults(1201, false), (9, true));
+        assert_eq!(eie_walk_defaults(100, false), (1, true));
+        assert_eq!(eie_walk_defaults(25088, true), (1, false));
+    }
+
+    #[test]
+    fn passes_per_submit_from_the_bytes_read() {
+        assert_eq!(passes_for(411 << 20, false), 2);
+        assert_eq!(passes_for(411 << 20, true), 1);
+        assert_eq!(passes_for(4 << 20, true), 4);
+        assert_eq!(passes_for(1 << 20, false), 32);
+        assert_eq!(passes_for(0, true), 32);
     }
 }
