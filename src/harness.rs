@@ -21,6 +21,10 @@ pub struct Plan {
     pub budget: Duration,
     pub min_runs: usize,
     pub max_runs: usize,
+    /// With `cold`: after every timed run, one untimed pass of the DRAM read probe on this many threads,
+    /// so that the kernel's share of the bandwidth compares runs from the same moments (on a shared
+    /// machine DRAM bandwidth drifts by 2x within minutes).
+    pub probe_threads: Option<usize>,
 }
 
 impl Default for Plan {
@@ -31,6 +35,7 @@ impl Default for Plan {
             budget: Duration::from_millis(400),
             min_runs: 5,
             max_runs: 2000,
+            probe_threads: None,
         }
     }
 }
@@ -57,6 +62,8 @@ pub struct Measurement {
     pub exact: bool,
     /// Average power while the timed runs ran, where a counter is readable ([`crate::power`]).
     pub watts: Watts,
+    /// Median of the DRAM probe passes interleaved with the timed runs (`Plan::probe_threads`), GB/s.
+    pub probe_gbps: Option<f64>,
 }
 
 enum Buffers {
@@ -241,6 +248,13 @@ pub fn measure_with(
     let passes = all[0].passes_per_run().max(1) as f64;
     let mut times = Vec::with_capacity(runs);
     let mut device = Vec::new();
+    // The interleaved probe reads its own buffers, each as large as the last-level cache.
+    let probe = plan.probe_threads.filter(|_| plan.cold).map(|t| {
+        let len = (llc_bytes / 4).max(1 << 20);
+        let bufs: Vec<Vec<f32>> = (0..2).map(|i| vec![i as f32 + 1.0; len]).collect();
+        (t, bufs)
+    });
+    let mut probed = Vec::new();
     let before = meter.map(|m| m.read());
     for r in 0..runs {
         let b = &mut all[r % copies];
@@ -248,11 +262,18 @@ pub fn measure_with(
         bufs.run(b.as_mut())?;
         times.push(t.elapsed().as_secs_f64() / passes);
         device.extend(b.device_time_us());
+        if let Some((threads, p)) = &probe {
+            probed.push(eie_kernels::cpu::bandwidth::read_gbps(p, *threads, 1));
+        }
     }
+    // Power covers the probe passes too when they are interleaved: report none then.
     let watts = meter
         .zip(before)
+        .filter(|_| probe.is_none())
         .map(|(m, a)| m.watts(&a, &m.read()))
         .unwrap_or_default();
+    probed.sort_by(f64::total_cmp);
+    let probe_gbps = (!probed.is_empty()).then(|| probed[probed.len() / 2]);
     device.sort_by(f64::total_cmp);
     let device_us = (!device.is_empty()).then(|| device[device.len() / 2]);
     times.sort_by(f64::total_cmp);
@@ -274,5 +295,6 @@ pub fn measure_with(
         max_abs_err,
         exact,
         watts,
+        probe_gbps,
     })
 }

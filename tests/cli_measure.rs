@@ -183,3 +183,41 @@ fn probe_lists_each_level_then_dram() {
     let o = eie(&["probe", "--threads", "0"]);
     assert!(!o.status.success());
 }
+
+/// `--cold`: each row's share of the bandwidth is over DRAM probe passes run between its timed runs.
+#[test]
+fn cold_rows_carry_their_interleaved_probe() {
+    let o = eie(&[
+        "measure",
+        "--layer",
+        "NT-We",
+        "--backend",
+        "cpu-csr-f32",
+        "--cold",
+        "--budget-ms",
+        "20",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &v["rows"][0];
+    let probe = r["probe_gbps"].as_f64().expect("an interleaved probe");
+    assert!(probe > 0.0);
+    let share = r["gbps"].as_f64().unwrap() / probe;
+    assert!((r["bandwidth_fraction"].as_f64().unwrap() - share).abs() < 1e-9 * share.max(1.0));
+    // Hot rows have none.
+    let o = eie(&[
+        "measure",
+        "--layer",
+        "NT-We",
+        "--backend",
+        "cpu-csr-f32",
+        "--budget-ms",
+        "5",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["rows"][0]["probe_gbps"].is_null());
+}
