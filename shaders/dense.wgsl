@@ -60,6 +60,16 @@ fn finish(row: u32, acc: f32) -> f32 {
     return out;
 }
 
+/// Finishes and stores samples 4 sgc .. 4 sgc + 3 (those below the batch) of one row.
+fn store4(row: u32, sgc: u32, acc: vec4<f32>) {
+    for (var c = 0u; c < 4u; c++) {
+        let b = 4u * sgc + c;
+        if (b < params.batch) {
+            y[row * params.batch + b] = finish(row, acc[c]);
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn gemv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
     let r = wg.y * params.groups_x + wg.x;
@@ -138,13 +148,7 @@ fn gemm(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         if (r >= params.rows) {
             break;
         }
-        let row = params.row0 + r;
-        for (var c = 0u; c < 4u; c++) {
-            let b = 4u * sg + c;
-            if (b < params.batch) {
-                y[row * params.batch + b] = finish(row, acc[i][c]);
-            }
-        }
+        store4(params.row0 + r, sg, acc[i]);
     }
 }
 
@@ -229,12 +233,7 @@ fn gemm_tiled(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         }
         let row = params.row0 + r;
         if (params.splits == 1u) {
-            for (var c = 0u; c < 4u; c++) {
-                let b = 4u * sgc + c;
-                if (b < params.batch) {
-                    y[row * params.batch + b] = finish(row, acc[i][c]);
-                }
-            }
+            store4(row, sgc, acc[i]);
         } else {
             part[(split * params.all_rows + row) * groups + sgc] = acc[i];
         }
@@ -255,10 +254,5 @@ fn gemm_sum(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
     for (var s = 0u; s < params.splits; s++) {
         acc += part[(s * params.all_rows + row) * groups + sgc];
     }
-    for (var c = 0u; c < 4u; c++) {
-        let b = 4u * sgc + c;
-        if (b < params.batch) {
-            y[row * params.batch + b] = finish(row, acc[c]);
-        }
-    }
+    store4(row, sgc, acc);
 }

@@ -249,11 +249,10 @@ pub fn measure_with(
     let mut times = Vec::with_capacity(runs);
     let mut device = Vec::new();
     // The interleaved probe reads its own buffers, each as large as the last-level cache.
-    let probe = plan.probe_threads.filter(|_| plan.cold).map(|t| {
-        let len = (llc_bytes / 4).max(1 << 20);
-        let bufs: Vec<Vec<f32>> = (0..2).map(|i| vec![i as f32 + 1.0; len]).collect();
-        (t, bufs)
-    });
+    let probe = plan
+        .probe_threads
+        .filter(|_| plan.cold)
+        .map(|t| (t, eie_kernels::cpu::bandwidth::dram_buffers(2)));
     let mut probed = Vec::new();
     let before = meter.map(|m| m.read());
     for r in 0..runs {

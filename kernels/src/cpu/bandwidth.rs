@@ -117,11 +117,18 @@ pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
 pub fn probe(threads: usize) -> (f64, f64) {
     let llc = llc_bytes();
     let hot = vec![vec![1.0f32; (llc / 4 / 4).max(1 << 16)]];
-    let cold_len = (llc / 4).max(1 << 20);
-    // Non-zero contents: a `vec![0.0; n]` is calloc'd, and untouched zero pages all map to one physical
-    // page that would be read from cache.
-    let cold: Vec<Vec<f32>> = (0..4).map(|i| vec![i as f32 + 1.0; cold_len]).collect();
-    (read_gbps(&hot, threads, 15), read_gbps(&cold, threads, 8))
+    (
+        read_gbps(&hot, threads, 15),
+        read_gbps(&dram_buffers(4), threads, 8),
+    )
+}
+
+/// `n` buffers, each as large as the last-level cache: read in turn, every pass comes from DRAM. Non-zero
+/// contents: a `vec![0.0; n]` is calloc'd, and untouched zero pages all map to one physical page that
+/// would be read from cache.
+pub fn dram_buffers(n: usize) -> Vec<Vec<f32>> {
+    let len = (llc_bytes() / 4).max(1 << 20);
+    (0..n).map(|i| vec![i as f32 + 1.0; len]).collect()
 }
 
 #[cfg(test)]
