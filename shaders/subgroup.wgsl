@@ -1,7 +1,7 @@
 // Batch-1 dense GEMV (`gemv_sg`) and CSR SpMV (`spmv_sg`) with subgroup reductions: used where the adapter has
 // the SUBGROUP feature (the same kernels with workgroup-memory reductions, in dense.wgsl and csr.wgsl, are the
 // fallback). One workgroup per row; its invocations stride over the row, each subgroup sums its lanes with
-// `subgroupAdd`, one lane per subgroup writes its sum to workgroup memory, and invocation 0 adds those up:
+// `subgroupAdd`, one lane per subgroup writes its sum to workgroup memory, and `workgroup_sum` adds those up:
 // one barrier instead of log2(WG).
 //
 // Bindings (group 0), as dense.wgsl's `gemv` (gemv_sg) and csr.wgsl's `spmv` (spmv_sg):
@@ -48,6 +48,21 @@ override WG: u32 = 64u;
 // One slot per subgroup (a subgroup has at least one lane).
 var<workgroup> partial: array<f32, 256>;
 
+/// The workgroup's sum of `acc`: each subgroup adds its lanes, one lane per subgroup writes to workgroup
+/// memory, then every invocation adds those (one barrier). Call it from uniform control flow.
+fn workgroup_sum(acc: f32, sg: u32, nsg: u32, lane: u32) -> f32 {
+    let s = subgroupAdd(acc);
+    if (lane == 0u) {
+        partial[sg] = s;
+    }
+    workgroupBarrier();
+    var t = 0.0;
+    for (var i = 0u; i < nsg; i++) {
+        t += partial[i];
+    }
+    return t;
+}
+
 fn relu(v: f32) -> f32 {
     return select(v, max(v, 0.0), params.relu != 0u);
 }
@@ -70,16 +85,8 @@ fn gemv_sg(
     for (var k = li; k < row_vec4; k += WG) {
         acc += dot(w[r * row_vec4 + k], x4[k]);
     }
-    let s = subgroupAdd(acc);
-    if (lane == 0u) {
-        partial[sg] = s;
-    }
-    workgroupBarrier();
+    let t = workgroup_sum(acc, sg, nsg, lane);
     if (li == 0u) {
-        var t = 0.0;
-        for (var i = 0u; i < nsg; i++) {
-            t += partial[i];
-        }
         let row = params.row0 + r;
         dense_y[row] = relu(t + dense_bias[row]);
     }
@@ -101,16 +108,8 @@ fn spmv_sg(
     for (var p = row_ptr[r] + li; p < row_ptr[r + 1u]; p += WG) {
         acc += vals[p] * x1[col_idx[p]];
     }
-    let s = subgroupAdd(acc);
-    if (lane == 0u) {
-        partial[sg] = s;
-    }
-    workgroupBarrier();
+    let t = workgroup_sum(acc, sg, nsg, lane);
     if (li == 0u) {
-        var t = 0.0;
-        for (var i = 0u; i < nsg; i++) {
-            t += partial[i];
-        }
         csr_y[r] = relu(t + csr_bias[r]);
     }
 }
