@@ -9,7 +9,8 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use eie_bench::harness::{Inputs, prepare_verified};
-use eie_bench::registry::{BACKENDS, Options, make};
+use eie_bench::backend_id::BackendId;
+use eie_bench::registry::{Options, make};
 use eie_compress::{Arithmetic, Backend, CompressedLayer, Data, DataMut, default_layer_names};
 use std::time::{Duration, Instant};
 
@@ -23,9 +24,9 @@ struct Ready {
 }
 
 /// Prepares `name` on `layer` and verifies its output (a wrong answer panics).
-fn ready(layer: &CompressedLayer, name: &str, batch: usize) -> Ready {
+fn ready(layer: &CompressedLayer, name: BackendId, batch: usize) -> Ready {
     let inputs = Inputs::new(layer, batch);
-    let backend = make(name, Options::default()).expect("known backend");
+    let backend = make(name, Options::default()).expect("an in-process backend");
     let backend = prepare_verified(layer, &inputs, backend)
         .unwrap_or_else(|e| panic!("{name} on {} batch {batch}: {e:#}", layer.name()));
     let n = layer.outputs() * batch;
@@ -55,8 +56,8 @@ fn backends(c: &mut Criterion) {
             .sampling_mode(SamplingMode::Flat)
             .warm_up_time(Duration::from_millis(300))
             .measurement_time(Duration::from_secs(1));
-        for backend in BACKENDS {
-            if backend.starts_with("gpu-") && gpu.is_err() {
+        for backend in BackendId::MEASURED {
+            if backend.is_gpu() && gpu.is_err() {
                 continue;
             }
             for batch in [1usize, 64] {
@@ -65,7 +66,7 @@ fn backends(c: &mut Criterion) {
                     (layer.useful_macs(true) * batch).max(1) as u64,
                 ));
                 let mut state: Option<Ready> = None;
-                group.bench_function(BenchmarkId::new(backend, format!("b{batch}")), |bn| {
+                group.bench_function(BenchmarkId::new(backend.name(), format!("b{batch}")), |bn| {
                     // Prepared and verified on the first call only (criterion calls this once per sample).
                     let r = state.get_or_insert_with(|| ready(&layer, backend, batch));
                     // GPU backends may run several identical passes per call (small layers, to share the

@@ -7,11 +7,12 @@
 #   device run, carry [".device", ".gl"], command: bash scripts/device-gpu.sh run
 #
 # `run` unpacks the loader, points Vulkan at the NVIDIA driver, then writes under $OUT (at most 8 files come
-# back): adapters.txt, validate.json (every GPU backend x every layer x batch 1, 64), measure-b1.json and
-# measure-b64.json (the GPU backends on all layers, with device timestamps), gpu-libs.json (PyTorch's cuBLAS
-# and cuSPARSE layers and the device's read bandwidth, scripts/gpu-libs.py; SKIP_LIBS=1 leaves it out),
-# sweep.tgz (the GPU kernels' tuning knobs on four layers), report.tgz (`eie report` with NVML power) and log.txt. Commit what comes back under
-# results/<adapter>/. EIE_LAYERS="NT-LSTM Alex-8" limits the layers and THREADS (default 16) sets our CPU kernels' threads in the report (a quick smoke test elsewhere).
+# back): records.jsonl (every result as a record: `eie validate`, `eie measure` of the GPU backends at batch 1
+# and 64 with device timestamps, PyTorch's cuBLAS and cuSPARSE layers from scripts/gpu-libs.py (SKIP_LIBS=1
+# leaves them out), and `eie report`'s own measurement of every backend with NVML power), adapters.txt,
+# gpu-libs.json (with the device's read bandwidth), sweep.tgz (the GPU kernels' tuning knobs on four layers,
+# records per setting), report.tgz (rendered from the records there) and log.txt. Commit what comes back under
+# results/<adapter>/ and render it anywhere with `eie report results/<adapter>/records.jsonl`. EIE_LAYERS="NT-LSTM Alex-8" limits the layers and THREADS (default 16) sets our CPU kernels' threads in the report (a quick smoke test elsewhere).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,10 +65,11 @@ run)
     gpu=(--backend gpu-dense-f32 --backend gpu-csr-f32 --backend gpu-eie-f32 --backend gpu-eie-fixed)
     layers=()
     for l in ${EIE_LAYERS:-}; do layers+=(--layer "$l"); done
-    timeout -k 5 90 $eie validate ${layers[@]+"${layers[@]}"} "${gpu[@]}" --backend cpu-eie-fixed --format json >"$OUT/validate.json"
+    rec="$OUT/records.jsonl"
+    timeout -k 5 90 $eie validate ${layers[@]+"${layers[@]}"} "${gpu[@]}" --backend cpu-eie-fixed --save "$rec" >/dev/null
     echo "validate: exit $? (at ${SECONDS} s)"
     for b in 1 64; do
-        timeout -k 5 60 $eie measure ${layers[@]+"${layers[@]}"} "${gpu[@]}" --batch "$b" --budget-ms 200 --format json >"$OUT/measure-b$b.json"
+        timeout -k 5 60 $eie measure ${layers[@]+"${layers[@]}"} "${gpu[@]}" --batch "$b" --budget-ms 200 --save "$rec" >/dev/null
         echo "measure batch $b: exit $? (at ${SECONDS} s)"
     done
     # The tuning knobs (kernels/src/gpu/backend.rs), swept on four layers; one JSON file per setting.
@@ -76,7 +78,7 @@ run)
     rm -rf /tmp/sweep && mkdir -p /tmp/sweep
     timeout -k 5 "${SWEEP_S:-170}" bash -c '
         eie=$0
-        m() { "$eie" measure "$@" --budget-ms 100 --format json; }
+        m() { "$eie" measure "$@" --budget-ms 100 --format json; }  # one records array per setting
         for z in list walk; do
             for p in 16 32 64 128 256; do
                 EIE_GPU_EIE_ZEROS=$z EIE_GPU_EIE_PARTS=$p m "${@}" --backend gpu-eie-f32 --backend gpu-eie-fixed \
@@ -98,13 +100,14 @@ run)
     elif python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
         torch_layers=()
         for l in ${EIE_LAYERS:-}; do torch_layers+=(--layer "$l"); done
-        timeout -k 5 90 python3 scripts/gpu-libs.py --eie "$eie" --out "$OUT/gpu-libs.json" ${torch_layers[@]+"${torch_layers[@]}"}
+        timeout -k 5 90 python3 scripts/gpu-libs.py --eie "$eie" --out "$OUT/gpu-libs.json" --records "$rec" ${torch_layers[@]+"${torch_layers[@]}"}
         echo "gpu-libs: exit $? (at ${SECONDS} s)"
     else
         echo "gpu-libs: no PyTorch with CUDA here, skipped"
     fi
     timeout -k 5 "${REPORT_S:-100}" $eie report ${layers[@]+"${layers[@]}"} --out /tmp/report --budget-ms 100 --threads "${THREADS:-16}" >/dev/null
     echo "report: exit $? (at ${SECONDS} s)"
+    [ -f /tmp/report/records.jsonl ] && cat /tmp/report/records.jsonl >>"$rec"
     [ -d /tmp/report ] && tar czf "$OUT/report.tgz" -C /tmp report
     # Let tee write the end of the log before the command returns.
     exec >&- 2>&-

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """What a GPU user would reach for instead of our kernels, on the layers `eie export` writes.
 
-    python3 scripts/gpu-libs.py --eie ./target/release/eie --out gpu-libs.json [--layer VGG-7 ...]
+    python3 scripts/gpu-libs.py --eie ./target/release/eie --out gpu-libs.json [--records r.jsonl] [--layer VGG-7 ...]
 
 For each layer: PyTorch's dense layer (cuBLAS: addmv at batch 1, addmm at batch 64) and its CSR layer
 (cuSPARSE SpMV / SpMM) over the same decoded weights, each followed by ReLU as the layer has it, verified
 against the layer's f64 reference at batch 1, then timed with CUDA events over back-to-back calls (µs per call:
 what a PyTorch program sees, launch overhead included). Also the device's read bandwidth (a sum over 4 GiB)
 and copy bandwidth (read + write), the ceilings for the bandwidth shares of our wgpu kernels.
+
+`--records FILE.jsonl` appends the PyTorch rows as eie-bench records (backends torch-cuda-dense-f32 and
+torch-cuda-csr-f32, time source cuda-events) that `eie report` shows beside our kernels.
 
 `--lib numpy` runs the same flow on the CPU with numpy/scipy (a dry run of loading, verification and the JSON
 where PyTorch is missing); its times say nothing about any GPU.
@@ -156,6 +159,7 @@ def main():
     ap.add_argument("--export-dir", default="/tmp/eie-export")
     ap.add_argument("--lib", choices=["torch", "numpy"], default="torch")
     ap.add_argument("--batch", type=int, action="append")
+    ap.add_argument("--records", help="append the rows as eie-bench records to this JSON Lines file")
     args = ap.parse_args()
     lib = Torch() if args.lib == "torch" else Numpy()
     res = {"device": lib.name, "library": lib.version, "timing": "CUDA events around back-to-back calls, "
@@ -197,6 +201,33 @@ def main():
                 res["rows"].append(row)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
+    if args.records and args.lib == "torch":
+        write_records(args, lib, res)
+
+
+def write_records(args, lib, res):
+    """The rows as records (scripts/records.py), with this machine's identity."""
+    import platform
+    import records
+    t = lib.t
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               platform.machine())
+    machine = {"cpu": cpu, "logical_cpus": os.cpu_count() or 1, "os": f"linux {platform.machine()}"}
+    props = t.cuda.get_device_properties(0)
+    adapter = {"name": lib.name, "backend": "cuda", "driver": lib.version,
+               "device_type": "IntegratedGpu" if props.is_integrated else "DiscreteGpu"}
+    tool = {"name": "scripts/gpu-libs.py", "version": lib.version}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    layers = {}
+    for name in {r["layer"] for r in res["rows"]}:
+        with open(os.path.join(args.export_dir, name, "meta.json")) as f:
+            m = json.load(f)
+        layers[name] = dict(m, content_hash=m["content_hash"])
+    with open(args.records, "a") as f:
+        for row in res["rows"]:
+            if "us_per_call" in row:
+                r = records.torch_record(row, layers, machine, adapter, tool, now, lib.version)
+                f.write(json.dumps(r) + "\n")
 
 
 if __name__ == "__main__":

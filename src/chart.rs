@@ -64,7 +64,9 @@ impl LineChart<'_> {
             (true, false) => (lo.min(0.0), if hi > lo { hi * 1.05 } else { lo + 1.0 }),
         };
         let n = self.x_ticks.len().max(1);
-        let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+        let mut svg = String::new();
+        {
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
         let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&root)
@@ -127,7 +129,8 @@ impl LineChart<'_> {
             .draw()
             .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
-        Ok(())
+        }
+        crate::output::write_atomic(path, svg.as_bytes())
     }
 }
 
@@ -163,7 +166,9 @@ impl BarChart<'_> {
         };
         let n = self.categories.len().max(1);
         let k = self.series.len().max(1);
-        let root = SVGBackend::new(path, (1400, 620)).into_drawing_area();
+        let mut svg = String::new();
+        {
+        let root = SVGBackend::with_string(&mut svg, (1400, 620)).into_drawing_area();
         let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
         root.fill(&WHITE).map_err(|e| err(&e))?;
         // The legend gets its own column at the right, so that it never hides a bar.
@@ -231,6 +236,7 @@ impl BarChart<'_> {
                 .map_err(|e| err(&e))?;
         }
         root.present().map_err(|e| err(&e))?;
-        Ok(())
+        }
+        crate::output::write_atomic(path, svg.as_bytes())
     }
 }

@@ -1,14 +1,19 @@
 //! Measuring a backend: prepare (untimed), verify the output against the reference (a wrong answer
-//! gets no time), warm up, then time repeated forward passes and take the median. `cold` rotates over
-//! enough prepared copies of the layer that their data exceeds the last-level cache.
+//! gets no time), warm up, then time repeated forward passes and keep median, min and max. `cold` rotates
+//! over enough prepared copies of the layer that their data exceeds the last-level cache. The result is a
+//! [`Record`]; [`Session`] holds what every record of one run shares (options, adapter, power meter,
+//! the machine's bandwidth).
 
-use crate::power::{Meter, Watts};
-use anyhow::{Result, bail};
-use eie_compress::backend::{
-    batch_input, compare_f32, quantize_input, reference_f64, reference_fixed,
+use crate::backend_id::BackendId;
+use crate::power::Meter;
+use crate::record::{
+    Adapter, Bandwidth, Check, LayerRef, Power, PowerSource, Record, Spread, TimeSource, Timing,
+    WorkDone,
 };
-use eie_compress::{Arithmetic, Backend, CompressedLayer, Data, DataMut, Work};
-use serde::Serialize;
+use crate::registry::{Options, make};
+use anyhow::{Result, bail};
+use eie_compress::backend::{batch_input, quantize_input, reference_f64, reference_fixed};
+use eie_compress::{Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut};
 use std::time::{Duration, Instant};
 
 /// How to measure.
@@ -40,38 +45,19 @@ impl Default for Plan {
     }
 }
 
-/// The result of one measurement.
-#[derive(Clone, Debug, Serialize)]
-pub struct Measurement {
-    pub layer: String,
-    pub backend: String,
-    pub detail: String,
-    pub batch: usize,
-    pub cold: bool,
-    pub copies: usize,
-    pub runs: usize,
-    pub median_us: f64,
-    /// Median device time from GPU timestamp queries (the kernels' compute pass only), where available.
-    pub device_us: Option<f64>,
-    pub per_sample_us: f64,
-    pub work: Work,
-    pub gbps: f64,
-    pub entries_per_s: f64,
-    /// Largest error against the f64 reference (0 for exact fixed-point backends).
-    pub max_abs_err: f64,
-    pub exact: bool,
-    /// Average power while the timed runs ran, where a counter is readable ([`crate::power`]).
-    pub watts: Watts,
-    /// Median of the DRAM probe passes interleaved with the timed runs (`Plan::probe_threads`), GB/s.
-    pub probe_gbps: Option<f64>,
-}
-
 enum Buffers {
     F32(Vec<f32>, Vec<f32>),
     Fixed(Vec<i16>, Vec<i16>),
 }
 
 impl Buffers {
+    fn new(arithmetic: Arithmetic, inputs: &Inputs, outputs: usize) -> Self {
+        let n = outputs * inputs.batch;
+        match arithmetic {
+            Arithmetic::F32 => Buffers::F32(inputs.x.clone(), vec![f32::NAN; n]),
+            Arithmetic::Fixed16 => Buffers::Fixed(inputs.xq.clone(), vec![0; n]),
+        }
+    }
     fn run(&mut self, b: &mut dyn Backend) -> Result<()> {
         match self {
             Buffers::F32(x, y) => b.run(Data::F32(x), DataMut::F32(y))?,
@@ -79,34 +65,22 @@ impl Buffers {
         }
         Ok(())
     }
-    /// Compares the last output with the reference: (max error, exact); an error when it is wrong.
-    fn verify(
-        &self,
-        b: &dyn Backend,
-        layer: &CompressedLayer,
-        inputs: &Inputs,
-    ) -> Result<(f64, bool)> {
+    /// Compares the last output with the reference.
+    fn verify(&self, inputs: &Inputs) -> Check {
         match self {
-            Buffers::F32(_, y) => {
-                let (err, ok) = compare_f32(y, &inputs.r64, &inputs.bound);
-                if !ok {
-                    bail!(
-                        "{} on {}: max error {err:e} exceeds DESIGN.md's bound; no time recorded",
-                        b.name(),
-                        layer.name()
-                    );
-                }
-                Ok((err, false))
-            }
+            Buffers::F32(_, y) => check_f32(y, &inputs.r64, &inputs.bound),
             Buffers::Fixed(_, y) => {
-                if *y != inputs.rq {
-                    bail!(
-                        "{} on {}: fixed-point output differs from the reference; no time recorded",
-                        b.name(),
-                        layer.name()
-                    );
+                let differ = y.iter().zip(&inputs.rq).filter(|(a, b)| a != b).count();
+                Check {
+                    max_abs_err: differ as f64,
+                    bound: 0.0,
+                    exact: true,
+                    ok: differ == 0,
+                    unavailable: None,
+                    message: (differ > 0).then(|| {
+                        format!("{differ} outputs differ from the fixed-point reference")
+                    }),
                 }
-                Ok((0.0, true))
             }
         }
     }
@@ -115,6 +89,46 @@ impl Buffers {
             Buffers::F32(x, _) => Data::F32(x),
             Buffers::Fixed(x, _) => Data::Fixed(x),
         }
+    }
+}
+
+/// An f32 output against the f64 reference and DESIGN.md's per-output bound: the largest error, and the
+/// bound at the output where error / bound is largest.
+pub fn check_f32(y: &[f32], r64: &[f64], bound: &[f64]) -> Check {
+    let mut worst = (0.0f64, 0.0f64, 0.0f64);
+    let mut ok = true;
+    for ((&v, &r), &bd) in y.iter().zip(r64).zip(bound) {
+        let e = (v as f64 - r).abs();
+        ok &= v.is_finite() && e <= bd;
+        worst.0 = worst.0.max(e);
+        let ratio = if bd > 0.0 {
+            e / bd
+        } else if e > 0.0 || !v.is_finite() {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        if ratio >= worst.2 {
+            worst = (worst.0, bd, ratio);
+        }
+    }
+    let non_finite = y.iter().filter(|v| !v.is_finite()).count();
+    Check {
+        max_abs_err: worst.0,
+        bound: worst.1,
+        exact: false,
+        ok,
+        unavailable: None,
+        message: (!ok).then(|| {
+            if non_finite > 0 {
+                format!("{non_finite} outputs are not finite")
+            } else {
+                format!(
+                    "max error {:e} exceeds DESIGN.md's bound ({:e} where error / bound is largest)",
+                    worst.0, worst.1
+                )
+            }
+        }),
     }
 }
 
@@ -155,68 +169,244 @@ pub fn prepare_verified(
     inputs: &Inputs,
     backend: Box<dyn Backend>,
 ) -> Result<Box<dyn Backend>> {
-    Ok(prepare_and_verify(layer, inputs, backend)?.0)
+    let (b, _, check) = prepare_and_run(layer, inputs, backend)?;
+    if !check.ok {
+        bail!(
+            "{} on {}: {}",
+            b.name(),
+            layer.name(),
+            check.message.unwrap_or_default()
+        );
+    }
+    Ok(b)
 }
 
-/// A prepared backend whose output was checked: the backend, its buffers, (max error, exact).
-type Verified = (Box<dyn Backend>, Buffers, (f64, bool));
-
-/// Prepares `backend`, runs it once on the input of its arithmetic and checks the output.
-fn prepare_and_verify(
+/// Prepares `backend`, runs it once on the input of its arithmetic and compares the output.
+fn prepare_and_run(
     layer: &CompressedLayer,
     inputs: &Inputs,
     mut backend: Box<dyn Backend>,
-) -> Result<Verified> {
+) -> Result<(Box<dyn Backend>, Buffers, Check)> {
     backend.prepare(layer, inputs.batch)?;
-    let n = layer.outputs() * inputs.batch;
-    let mut bufs = match backend.arithmetic() {
-        Arithmetic::F32 => Buffers::F32(inputs.x.clone(), vec![0.0; n]),
-        Arithmetic::Fixed16 => Buffers::Fixed(inputs.xq.clone(), vec![0; n]),
-    };
+    let mut bufs = Buffers::new(backend.arithmetic(), inputs, layer.outputs());
     bufs.run(backend.as_mut())?;
-    let check = bufs.verify(backend.as_ref(), layer, inputs)?;
+    let check = bufs.verify(inputs);
     Ok((backend, bufs, check))
 }
 
-/// Measures the backends `make()` builds (one copy, or enough for `cold`) on `layer`.
-pub fn measure(
-    layer: &CompressedLayer,
-    make: &dyn Fn() -> Result<Box<dyn Backend>>,
-    plan: Plan,
-    llc_bytes: usize,
-) -> Result<Measurement> {
-    measure_with(
-        layer,
-        &Inputs::new(layer, plan.batch),
-        make,
-        plan,
-        llc_bytes,
-        None,
-    )
+/// A layer with the identity records carry.
+pub struct Tagged {
+    pub layer: CompressedLayer,
+    pub id: LayerRef,
 }
 
-/// [`measure`] with precomputed inputs and references (`inputs.batch` must equal `plan.batch`) and,
-/// where given, the power meter read around the timed runs.
-pub fn measure_with(
+impl Tagged {
+    /// `layer`, which is the paper's layer `paper` (Table III's name) or none of them.
+    pub fn new(layer: CompressedLayer, paper: Option<&str>) -> Self {
+        let id = LayerRef {
+            name: layer.name().to_string(),
+            hash: layer.content_hash().to_string(),
+            paper: paper.map(String::from),
+            inputs: layer.inputs(),
+            outputs: layer.outputs(),
+        };
+        Self { layer, id }
+    }
+}
+
+/// What every record of one run shares: the backends' options, the GPU adapter, the power meter and
+/// this machine's read bandwidth.
+pub struct Session {
+    pub opts: Options,
+    pub adapter: Option<Adapter>,
+    pub meter: Meter,
+    /// Measured once per session by [`Session::probe_bandwidth`].
+    pub bandwidth: Option<Bandwidth>,
+}
+
+impl Session {
+    /// A session for `backends` (the GPU adapter is looked up only when one of them is a GPU backend).
+    pub fn open(opts: Options, backends: &[BackendId]) -> Self {
+        let adapter = if backends.iter().any(|b| b.is_gpu() && b.in_process()) {
+            gpu_adapter()
+        } else {
+            None
+        };
+        let meter = Meter::open(adapter.as_ref().map(|a| a.name.as_str()));
+        Self {
+            opts,
+            adapter,
+            meter,
+            bandwidth: None,
+        }
+    }
+
+    /// Measures this machine's read bandwidth (in cache and from DRAM) on the session's threads.
+    pub fn probe_bandwidth(&mut self) {
+        let (hot, cold) = eie_kernels::cpu::bandwidth::probe(self.opts.threads);
+        self.bandwidth = Some(Bandwidth {
+            hot_gbps: hot,
+            cold_gbps: cold,
+            llc_bytes: eie_kernels::cpu::bandwidth::llc_bytes() as u64,
+            interleaved_gbps: None,
+        });
+    }
+
+    /// A record of `id` on `layer` carrying this session's identity (threads, ISA, adapter).
+    pub fn record(&self, layer: &Tagged, id: BackendId, batch: usize) -> Record {
+        let cpu_kernel = id.name().starts_with("cpu-");
+        let mut r = Record::new(
+            layer.id.clone(),
+            id,
+            batch,
+            if cpu_kernel { self.opts.threads } else { 1 },
+        );
+        r.isa = cpu_kernel.then(|| self.opts.isa.name().to_string());
+        if id.is_gpu() {
+            r.adapter = self.adapter.clone();
+        }
+        r
+    }
+
+    /// Builds, prepares and checks `id` on `layer` once, without timing: a record with its check (an
+    /// unavailable backend is a record that says so). Errors only for what is not the backend's answer.
+    pub fn check(&self, layer: &Tagged, inputs: &Inputs, id: BackendId) -> Result<Record> {
+        let mut r = self.record(layer, id, inputs.batch);
+        match prepare_and_run(&layer.layer, inputs, make(id, self.opts)?) {
+            Ok((b, _, check)) => {
+                r.detail = b.detail();
+                r.check = Some(check);
+            }
+            Err(e) => r.check = Some(unavailable_or(e)?),
+        }
+        Ok(r)
+    }
+
+    /// Measures `id` on `layer` with `plan`: a record with its timing, work, check and power. A backend
+    /// that is unavailable gives a record that says so; a wrong answer gives a record without timing.
+    pub fn measure(
+        &self,
+        layer: &Tagged,
+        inputs: &Inputs,
+        id: BackendId,
+        plan: Plan,
+    ) -> Result<Record> {
+        let mut r = self.record(layer, id, inputs.batch);
+        if inputs.batch != plan.batch {
+            bail!(
+                "inputs prepared for batch {} but the plan says batch {}",
+                inputs.batch,
+                plan.batch
+            );
+        }
+        let make = || make(id, self.opts);
+        let (first, mut bufs, check) = match prepare_and_run(&layer.layer, inputs, make()?) {
+            Ok(v) => v,
+            Err(e) => {
+                r.check = Some(unavailable_or(e)?);
+                return Ok(r);
+            }
+        };
+        r.detail = first.detail();
+        let ok = check.ok;
+        r.check = Some(check);
+        if !ok {
+            return Ok(r);
+        }
+        let w = first.work(bufs.input());
+        r.work = Some(WorkDone {
+            entries: w.entries,
+            macs: w.macs,
+            bytes_read: w.bytes_read,
+        });
+        let llc = self
+            .bandwidth
+            .map_or_else(eie_kernels::cpu::bandwidth::llc_bytes, |b| {
+                b.llc_bytes as usize
+            });
+        let t = time_runs(&layer.layer, first, &mut bufs, &make, plan, llc, w.bytes_read, &self.meter)?;
+        r.timing = Some(t.timing);
+        r.bandwidth = self.bandwidth.map(|b| Bandwidth {
+            interleaved_gbps: t.probe_gbps,
+            ..b
+        });
+        // Power covers the probe passes too when they are interleaved: none then.
+        if t.probe_gbps.is_none() {
+            r.power = self.power(id, &t.watts);
+        }
+        Ok(r)
+    }
+
+    /// The measured power that applies to `id`: the GPU's board power for GPU backends on their own
+    /// device, else the CPU package's.
+    fn power(&self, id: BackendId, w: &crate::power::Watts) -> Option<Power> {
+        let own_gpu = id.is_gpu() && self.adapter.as_ref().is_some_and(|a| !a.on_cpu());
+        if own_gpu {
+            w.gpu.map(|watts| Power {
+                watts,
+                source: PowerSource::Nvml,
+                detail: self.meter.gpu_status().unwrap_or_default(),
+            })
+        } else {
+            w.cpu.map(|watts| Power {
+                watts,
+                source: PowerSource::Rapl,
+                detail: self.meter.cpu_status().unwrap_or_default(),
+            })
+        }
+    }
+}
+
+/// The adapter the GPU backends use, if any.
+pub fn gpu_adapter() -> Option<Adapter> {
+    eie_kernels::gpu::GpuContext::shared().ok().map(|c| {
+        let a = c.summary();
+        Adapter {
+            name: a.name.clone(),
+            backend: a.backend.clone(),
+            driver: a.driver.clone(),
+            device_type: a.device_type.clone(),
+        }
+    })
+}
+
+/// The check an unavailable backend gets; any other error is returned.
+fn unavailable_or(e: anyhow::Error) -> Result<Check> {
+    match e.downcast_ref::<BackendError>() {
+        Some(BackendError::Unavailable { why, .. }) => Ok(Check {
+            max_abs_err: 0.0,
+            bound: 0.0,
+            exact: false,
+            ok: false,
+            unavailable: Some(why.clone()),
+            message: None,
+        }),
+        _ => Err(e),
+    }
+}
+
+/// What [`time_runs`] found.
+struct Timed {
+    timing: Timing,
+    watts: crate::power::Watts,
+    probe_gbps: Option<f64>,
+}
+
+/// Warms up and times `first` (and, for `cold`, more prepared copies from `make`).
+#[allow(clippy::too_many_arguments)]
+fn time_runs(
     layer: &CompressedLayer,
-    inputs: &Inputs,
+    first: Box<dyn Backend>,
+    bufs: &mut Buffers,
     make: &dyn Fn() -> Result<Box<dyn Backend>>,
     plan: Plan,
     llc_bytes: usize,
-    meter: Option<&Meter>,
-) -> Result<Measurement> {
-    let batch = plan.batch;
-    if inputs.batch != batch {
-        bail!(
-            "inputs prepared for batch {} but the plan says batch {batch}",
-            inputs.batch
-        );
-    }
-    let (first, mut bufs, (max_abs_err, exact)) = prepare_and_verify(layer, inputs, make()?)?;
-    let work = first.work(bufs.input());
+    bytes_read: u64,
+    meter: &Meter,
+) -> Result<Timed> {
     let copies = if plan.cold {
         (2 * llc_bytes)
-            .div_ceil(work.bytes_read.max(1) as usize)
+            .div_ceil(bytes_read.max(1) as usize)
             .clamp(1, 256)
     } else {
         1
@@ -224,7 +414,7 @@ pub fn measure_with(
     let mut all = vec![first];
     for _ in 1..copies {
         let mut b = make()?;
-        b.prepare(layer, batch)?;
+        b.prepare(layer, plan.batch)?;
         all.push(b);
     }
     // Warm-up: every copy once, then on for a quarter of the budget (an idle GPU clocks down, an NVIDIA
@@ -254,46 +444,29 @@ pub fn measure_with(
         .filter(|_| plan.cold)
         .map(|t| (t, eie_kernels::cpu::bandwidth::dram_buffers(2)));
     let mut probed = Vec::new();
-    let before = meter.map(|m| m.read());
+    let before = meter.read();
     for r in 0..runs {
         let b = &mut all[r % copies];
         let t = Instant::now();
         bufs.run(b.as_mut())?;
-        times.push(t.elapsed().as_secs_f64() / passes);
+        times.push(t.elapsed().as_secs_f64() * 1e6 / passes);
         device.extend(b.device_time_us());
         if let Some((threads, p)) = &probe {
             probed.push(eie_kernels::cpu::bandwidth::read_gbps(p, *threads, 1));
         }
     }
-    // Power covers the probe passes too when they are interleaved: report none then.
-    let watts = meter
-        .zip(before)
-        .filter(|_| probe.is_none())
-        .map(|(m, a)| m.watts(&a, &m.read()))
-        .unwrap_or_default();
-    probed.sort_by(f64::total_cmp);
-    let probe_gbps = (!probed.is_empty()).then(|| probed[probed.len() / 2]);
-    device.sort_by(f64::total_cmp);
-    let device_us = (!device.is_empty()).then(|| device[device.len() / 2]);
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    Ok(Measurement {
-        layer: layer.name().to_string(),
-        backend: all[0].name(),
-        detail: all[0].detail(),
-        batch,
-        cold: plan.cold,
-        copies,
-        runs,
-        median_us: median * 1e6,
-        device_us,
-        per_sample_us: median * 1e6 / batch as f64,
-        work,
-        gbps: work.bytes_read as f64 / median / 1e9,
-        entries_per_s: work.entries as f64 / median,
-        max_abs_err,
-        exact,
+    let watts = meter.watts(&before, &meter.read());
+    Ok(Timed {
+        timing: Timing {
+            source: TimeSource::Harness,
+            wall: Spread::of(&mut times),
+            device: Spread::of(&mut device),
+            samples: runs,
+            cold: plan.cold,
+            copies,
+            file: None,
+        },
         watts,
-        probe_gbps,
+        probe_gbps: Spread::of(&mut probed).map(|s| s.median_us),
     })
 }

@@ -1,6 +1,8 @@
 //! The layer-selection flags shared by every subcommand that reads layers.
 
 use anyhow::{Context, Result};
+use eie_baselines::paper;
+use eie_bench::harness::Tagged;
 use eie_compress::load::load_dense;
 use eie_compress::{
     CompressOptions, CompressedLayer, LoadRequest, TensorSource, build_layer, default_layer_names,
@@ -73,6 +75,13 @@ impl LayerArgs {
     /// The named layers, then the loaded one (the default set when neither is given), encoded for
     /// `pes` PEs.
     pub fn build(&self, pes: usize) -> Result<Vec<CompressedLayer>> {
+        Ok(self.build_tagged(pes)?.into_iter().map(|t| t.layer).collect())
+    }
+
+    /// [`LayerArgs::build`], each layer with the identity records carry: a built-in layer compressed as
+    /// the paper did (4-bit weights, 4-bit indices) is the paper's layer of that name (the real AlexNet
+    /// FC8 is its Alex-8); a loaded layer is never one of the paper's, whatever its name.
+    pub fn build_tagged(&self, pes: usize) -> Result<Vec<Tagged>> {
         let opts = self.options(pes);
         opts.validate()?;
         let mut names = self.layers.clone();
@@ -95,7 +104,10 @@ impl LayerArgs {
                 layer.name(),
                 t.elapsed().as_secs_f64()
             );
-            out.push(layer);
+            let paper = (self.bits == 4 && self.index_bits == 4)
+                .then(|| paper::layer_index(layer.name()).map(|i| paper::LAYERS[i]))
+                .flatten();
+            out.push(Tagged::new(layer, paper));
         }
         if let Some(w) = &self.weights {
             let req = LoadRequest {
@@ -107,10 +119,11 @@ impl LayerArgs {
                 act_density: self.act_density,
             };
             let dense = load_dense(&req).with_context(|| format!("loading {w}"))?;
-            out.push(
+            out.push(Tagged::new(
                 CompressedLayer::compress(dense, opts)
                     .with_context(|| format!("compressing {w}"))?,
-            );
+                None,
+            ));
         }
         Ok(out)
     }

@@ -1,18 +1,20 @@
 //! `eie`: the eie-bench command. It parses, calls the library and prints; the work lives in the crates.
 //!
-//! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `export` (a layer as .npy files),
+//! Subcommands (one file each): `adapters` (GPU adapters), `layers` (Table III-style layer table), `compare` (two runs' records), `export` (a layer as .npy files),
 //! `measure` (time backends), `probe` (read bandwidth by working-set size), `report` (the paper's tables with ours), `simulate` (the EIE model beside Table IV), `sweep` (design-space explorations), `validate` (every backend against the references).
 //! With no subcommand it runs the main job (`main_job.rs`): layers, the EIE model, a quick verified
 //! measurement of every backend, the report.
 
 mod adapters;
 mod chart;
+mod compare;
 mod export;
 mod layer_args;
 mod layers;
 mod main_job;
 mod measure;
 mod model_args;
+mod output;
 mod probe;
 mod report;
 mod simulate;
@@ -52,12 +54,15 @@ enum Command {
     Report(report::Args),
     /// Check every backend (and the EIE model) against the references; exit 1 on any failure.
     Validate(validate::Args),
+    /// NEW's times over BASE's (records files), flagging changes beyond both runs' noise; exit 1 on a slowdown.
+    Compare(compare::Args),
     /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
     Sweep(sweep::Args),
 }
 
 fn main() -> ExitCode {
     quiet_wayland_probe();
+    quiet_stdout_errors();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Adapters(args)) => adapters::run(args),
@@ -69,6 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Simulate(args)) => simulate::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Validate(args)) => validate::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
         None => main_job::run(),
     };
     match result {
@@ -81,6 +87,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `eie layers | head -1` closes stdout early and `eie layers > /dev/full` cannot write it: `print!`
+/// panics then. End the process quietly instead, with a non-zero status (a closed pipe is the reader's
+/// choice and gets no message; any other write error gets one line).
+fn quiet_stdout_errors() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
+            if !why.contains("Broken pipe") {
+                eprintln!("error: writing to stdout: {why}");
+            }
+            std::process::exit(if why.contains("Broken pipe") { 141 } else { 1 });
+        }
+        default(info)
+    }));
 }
 
 /// Mesa's Vulkan drivers probe for a Wayland display when wgpu enumerates adapters, and libwayland prints

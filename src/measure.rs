@@ -1,14 +1,17 @@
 //! `eie measure`: time backends on layers (verified outputs, median of repeated runs), with the
-//! machine's read bandwidth measured in the same process.
+//! machine's read bandwidth measured in the same process. Every result is a record: `--save FILE.jsonl`
+//! appends them, `--format json` prints them, and `eie report FILE.jsonl` renders them later, anywhere.
 
 use crate::layer_args::LayerArgs;
+use crate::report::view::derive;
 use crate::table::{Format, Table};
-use anyhow::{Result, bail};
-use eie_bench::harness::{Measurement, Plan, measure};
-use eie_bench::registry::{BACKENDS, Options, make};
+use anyhow::{Context, Result, bail};
+use eie_bench::backend_id::BackendId;
+use eie_bench::harness::{Inputs, Plan, Session};
+use eie_bench::record::{self, Record};
+use eie_bench::registry::{Options, parse_backends};
 use eie_kernels::cpu::IsaLevel;
-use eie_kernels::cpu::bandwidth::{llc_bytes, probe};
-use serde::Serialize;
+use std::path::PathBuf;
 
 /// Flags of `eie measure`.
 #[derive(clap::Args, Clone, Debug)]
@@ -33,45 +36,40 @@ pub struct Args {
     /// Time budget per measurement, in milliseconds.
     #[arg(long, default_value_t = 400)]
     pub budget_ms: u64,
-    /// Output format.
+    /// Append the records to this JSON Lines file (created if missing).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub save: Option<PathBuf>,
+    /// Output format (json: the records).
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
 }
 
-#[derive(Serialize)]
-struct Row {
-    layer: String,
-    backend: String,
-    batch: usize,
-    threads: usize,
-    isa: String,
-    /// Wall time: input upload, kernels, output read-back (GPU) or the call (CPU).
-    median_us: f64,
-    /// GPU timestamp-query time of the compute pass, where the adapter has timestamps.
-    device_us: Option<f64>,
-    per_sample_us: f64,
-    gbps: f64,
-    bandwidth_fraction: f64,
-    /// `--cold`: the DRAM probe interleaved with this row's timed runs (median GB/s), the denominator of
-    /// `bandwidth_fraction`.
-    probe_gbps: Option<f64>,
-    entries_per_s: f64,
-    macs: u64,
-    bytes_read: u64,
-    max_abs_err: f64,
-    exact: bool,
-    cold: bool,
-    copies: usize,
-    runs: usize,
+/// Parses `--isa`.
+pub fn isa_level(s: Option<&str>) -> Result<IsaLevel> {
+    match s {
+        Some(s) => IsaLevel::parse(s)
+            .ok_or_else(|| anyhow::anyhow!("--isa {s}: unknown ISA level (portable, avx2, avx512)")),
+        None => Ok(IsaLevel::best()),
+    }
 }
 
-#[derive(Serialize)]
-struct Output {
-    cpu_threads: usize,
-    bandwidth_hot_gbps: f64,
-    bandwidth_cold_gbps: f64,
-    llc_bytes: usize,
-    rows: Vec<Row>,
+/// Prints records as the chosen format.
+pub fn print_records(records: &[Record], format: Format, table: fn(&[Record]) -> Table) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(records)?),
+        Format::Csv => print!("{}", table(records).csv()),
+        Format::Md => print!("{}", table(records).markdown()),
+    }
+    Ok(())
+}
+
+/// Appends `records` to `--save`'s file, if given.
+pub fn save(path: Option<&PathBuf>, records: &[Record]) -> Result<()> {
+    if let Some(p) = path {
+        record::append(p, records).with_context(|| format!("appending records to {}", p.display()))?;
+        eprintln!("appended {} records to {}", records.len(), p.display());
+    }
+    Ok(())
 }
 
 /// Runs `eie measure`.
@@ -79,28 +77,16 @@ pub fn run(args: Args) -> Result<()> {
     if args.batch == 0 || args.threads == 0 {
         bail!("--batch and --threads must be at least 1");
     }
-    let isa = match &args.isa {
-        Some(s) => IsaLevel::parse(s)
-            .ok_or_else(|| anyhow::anyhow!("unknown ISA level '{s}' (portable, avx2, avx512)"))?,
-        None => IsaLevel::best(),
-    };
-    let names: Vec<String> = if args.backends.is_empty() {
-        BACKENDS.iter().map(|s| s.to_string()).collect()
-    } else {
-        args.backends.clone()
-    };
     let opts = Options {
-        isa,
+        isa: isa_level(args.isa.as_deref())?,
         threads: args.threads,
     };
-    for n in &names {
-        make(n, opts)?;
-    }
     let explicit = !args.backends.is_empty();
-    let layers = args.layers.build(64)?;
-    let llc = llc_bytes();
+    let ids = parse_backends(&args.backends, &BackendId::MEASURED)?;
+    let layers = args.layers.build_tagged(64)?;
+    let mut session = Session::open(opts, &ids);
     eprintln!("probing read bandwidth on {} thread(s)...", args.threads);
-    let (hot, cold) = probe(args.threads);
+    session.probe_bandwidth();
     let plan = Plan {
         batch: args.batch,
         cold: args.cold,
@@ -108,114 +94,96 @@ pub fn run(args: Args) -> Result<()> {
         probe_threads: args.cold.then_some(args.threads),
         ..Plan::default()
     };
-    let mut rows = Vec::new();
+    let mut records = Vec::new();
     for l in &layers {
-        for n in &names {
-            let m: Measurement = match measure(l, &|| make(n, opts), plan, llc) {
-                Ok(m) => m,
-                // A GPU backend without an adapter is reported and skipped unless asked for by name.
-                Err(e)
-                    if !explicit
-                        && e.downcast_ref::<eie_compress::BackendError>()
-                            .is_some_and(|b| {
-                                matches!(b, eie_compress::BackendError::Unavailable { .. })
-                            }) =>
-                {
-                    eprintln!("{:<16} {:<18} {e}", l.name(), n);
+        let inputs = Inputs::new(&l.layer, args.batch);
+        for &id in &ids {
+            let r = session.measure(l, &inputs, id, plan)?;
+            match r.check.as_ref() {
+                Some(c) if c.unavailable.is_some() => {
+                    let why = c.unavailable.clone().unwrap_or_default();
+                    // Asked for by name, or required: an unavailable backend is an error.
+                    if explicit || (id.is_gpu() && eie_kernels::gpu::gpu_required()) {
+                        bail!("{id} on {}: unavailable: {why}", l.id.name);
+                    }
+                    eprintln!("{:<16} {:<18} unavailable: {why}", l.id.name, id.name());
                     continue;
                 }
-                Err(e) => return Err(e),
-            };
-            eprintln!("{:<16} {:<18} {:>10.1} us", m.layer, m.backend, m.median_us);
-            let threads = if n.starts_with("cpu-") {
-                args.threads
+                Some(c) if !c.ok => bail!(
+                    "{id} on {}: {}; no time recorded",
+                    l.id.name,
+                    c.message.as_deref().unwrap_or("wrong output")
+                ),
+                _ => {}
+            }
+            if let Some(d) = derive(&r) {
+                eprintln!("{:<16} {:<18} {:>10.1} us", l.id.name, id.name(), d.us);
+            }
+            records.push(r);
+        }
+    }
+    save(args.save.as_ref(), &records)?;
+    if args.format == Format::Md
+        && let Some(b) = session.bandwidth
+    {
+        println!(
+            "Read bandwidth on {} thread(s): {:.1} GB/s hot (in cache), {:.1} GB/s cold (DRAM); LLC {} MiB. Batch {}, {}.\n",
+            args.threads,
+            b.hot_gbps,
+            b.cold_gbps,
+            b.llc_bytes >> 20,
+            args.batch,
+            if args.cold {
+                "cold (rotating copies larger than the LLC; % of a DRAM probe pass run after each timed run, median)"
             } else {
-                1
-            };
-            rows.push(Row {
-                layer: m.layer,
-                backend: m.backend,
-                batch: m.batch,
-                threads,
-                isa: m.detail,
-                median_us: m.median_us,
-                device_us: m.device_us,
-                per_sample_us: m.per_sample_us,
-                gbps: m.gbps,
-                // Cold: against the DRAM probe passes interleaved with this row's runs.
-                bandwidth_fraction: m.gbps
-                    / m.probe_gbps.unwrap_or(if args.cold { cold } else { hot }),
-                probe_gbps: m.probe_gbps,
-                entries_per_s: m.entries_per_s,
-                macs: m.work.macs,
-                bytes_read: m.work.bytes_read,
-                max_abs_err: m.max_abs_err,
-                exact: m.exact,
-                cold: m.cold,
-                copies: m.copies,
-                runs: m.runs,
-            });
-        }
+                "hot (layer resident in cache where it fits)"
+            }
+        );
     }
-    let out = Output {
-        cpu_threads: args.threads,
-        bandwidth_hot_gbps: hot,
-        bandwidth_cold_gbps: cold,
-        llc_bytes: llc,
-        rows,
-    };
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        Format::Csv => print!("{}", table(&out).csv()),
-        Format::Md => {
-            println!(
-                "Read bandwidth on {} thread(s): {hot:.1} GB/s hot (in cache), {cold:.1} GB/s cold (DRAM); LLC {} MiB. Batch {}, {}.\n",
-                out.cpu_threads,
-                llc >> 20,
-                args.batch,
-                if args.cold {
-                    "cold (rotating copies larger than the LLC; % of a DRAM probe pass run after each timed run, median)"
-                } else {
-                    "hot (layer resident in cache where it fits)"
-                }
-            );
-            print!("{}", table(&out).markdown());
-        }
-    }
-    Ok(())
+    print_records(&records, args.format, table)
 }
 
-fn table(out: &Output) -> Table {
+fn table(records: &[Record]) -> Table {
     let mut t = Table::new(&[
         "Layer",
         "Backend",
         "Detail",
         "Median µs (wall)",
+        "Min-max µs",
         "Device µs",
-        "µs / sample",
+        "µs / sample (device where timed)",
         "GB/s",
         "% of bandwidth",
         "G entries/s",
         "Max error",
     ]);
-    for r in &out.rows {
+    for r in records {
+        let Some(d) = derive(r) else { continue };
+        let timing = r.timing.as_ref().expect("derived");
+        let wall = timing.wall.map(|w| (w.median_us, w.range()));
+        let probe = r.bandwidth.and_then(|b| b.interleaved_gbps);
+        let check = r.check.as_ref();
         t.push(vec![
-            r.layer.clone(),
-            r.backend.clone(),
-            r.isa.clone(),
-            format!("{:.1}", r.median_us),
-            r.device_us.map_or("-".into(), |d| format!("{d:.1}")),
-            format!("{:.2}", r.per_sample_us),
-            format!("{:.1}", r.gbps),
-            match r.probe_gbps {
-                Some(p) => format!("{:.0} % of {p:.1}", r.bandwidth_fraction * 100.0),
-                None => format!("{:.0} %", r.bandwidth_fraction * 100.0),
+            r.layer.name.clone(),
+            r.backend.to_string(),
+            r.detail.clone(),
+            wall.map_or("-".into(), |w| format!("{:.1}", w.0)),
+            wall.map_or("-".into(), |(_, (lo, hi))| format!("{lo:.1}-{hi:.1}")),
+            timing
+                .device
+                .map_or("-".into(), |d| format!("{:.1}", d.median_us)),
+            format!("{:.2}", d.per_sample_us),
+            d.gbps.map_or("-".into(), |g| format!("{g:.1}")),
+            match (d.bandwidth_share, probe) {
+                (Some(f), Some(p)) => format!("{:.0} % of {p:.1}", f * 100.0),
+                (Some(f), None) => format!("{:.0} %", f * 100.0),
+                _ => "-".into(),
             },
-            format!("{:.2}", r.entries_per_s / 1e9),
-            if r.exact {
-                "exact".into()
-            } else {
-                format!("{:.1e}", r.max_abs_err)
+            d.entries_per_s.map_or("-".into(), |e| format!("{:.2}", e / 1e9)),
+            match check {
+                Some(c) if c.exact => "exact".into(),
+                Some(c) => format!("{:.1e}", c.max_abs_err),
+                None => "-".into(),
             },
         ]);
     }

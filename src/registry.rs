@@ -1,28 +1,13 @@
-//! Every backend by name, in one place: our CPU and GPU kernels and the library baselines.
+//! Every backend this process can build, by [`BackendId`]: our CPU and GPU kernels, the library
+//! baselines and the EIE model's functional datapath.
 
+use crate::backend_id::BackendId;
 use anyhow::{Result, bail};
 use eie_accel_model::{EieConfig, EieModelBackend};
 use eie_baselines::libs::{NdarrayDense, SprsCsr};
 use eie_compress::Backend;
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
 use eie_kernels::gpu::{GpuBackend, GpuKernel};
-
-/// Names of every backend, in the order tables list them.
-pub const BACKENDS: [&str; 10] = [
-    "cpu-dense-f32",
-    "cpu-csr-f32",
-    "cpu-eie-f32",
-    "cpu-eie-fixed",
-    "gpu-dense-f32",
-    "gpu-csr-f32",
-    "gpu-eie-f32",
-    "gpu-eie-fixed",
-    "ndarray-dense-f32",
-    "sprs-csr-f32",
-];
-
-/// Backends that only `eie validate` runs by default: the EIE model's functional datapath.
-pub const MODEL_BACKENDS: [&str; 1] = ["eie-model-fixed"];
 
 /// How to build a backend.
 #[derive(Clone, Copy, Debug)]
@@ -42,9 +27,19 @@ impl Default for Options {
     }
 }
 
-/// The backend called `name`.
-pub fn make(name: &str, opts: Options) -> Result<Box<dyn Backend>> {
-    if let Some(k) = CpuKernel::ALL.iter().find(|k| k.name() == name) {
+/// Our CPU kernel behind `id`, if it is one.
+fn cpu_kernel(id: BackendId) -> Option<CpuKernel> {
+    CpuKernel::ALL.into_iter().find(|k| k.name() == id.name())
+}
+
+/// Our GPU kernel behind `id`, if it is one.
+fn gpu_kernel(id: BackendId) -> Option<GpuKernel> {
+    GpuKernel::ALL.into_iter().find(|k| k.name() == id.name())
+}
+
+/// Builds the backend `id`.
+pub fn make(id: BackendId, opts: Options) -> Result<Box<dyn Backend>> {
+    if let Some(k) = cpu_kernel(id) {
         if !opts.isa.is_available() {
             bail!(
                 "ISA level {} is not available on this CPU (available: {:?})",
@@ -54,21 +49,55 @@ pub fn make(name: &str, opts: Options) -> Result<Box<dyn Backend>> {
         }
         return Ok(k.backend(opts.isa, Par::with_threads(opts.threads)));
     }
-    if let Some(k) = GpuKernel::ALL.iter().find(|k| k.name() == name) {
-        return Ok(Box::new(GpuBackend::new(*k)));
+    if let Some(k) = gpu_kernel(id) {
+        return Ok(Box::new(GpuBackend::new(k)));
     }
-    match name {
-        "eie-model-fixed" => Ok(Box::new(EieModelBackend::new(EieConfig::default()))),
-        "ndarray-dense-f32" => Ok(Box::new(NdarrayDense::default())),
-        "sprs-csr-f32" => Ok(Box::new(SprsCsr::default())),
-        _ => bail!(
-            "unknown backend '{name}'; known backends: {}",
-            BACKENDS
-                .iter()
-                .chain(&MODEL_BACKENDS)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ")
+    match id {
+        BackendId::EieModel => Ok(Box::new(EieModelBackend::new(EieConfig::default()))),
+        BackendId::NdarrayDenseF32 => Ok(Box::new(NdarrayDense::default())),
+        BackendId::SprsCsrF32 => Ok(Box::new(SprsCsr::default())),
+        other => bail!(
+            "{other} is measured outside this process (scripts/gpu-libs.py writes its records); \
+             `eie report` reads them"
         ),
+    }
+}
+
+/// Parses backend names from the command line (none: `default`), refusing unknown names and backends
+/// this process cannot run.
+pub fn parse_backends(names: &[String], default: &[BackendId]) -> Result<Vec<BackendId>> {
+    if names.is_empty() {
+        return Ok(default.to_vec());
+    }
+    let mut out = Vec::new();
+    for n in names {
+        let id: BackendId = n.parse()?;
+        if !id.in_process() {
+            bail!(
+                "{id} is measured by scripts/gpu-libs.py, not by this command; `eie report` reads its records"
+            );
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_has_an_id_and_every_in_process_id_builds() {
+        for k in CpuKernel::ALL {
+            assert!(k.name().parse::<BackendId>().is_ok(), "{}", k.name());
+        }
+        for k in GpuKernel::ALL {
+            assert!(k.name().parse::<BackendId>().is_ok(), "{}", k.name());
+        }
+        for id in BackendId::ALL {
+            assert_eq!(make(id, Options::default()).is_ok(), id.in_process(), "{id}");
+        }
     }
 }

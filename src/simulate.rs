@@ -18,6 +18,9 @@ pub struct Args {
     pub all: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Append the model's results to this JSON Lines file as records (backend `eie-model`).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub save: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
@@ -64,7 +67,16 @@ pub fn run(args: Args) -> Result<()> {
     if args.all && (!args.layers.layers.is_empty() || args.layers.weights.is_some()) {
         bail!("--all selects every layer; leave out --layer and --weights, or --all");
     }
-    let layers = args.layers.build(cfg.pes)?;
+    let tagged = args.layers.build_tagged(cfg.pes)?;
+    if args.save.is_some() {
+        let session = eie_bench::harness::Session::open(Default::default(), &[]);
+        let records = tagged
+            .iter()
+            .map(|l| crate::report::collect::model_record(&session, l, &cfg))
+            .collect::<Result<Vec<_>>>()?;
+        crate::measure::save(args.save.as_ref(), &records)?;
+    }
+    let layers: Vec<_> = tagged.into_iter().map(|t| t.layer).collect();
     report(&layers, &cfg, args.format)
 }
 

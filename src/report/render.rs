@@ -1,0 +1,246 @@
+//! The report as Markdown (stdout and report.md), CSV per table, report.json (the view's records and
+//! tables) and the SVG charts of Figs. 6 and 7, written atomically into one folder.
+
+use super::tables::{
+    bandwidth_table, checks_table, ratio_rows, ratio_table, table_iv, table_v, validation_summary,
+};
+use super::view::{View, geomean, in_geomean};
+use crate::chart::BarChart;
+use crate::output::OutDir;
+use anyhow::Result;
+use eie_bench::record::{Machine, Record, TimeSource};
+
+/// What was measured on one machine: its CPU, adapters, bandwidth, power sources, dates, tool commits.
+fn machine_line(v: &View, m: &Machine) -> String {
+    let rs: Vec<&Record> = v.records.iter().filter(|r| r.machine == *m).collect();
+    let mut adapters: Vec<String> = rs
+        .iter()
+        .filter_map(|r| {
+            r.adapter
+                .as_ref()
+                .map(|a| format!("{} ({}, {}, {})", a.name, a.backend, a.driver, a.device_type))
+        })
+        .collect();
+    adapters.sort();
+    adapters.dedup();
+    let mut isas: Vec<String> = rs.iter().filter_map(|r| r.isa.clone()).collect();
+    isas.sort();
+    isas.dedup();
+    let bw = rs
+        .iter()
+        .filter_map(|r| r.bandwidth.map(|b| (r.threads, b)))
+        .collect::<Vec<_>>();
+    let mut bws: Vec<String> = bw
+        .iter()
+        .map(|(t, b)| {
+            format!(
+                "{:.1} GB/s in cache, {:.1} GB/s from DRAM on {t} thread(s) (LLC {} MiB)",
+                b.hot_gbps,
+                b.cold_gbps,
+                b.llc_bytes >> 20
+            )
+        })
+        .collect();
+    bws.dedup();
+    bws.truncate(2);
+    let mut dates: Vec<&str> = rs.iter().map(|r| &r.time[..r.time.len().min(10)]).collect();
+    dates.sort_unstable();
+    dates.dedup();
+    let mut commits: Vec<String> = rs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.tool.name,
+                r.tool.commit.as_deref().unwrap_or(&r.tool.version)
+            )
+        })
+        .collect();
+    commits.sort();
+    commits.dedup();
+    format!(
+        "- **{}** ({} logical CPUs, {}; our CPU kernels at ISA level {}); GPU adapters: {}; read bandwidth: {}; \
+         measured {}; by {}. {} records.\n",
+        m.cpu,
+        m.logical_cpus,
+        m.os,
+        if isas.is_empty() {
+            "-".into()
+        } else {
+            isas.join(", ")
+        },
+        if adapters.is_empty() {
+            "none".into()
+        } else {
+            adapters.join("; ")
+        },
+        if bws.is_empty() {
+            "not measured".into()
+        } else {
+            bws.join("; ")
+        },
+        dates.join(", "),
+        commits.join(", "),
+        rs.len()
+    )
+}
+
+/// The time sources present, as a sentence.
+fn sources_line(v: &View) -> String {
+    let has = |s: TimeSource| {
+        v.records
+            .iter()
+            .any(|r| r.timing.as_ref().is_some_and(|t| t.source == s))
+    };
+    let mut parts = Vec::new();
+    if has(TimeSource::Harness) {
+        parts.push(
+            "our harness (median of repeated verified runs after warm-up; GPU rows: the timestamp-query time of \
+             the compute passes where the adapter can time, else wall time including upload and read-back)",
+        );
+    }
+    if has(TimeSource::Criterion) {
+        parts.push("criterion's median estimates (imported; criterion records no power)");
+    }
+    if has(TimeSource::CudaEvents) {
+        parts.push(
+            "CUDA events around back-to-back library calls (PyTorch, scripts/gpu-libs.py; launches included)",
+        );
+    }
+    format!(
+        "Times: {}. Every output was verified against the reference before a time was kept.\n\n",
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join("; ")
+        }
+    )
+}
+
+/// The whole report as Markdown.
+pub fn markdown(v: &View) -> String {
+    let mut s = String::from("# eie-bench report\n\nRendered from records alone (`eie report FILE.jsonl...`).\n\n");
+    s.push_str("Machines:\n\n");
+    for m in &v.machines {
+        s.push_str(&machine_line(v, m));
+    }
+    s.push('\n');
+    if v.superseded > 0 {
+        s.push_str(&format!(
+            "{} records were superseded by later records of the same machine, layer, backend, threads and batch.\n\n",
+            v.superseded
+        ));
+    }
+    s.push_str(&sources_line(v));
+    s.push_str(
+        "Power: measured (RAPL, NVML) where a record carries it, else declared (`--cpu-watts`, `--gpu-watts`), \
+         else assumed (the paper's Table V power of the same kind of platform); the energy table says which for \
+         each row. A GPU adapter that runs on the CPU (lavapipe) is charged the CPU's power.\n\n",
+    );
+    s.push_str(
+        "## Table IV: time per sample, µs\n\nOurs beside the paper's (S1 Table IV). At batch 64 the time of one pass \
+         divided by 64, as the paper reports it. Paper numbers attach to a layer by its identity (a built-in layer \
+         compressed as the paper did; `alexnet-fc8-real` is the paper's Alex-8), never by its name.\n\n",
+    );
+    s.push_str(&table_iv(v).markdown());
+    s.push_str(
+        "\n## Bandwidth: GB/s (share of the machine's read bandwidth)\n\nBytes each backend must read per pass \
+         (weights, indices, input) over its time; the share is of the DRAM bandwidth (or the probe interleaved \
+         with a `--cold` run) when those bytes exceed the last-level cache, else of the in-cache bandwidth, both \
+         measured in the same run. GPUs with their own memory show GB/s alone.\n\n",
+    );
+    s.push_str(&bandwidth_table(v).markdown());
+    s.push_str(
+        "\n## Fig. 6: speedup over CPU dense (batch 1)\n\nTime per sample of the same machine's `cpu-dense-f32` at \
+         batch 1 over each series'; the paper's rows are over its own CPU dense (i7-5930k, MKL). Chart: \
+         fig6-speedup.svg.\n\n",
+    );
+    s.push_str(&ratio_table(v, false).markdown());
+    s.push_str(
+        "\n## Fig. 7: energy efficiency over CPU dense (batch 1)\n\nEnergy per sample (power x time) of the same \
+         machine's `cpu-dense-f32` at batch 1 over each series'. The EIE model's energy is its own (Table II \
+         calibration, 45 nm). Chart: fig7-energy.svg.\n\n",
+    );
+    s.push_str(&ratio_table(v, true).markdown());
+    if let Some(t) = table_v(v) {
+        s.push_str("\n## Table V: Alex-7 (AlexNet FC7) frames/s and frames/J\n\n");
+        s.push_str(&t.markdown());
+    }
+    s.push_str("\n## Validation\n\n");
+    s.push_str(&validation_summary(v));
+    s.push_str("\nEvery check: validation.csv.\n");
+    s
+}
+
+/// Writes report.md, the CSVs, report.json and the SVG charts into `out`.
+pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
+    out.put("report.md", markdown(v).as_bytes())?;
+    out.put("table-iv.csv", table_iv(v).csv().as_bytes())?;
+    out.put("bandwidth.csv", bandwidth_table(v).csv().as_bytes())?;
+    out.put("fig6-speedup.csv", ratio_table(v, false).csv().as_bytes())?;
+    out.put("fig7-energy.csv", ratio_table(v, true).csv().as_bytes())?;
+    if let Some(t) = table_v(v) {
+        out.put("table-v.csv", t.csv().as_bytes())?;
+    }
+    out.put("validation.csv", checks_table(v).csv().as_bytes())?;
+    let json = serde_json::json!({
+        "columns": v.columns.iter().map(|c| serde_json::json!({
+            "label": c.label, "name": c.name, "hash": c.hash, "paper": c.paper,
+        })).collect::<Vec<_>>(),
+        "tables": {
+            "table_iv": table_json(&table_iv(v)),
+            "bandwidth": table_json(&bandwidth_table(v)),
+            "fig6_speedup": table_json(&ratio_table(v, false)),
+            "fig7_energy": table_json(&ratio_table(v, true)),
+            "table_v": table_v(v).map(|t| table_json(&t)),
+        },
+        "records": v.records,
+    });
+    out.put("report.json", serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let mut cats: Vec<String> = v.columns.iter().map(|c| c.label.clone()).collect();
+    cats.push("Geo. mean".into());
+    let mask = in_geomean(&v.columns);
+    for (energy, file, title, y) in [
+        (
+            false,
+            "fig6-speedup.svg",
+            "Speedup over CPU dense, batch 1 (cf. the paper's Fig. 6)",
+            "speedup (log)",
+        ),
+        (
+            true,
+            "fig7-energy.svg",
+            "Energy efficiency over CPU dense, batch 1 (cf. the paper's Fig. 7)",
+            "energy efficiency (log)",
+        ),
+    ] {
+        let series = ratio_rows(v, energy)
+            .into_iter()
+            .filter(|r| r.batch == 1)
+            .map(|r| {
+                let mut vals = r.values.clone();
+                vals.push(geomean(&r.values, &mask));
+                (
+                    r.name
+                        .trim_start_matches("ours: ")
+                        .replace(", batch 1", ""),
+                    vals,
+                )
+            })
+            .collect();
+        let path = out.target(file)?;
+        BarChart {
+            title,
+            y_label: y,
+            categories: cats.clone(),
+            series,
+        }
+        .write_svg(&path)?;
+    }
+    Ok(())
+}
+
+/// A table as {headers, rows} for report.json.
+fn table_json(t: &crate::table::Table) -> serde_json::Value {
+    serde_json::json!({ "headers": t.headers, "rows": t.rows })
+}

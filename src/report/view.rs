@@ -1,0 +1,358 @@
+//! From records to the report's figures: which layers are columns, which (machine, backend, threads)
+//! are series, and every derived figure (time per sample, GB/s, share of bandwidth, power, energy,
+//! ratios), computed here and nowhere else. Reads records only; measures nothing.
+
+use eie_baselines::paper;
+use eie_bench::backend_id::BackendId;
+use eie_bench::record::{Machine, PowerSource, Record};
+use std::collections::BTreeMap;
+
+/// The paper's Table V powers, used when nothing is measured or declared.
+pub const ASSUMED_CPU_W: f64 = 73.0;
+pub const ASSUMED_GPU_W: f64 = 159.0;
+
+/// Powers declared when rendering, for records that carry none.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Declared {
+    pub cpu_watts: Option<f64>,
+    pub gpu_watts: Option<f64>,
+}
+
+/// A column: one layer (by name; the content hash tells same-named layers apart).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub label: String,
+    pub name: String,
+    pub hash: String,
+    /// The paper's layer it is, for the paper's numbers.
+    pub paper: Option<String>,
+}
+
+/// A series: one backend on one machine (and adapter) at one thread count.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub machine: Machine,
+    pub platform: String,
+    pub backend: BackendId,
+    pub threads: usize,
+}
+
+/// A power figure and where it came from.
+#[derive(Clone, Debug)]
+pub struct PowerUsed {
+    pub watts: f64,
+    pub source: PowerSource,
+    pub detail: String,
+}
+
+/// Records arranged for the tables.
+pub struct View {
+    pub records: Vec<Record>,
+    pub columns: Vec<Column>,
+    pub series: Vec<SeriesKey>,
+    pub machines: Vec<Machine>,
+    pub declared: Declared,
+    /// Records dropped because a later one had the same (machine, layer, backend, threads, batch).
+    pub superseded: usize,
+}
+
+impl View {
+    /// Arranges `records` (later records replace earlier ones of the same key).
+    pub fn new(records: Vec<Record>, declared: Declared) -> Self {
+        let mut latest: BTreeMap<(String, String, String, BackendId, usize, usize), usize> =
+            BTreeMap::new();
+        let mut superseded = 0;
+        for (i, r) in records.iter().enumerate() {
+            let key = (
+                format!("{:?}", r.machine),
+                r.platform(),
+                r.layer.hash.clone() + &r.layer.name,
+                r.backend,
+                r.threads,
+                r.batch,
+            );
+            if let Some(old) = latest.insert(key, i) {
+                superseded += 1;
+                let _ = old;
+            }
+        }
+        let mut keep: Vec<usize> = latest.into_values().collect();
+        keep.sort_unstable();
+        let records: Vec<Record> = keep.into_iter().map(|i| records[i].clone()).collect();
+        let mut columns: Vec<Column> = Vec::new();
+        for r in &records {
+            if !columns
+                .iter()
+                .any(|c| c.name == r.layer.name && c.hash == r.layer.hash)
+            {
+                columns.push(Column {
+                    label: r.layer.name.clone(),
+                    name: r.layer.name.clone(),
+                    hash: r.layer.hash.clone(),
+                    paper: r.layer.paper.clone(),
+                });
+            }
+        }
+        // Same-named layers with different contents get their hash in the label.
+        let labels: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if columns.iter().filter(|o| o.name == c.name).count() > 1 {
+                    format!("{} ({})", c.name, &c.hash[..c.hash.len().min(8)])
+                } else {
+                    c.name.clone()
+                }
+            })
+            .collect();
+        for (c, l) in columns.iter_mut().zip(labels) {
+            c.label = l;
+        }
+        // Table order: the paper's layers in its order, then the rest as they came.
+        columns.sort_by_key(|c| {
+            c.paper
+                .as_deref()
+                .and_then(paper::layer_index)
+                .map_or(usize::MAX, |i| i)
+        });
+        let mut series: Vec<SeriesKey> = Vec::new();
+        let mut machines: Vec<Machine> = Vec::new();
+        for r in records.iter().filter(|r| r.timing.is_some()) {
+            if r.backend == BackendId::EieModel {
+                continue;
+            }
+            let k = SeriesKey {
+                machine: r.machine.clone(),
+                platform: r.platform(),
+                backend: r.backend,
+                threads: r.threads,
+            };
+            if !series.contains(&k) {
+                series.push(k);
+            }
+        }
+        for r in &records {
+            if !machines.contains(&r.machine) {
+                machines.push(r.machine.clone());
+            }
+        }
+        // Machines in the order they came; on each, backends in BackendId order, then threads.
+        series.sort_by(|a, b| {
+            let ma = machines.iter().position(|m| *m == a.machine);
+            let mb = machines.iter().position(|m| *m == b.machine);
+            (ma, &a.platform, a.backend, a.threads).cmp(&(mb, &b.platform, b.backend, b.threads))
+        });
+        Self {
+            records,
+            columns,
+            series,
+            machines,
+            declared,
+            superseded,
+        }
+    }
+
+    /// Several machines (or adapters) in one report: series names say which.
+    pub fn multi_machine(&self) -> bool {
+        let mut p: Vec<&Machine> = self.series.iter().map(|s| &s.machine).collect();
+        p.dedup();
+        p.len() > 1
+    }
+
+    /// Whether some backend ran at several thread counts on one machine.
+    fn several_threads(&self, s: &SeriesKey) -> bool {
+        self.series
+            .iter()
+            .any(|o| o.machine == s.machine && o.backend == s.backend && o.threads != s.threads)
+    }
+
+    /// A series' name in tables.
+    pub fn series_name(&self, s: &SeriesKey) -> String {
+        let who = if s.backend.is_library() && !s.backend.in_process() {
+            format!("peer: {}", s.backend.label())
+        } else {
+            format!("ours: {}", s.backend.label())
+        };
+        let mut name = who;
+        if s.threads > 1 || self.several_threads(s) {
+            name.push_str(&format!(" ({} thr)", s.threads));
+        }
+        if self.multi_machine() || s.backend.is_gpu() {
+            name.push_str(&format!(" on {}", short_platform(s)));
+        }
+        name
+    }
+
+    /// The timed record of a series on a column at a batch size.
+    pub fn find(&self, s: &SeriesKey, c: &Column, batch: usize) -> Option<&Record> {
+        self.records.iter().find(|r| {
+            r.timing.is_some()
+                && r.machine == s.machine
+                && r.backend == s.backend
+                && r.threads == s.threads
+                && r.batch == batch
+                && r.platform() == s.platform
+                && r.layer.name == c.name
+                && r.layer.hash == c.hash
+        })
+    }
+
+    /// The EIE model's record on a column.
+    pub fn model(&self, c: &Column) -> Option<&Record> {
+        self.records.iter().find(|r| {
+            r.backend == BackendId::EieModel
+                && r.model.is_some()
+                && r.layer.name == c.name
+                && r.layer.hash == c.hash
+        })
+    }
+
+    /// The baseline of Figs. 6 and 7 for a series: the same machine's `cpu-dense-f32` at batch 1, at the
+    /// series' thread count where measured, else at the fewest threads.
+    pub fn baseline(&self, machine: &Machine, threads: usize, c: &Column) -> Option<&Record> {
+        let mut cands: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| {
+                r.timing.is_some()
+                    && r.backend == BackendId::CpuDenseF32
+                    && r.batch == 1
+                    && r.machine == *machine
+                    && r.layer.name == c.name
+                    && r.layer.hash == c.hash
+            })
+            .collect();
+        cands.sort_by_key(|r| (r.threads != threads, r.threads));
+        cands.first().copied()
+    }
+
+    /// The power that applies to a record: measured or declared in the record, else declared when
+    /// rendering, else the paper's power of the same kind of platform.
+    pub fn power(&self, r: &Record) -> PowerUsed {
+        if let Some(p) = &r.power {
+            return PowerUsed {
+                watts: p.watts,
+                source: p.source,
+                detail: p.detail.clone(),
+            };
+        }
+        let gpu = r.backend.is_gpu() && r.adapter.as_ref().is_none_or(|a| !a.on_cpu());
+        let (declared, assumed, what) = if gpu {
+            (
+                self.declared.gpu_watts,
+                ASSUMED_GPU_W,
+                "the paper's GPU power (Titan X, Table V); pass --gpu-watts",
+            )
+        } else {
+            (
+                self.declared.cpu_watts,
+                ASSUMED_CPU_W,
+                "the paper's CPU power (i7-5930k, Table V); pass --cpu-watts",
+            )
+        };
+        match declared {
+            Some(w) => PowerUsed {
+                watts: w,
+                source: PowerSource::Declared,
+                detail: if gpu { "--gpu-watts" } else { "--cpu-watts" }.into(),
+            },
+            None => PowerUsed {
+                watts: assumed,
+                source: PowerSource::Assumed,
+                detail: what.into(),
+            },
+        }
+    }
+}
+
+/// The platform of a series, shortened for series names.
+fn short_platform(s: &SeriesKey) -> String {
+    if s.backend.is_gpu() {
+        // "llvmpipe (LLVM 15.0.6, 256 bits) (vulkan) on AMD EPYC ..." -> "llvmpipe (vulkan)".
+        let name = s.platform.split(" on ").next().unwrap_or(&s.platform);
+        let base = name.split(" (").next().unwrap_or(name);
+        match name.rsplit_once(" (") {
+            Some((_, api)) => format!("{base} ({api}"),
+            None => base.to_string(),
+        }
+    } else {
+        s.machine.cpu.clone()
+    }
+}
+
+/// Figures derived from one timed record.
+pub struct Derived {
+    pub us: f64,
+    pub per_sample_us: f64,
+    pub gbps: Option<f64>,
+    /// Share of the machine's read bandwidth that applies (CPU-side backends with a probe only).
+    pub bandwidth_share: Option<f64>,
+    pub entries_per_s: Option<f64>,
+}
+
+/// Time per pass (device time where there is one), per sample, GB/s, share of bandwidth.
+pub fn derive(r: &Record) -> Option<Derived> {
+    let t = r.timing.as_ref()?.best()?;
+    let us = t.median_us;
+    if !(us.is_finite() && us > 0.0) {
+        return None;
+    }
+    let secs = us * 1e-6;
+    let gbps = r.work.map(|w| w.bytes_read as f64 / secs / 1e9);
+    let cpu_side = !r.backend.is_gpu() || r.adapter.as_ref().is_some_and(|a| a.on_cpu());
+    let share = match (cpu_side, r.bandwidth, r.work, gbps) {
+        (true, Some(b), Some(w), Some(g)) => {
+            let bw = b.interleaved_gbps.unwrap_or(if w.bytes_read > b.llc_bytes {
+                b.cold_gbps
+            } else {
+                b.hot_gbps
+            });
+            (bw > 0.0).then(|| g / bw)
+        }
+        _ => None,
+    };
+    Some(Derived {
+        us,
+        per_sample_us: us / r.batch.max(1) as f64,
+        gbps,
+        bandwidth_share: share,
+        entries_per_s: r.work.map(|w| w.entries as f64 / secs),
+    })
+}
+
+/// The paper's value for a column from a 9-wide row.
+pub fn paper_cell(c: &Column, row: &[f64]) -> Option<f64> {
+    c.paper.as_deref().and_then(paper::layer_index).map(|i| row[i])
+}
+
+/// Which columns the geometric means cover: the paper's nine where present (the real FC8 is Alex-8
+/// again, so only the first column of each paper layer counts), else every column.
+pub fn in_geomean(cols: &[Column]) -> Vec<bool> {
+    let mut seen: Vec<&str> = Vec::new();
+    let nine: Vec<bool> = cols
+        .iter()
+        .map(|c| match c.paper.as_deref() {
+            Some(p) if c.name == p && !seen.contains(&p) => {
+                seen.push(p);
+                true
+            }
+            _ => false,
+        })
+        .collect();
+    if nine.iter().any(|&b| b) {
+        nine
+    } else {
+        vec![true; cols.len()]
+    }
+}
+
+/// Geometric mean of the values `mask` selects; none when one of them is missing.
+pub fn geomean(xs: &[Option<f64>], mask: &[bool]) -> Option<f64> {
+    let sel: Vec<Option<f64>> = xs
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| **m)
+        .map(|(x, _)| *x)
+        .collect();
+    let v: Vec<f64> = sel.iter().flatten().copied().collect();
+    (v.len() == sel.len() && !v.is_empty()).then(|| paper::geomean(&v))
+}
