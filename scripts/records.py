@@ -63,7 +63,7 @@ def migrate(folder, layers, commit, date):
     name, rest = m["gpu_adapter"].split(" (", 1)
     api, driver = rest.rstrip(")").split(", ", 1)
     adapter = {"name": name, "backend": api, "driver": driver, "device_type": m["gpu_adapter_type"]}
-    bandwidth = {"hot_gbps": m["bandwidth_hot_gbps"], "cold_gbps": m["bandwidth_cold_gbps"],
+    bandwidth = {"threads": m["cpu_threads"], "hot_gbps": m["bandwidth_hot_gbps"], "cold_gbps": m["bandwidth_cold_gbps"],
                  "llc_bytes": m["llc_bytes"]}
     checks = {(c["layer"], c["backend"], c["batch"]): c for c in rep["checks"]}
     out = []

@@ -245,6 +245,7 @@ impl Session {
     pub fn probe_bandwidth(&mut self) {
         let (hot, cold) = eie_kernels::cpu::bandwidth::probe(self.opts.threads);
         self.bandwidth = Some(Bandwidth {
+            threads: self.opts.threads,
             hot_gbps: hot,
             cold_gbps: cold,
             llc_bytes: eie_kernels::cpu::bandwidth::llc_bytes() as u64,

@@ -70,7 +70,7 @@ pub fn run() -> Result<()> {
             r.check
                 .as_ref()
                 .and_then(|c| c.unavailable.as_deref())
-                .is_some_and(|w| w.starts_with("not measured"))
+                .is_some_and(|w| w.starts_with(collect::NOT_MEASURED))
         })
         .count();
     if skipped > 0 {

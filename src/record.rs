@@ -263,7 +263,9 @@ pub struct Power {
 /// This machine's read bandwidth, measured in the same run.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Bandwidth {
-    /// From data in cache, GB/s, on the record's thread count.
+    /// Threads the probe read on.
+    pub threads: usize,
+    /// From data in cache, GB/s.
     pub hot_gbps: f64,
     /// From DRAM, GB/s.
     pub cold_gbps: f64,

@@ -71,6 +71,9 @@ pub fn model_record(s: &Session, layer: &Tagged, cfg: &EieConfig) -> Result<Reco
     Ok(r)
 }
 
+/// How a measurement the time budget did not reach is recorded (`unavailable`, with the budget).
+pub const NOT_MEASURED: &str = "not measured: the time budget";
+
 /// Priority of a measurement under a deadline: CPU-side first, then GPU batch 1, then GPU batches.
 fn stage(id: BackendId, batch: usize) -> u8 {
     match (id.is_gpu(), batch) {
@@ -106,11 +109,24 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
     );
     let mut inputs: HashMap<(usize, usize), Inputs> = HashMap::new();
     let n = items.len();
+    // Under a deadline each stage may run until its share of the time left, in proportion to its
+    // measurements (time a stage leaves over goes to the next): GPU backends on a slow software adapter
+    // then get fewer layers instead of none.
+    let t0 = Instant::now();
+    let stage_end = |st: u8| -> Option<Instant> {
+        let (deadline, _) = s.deadline?;
+        let upto = items
+            .iter()
+            .filter(|&&(_, b, id)| stage(id, b) <= st)
+            .count();
+        let span = deadline.saturating_duration_since(t0);
+        Some(t0 + span.mul_f64(upto as f64 / n.max(1) as f64))
+    };
     for (k, &(li, batch, id)) in items.iter().enumerate() {
         let l = &layers[li];
         let mut plan = Plan { batch, ..s.plan };
-        if let Some((deadline, total)) = s.deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
+        if let (Some((_, total)), Some(end)) = (s.deadline, stage_end(stage(id, batch))) {
+            let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let mut r = session.record(l, id, batch);
                 r.check = Some(Check {
@@ -119,7 +135,7 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
                     exact: false,
                     ok: false,
                     unavailable: Some(format!(
-                        "not measured: the time budget ({} s) ran out",
+                        "{NOT_MEASURED} ({} s) ran out",
                         total.as_secs()
                     )),
                     message: None,
@@ -128,11 +144,15 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
                 bar.inc(1);
                 continue;
             }
-            plan.budget = plan.budget.min(left / (n - k) as u32);
+            let in_stage = items[k..]
+                .iter()
+                .filter(|&&(_, b, i)| stage(i, b) == stage(id, batch))
+                .count();
+            plan.budget = plan.budget.min(left / in_stage.max(1) as u32);
             bar.set_message(format!(
-                "{} batch {batch}: {id} (budget {} s left)",
+                "{} batch {batch}: {id} (time budget: {} s left)",
                 l.id.name,
-                left.as_secs()
+                s.deadline.map_or(0, |(d, _)| d.saturating_duration_since(Instant::now()).as_secs())
             ));
         } else {
             bar.set_message(format!("{} batch {batch}: {id}", l.id.name));

@@ -28,21 +28,22 @@ fn machine_line(v: &View, m: &Machine) -> String {
     isas.dedup();
     let bw = rs
         .iter()
-        .filter_map(|r| r.bandwidth.map(|b| (r.threads, b)))
+        .filter_map(|r| r.bandwidth)
         .collect::<Vec<_>>();
     let mut bws: Vec<String> = bw
         .iter()
-        .map(|(t, b)| {
+        .map(|b| {
             format!(
-                "{:.1} GB/s in cache, {:.1} GB/s from DRAM on {t} thread(s) (LLC {} MiB)",
+                "{:.1} GB/s in cache, {:.1} GB/s from DRAM on {} thread(s) (LLC {} MiB)",
                 b.hot_gbps,
                 b.cold_gbps,
+                b.threads,
                 b.llc_bytes >> 20
             )
         })
         .collect();
+    bws.sort();
     bws.dedup();
-    bws.truncate(2);
     let mut dates: Vec<&str> = rs.iter().map(|r| &r.time[..r.time.len().min(10)]).collect();
     dates.sort_unstable();
     dates.dedup();

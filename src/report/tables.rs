@@ -353,7 +353,34 @@ pub fn validation_summary(v: &View) -> String {
         ran.len(),
         all.len() - ran.len()
     );
-    for r in all.iter().filter(|r| !r.passed()) {
+    // Measurements a time budget did not reach: one line per backend and batch.
+    let mut skipped: Vec<(String, usize, Vec<&str>)> = Vec::new();
+    for r in all.iter().filter(|r| {
+        r.check
+            .as_ref()
+            .and_then(|c| c.unavailable.as_deref())
+            .is_some_and(|w| w.starts_with(super::collect::NOT_MEASURED))
+    }) {
+        let name = format!("{} on {}", r.backend, r.platform());
+        match skipped.iter_mut().find(|(n, b, _)| *n == name && *b == r.batch) {
+            Some(e) => e.2.push(&r.layer.name),
+            None => skipped.push((name, r.batch, vec![&r.layer.name])),
+        }
+    }
+    for (name, batch, layers) in &skipped {
+        s.push_str(&format!(
+            "- not measured (the time budget ran out): {name}, batch {batch}: {}\n",
+            layers.join(", ")
+        ));
+    }
+    for r in all.iter().filter(|r| {
+        !r.passed()
+            && !r
+                .check
+                .as_ref()
+                .and_then(|c| c.unavailable.as_deref())
+                .is_some_and(|w| w.starts_with(super::collect::NOT_MEASURED))
+    }) {
         let c = r.check.as_ref().expect("filtered");
         s.push_str(&format!(
             "- {} {} batch {} on {}: {}\n",

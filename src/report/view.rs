@@ -107,10 +107,11 @@ impl View {
         for (c, l) in columns.iter_mut().zip(labels) {
             c.label = l;
         }
-        // Table order: the paper's layers in its order, then the rest as they came.
+        // Table order: the paper's layers in its order, then the rest (the real FC8 too) as they came.
         columns.sort_by_key(|c| {
             c.paper
                 .as_deref()
+                .filter(|p| *p == c.name)
                 .and_then(paper::layer_index)
                 .map_or(usize::MAX, |i| i)
         });
