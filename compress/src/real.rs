@@ -81,3 +81,86 @@ pub fn load_real_fc8(dir: &Path, opts: CompressOptions) -> Result<CompressedLaye
     let dense = DenseLayer::new(REAL_FC8_NAME, outputs, inputs, w, Some(b), a, false)?;
     CompressedLayer::with_codebook(dense, codebook, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::npy::write;
+
+    /// A 2 x 3 FC8 stand-in whose values are all codebook entries.
+    fn folder(codebook: &[f32]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let f = |n: &str| dir.path().join(n);
+        write(
+            &f("weights.npy"),
+            &[2, 3],
+            &[0.5f32, 0.0, -0.5, 0.0, 0.5, 0.0],
+        )
+        .unwrap();
+        write(&f("bias.npy"), &[2], &[0.0f32, 0.5]).unwrap();
+        write(&f("input.npy"), &[3], &[1.0f32, 2.0, 3.0]).unwrap();
+        write(&f("codebook.npy"), &[codebook.len()], codebook).unwrap();
+        dir
+    }
+
+    fn err(dir: &Path) -> String {
+        load_real_fc8(dir, CompressOptions::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_valid_folder_loads() {
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        let l = load_real_fc8(dir.path(), CompressOptions::default()).unwrap();
+        assert_eq!((l.codebook().bits(), l.nnz()), (2, 3));
+    }
+
+    /// The one-entry codebook panicked; every broken file of the folder is named.
+    #[test]
+    fn broken_folders_name_the_file() {
+        let dir = folder(&[0.0]);
+        let e = err(dir.path());
+        assert!(
+            e.contains("value 0.5") && e.contains("not an entry of the codebook [0.0]"),
+            "{e}"
+        );
+
+        let big: Vec<f32> = std::iter::once(0.0)
+            .chain((1..300).map(|i| i as f32))
+            .collect();
+        let dir = folder(&big);
+        let e = err(dir.path());
+        assert!(
+            e.contains("codebook.npy: has 300 entries; a codebook has 1..=256"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        write(&dir.path().join("bias.npy"), &[3], &[0.0f32; 3]).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("bias.npy: has 3 values") && e.contains("needs 2"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        write(&dir.path().join("input.npy"), &[2], &[0.0f32; 2]).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("input.npy: has 2 values") && e.contains("needs 3"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        let w = dir.path().join("weights.npy");
+        std::fs::remove_file(&w).unwrap();
+        std::fs::create_dir(&w).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("weights.npy: is a directory, not a .npy file"),
+            "{e}"
+        );
+    }
+}
