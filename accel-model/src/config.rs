@@ -87,9 +87,9 @@ pub struct EieConfig {
     /// broadcast while any queue is full. A queue deeper than a layer's broadcasts acts as unbounded
     /// (and costs no more memory to model). Paper: 8 (section VII-A).
     pub fifo_depth: usize,
-    /// Width of one SpMat SRAM read, in bits, from one entry (`weight_bits + index_bits`) to 4096; one
-    /// read fetches `floor(sram_width_bits / (weight_bits + index_bits))` entries (bits left over are
-    /// unused, e.g. 10 six-bit entries in 64 bits). Paper: 64 (8 entries per read).
+    /// Width of one SpMat SRAM read, in bits: a multiple of one entry (`weight_bits + index_bits`), up
+    /// to 4096; one read fetches `sram_width_bits / (weight_bits + index_bits)` entries. Paper: 64
+    /// (8 entries per read).
     pub sram_width_bits: u32,
     /// Whether the SpMat read unit keeps its last row across columns: when the next processed column's
     /// first entry lies in the row already read, no new read is needed. The paper's description ("a new
@@ -154,7 +154,7 @@ pub mod limits {
     pub const PES: RangeInclusive<usize> = 1..=eie_compress::eie::MAX_PES;
     pub const CLOCK_MHZ: RangeInclusive<f64> = 1.0..=10_000.0;
     pub const FIFO_DEPTH: RangeInclusive<usize> = 1..=1 << 20;
-    /// The lower bound is also at least one entry, `weight_bits + index_bits`.
+    /// And a multiple of one entry, `weight_bits + index_bits` (so at least one entry).
     pub const SRAM_WIDTH_BITS: RangeInclusive<u32> = 2..=4096;
     pub const PTR_BITS: RangeInclusive<u32> = 1..=64;
     pub const ACT_REGFILE_ENTRIES: RangeInclusive<usize> = 1..=1 << 16;
@@ -280,7 +280,7 @@ impl EieConfig {
             (
                 "sram_width_bits",
                 format!(
-                    "(weight_bits + index_bits)..={}",
+                    "a multiple of (weight_bits + index_bits), up to {}",
                     limits::SRAM_WIDTH_BITS.end()
                 ),
             ),
@@ -383,7 +383,9 @@ impl EieConfig {
     /// This configuration with the widths `layer` was compressed with: `weight_bits` = its codebook's
     /// index bits, `index_bits` = its encoding's relative-index bits, so the model walks the layer's own
     /// encoding (padding included) and packs its own entry width into SRAM rows. Fails, naming the
-    /// field, where the widths break a range (an SRAM read narrower than one entry).
+    /// field, where the widths break a range: an SRAM read that is not a whole number of the new
+    /// entries (2-bit weights with 4-bit indices in 64-bit reads); set `sram_width_bits` with the
+    /// other overrides first (e.g. 60 or 48), or keep the configuration's own widths.
     pub fn for_layer(&self, layer: &eie_compress::CompressedLayer) -> Result<Self, ConfigError> {
         self.with_layer_widths(layer.codebook().bits(), layer.eie().index_bits())
     }
@@ -437,15 +439,20 @@ impl EieConfig {
         check_range("weight_bits", self.weight_bits, limits::WEIGHT_BITS, "")?;
         check_range("index_bits", self.index_bits, limits::INDEX_BITS, "")?;
         let entry_bits = u32::from(self.weight_bits) + u32::from(self.index_bits);
-        check_range(
-            "sram_width_bits",
-            self.sram_width_bits,
-            entry_bits.max(*limits::SRAM_WIDTH_BITS.start())..=*limits::SRAM_WIDTH_BITS.end(),
-            &format!(
-                ": at least one {entry_bits}-bit entry of weight_bits {} + index_bits {}",
-                self.weight_bits, self.index_bits
-            ),
-        )?;
+        let max_width = *limits::SRAM_WIDTH_BITS.end();
+        if !(entry_bits..=max_width).contains(&self.sram_width_bits)
+            || !self.sram_width_bits.is_multiple_of(entry_bits)
+        {
+            return Err(ConfigError::OutOfRange {
+                field: "sram_width_bits",
+                value: self.sram_width_bits.to_string(),
+                allowed: format!(
+                    "a multiple of the {entry_bits}-bit entry (weight_bits {} + index_bits {}) in \
+                     {entry_bits}..={max_width}",
+                    self.weight_bits, self.index_bits
+                ),
+            });
+        }
         check_range("ptr_bits", self.ptr_bits, limits::PTR_BITS, "")?;
         check_range(
             "act_regfile_entries",
@@ -526,11 +533,13 @@ mod tests {
             .to_string();
         assert!(e.contains("y.toml") && e.contains("fifo"), "{e}");
         assert!(c.with_override("fifo_depth=0").is_err());
-        assert_eq!(
-            c.with_override("sram_width_bits=60")
-                .unwrap()
-                .entries_per_sram_row(),
-            7
+        let e = c
+            .with_override("sram_width_bits=60")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sram_width_bits = 60 (must be a multiple of the 8-bit entry"),
+            "{e}"
         );
         assert!(c.with_override("sram_width_bits=7").is_err());
         assert!(c.with_override("nonsense").is_err());
@@ -607,11 +616,15 @@ mod tests {
     #[test]
     fn overrides_are_order_independent() {
         let c = EieConfig::default();
-        // 8-bit weights + 8-bit indices need a 16-bit read; alone, `sram_width_bits=8` is invalid.
-        let a = ["sram_width_bits=8", "weight_bits=4", "index_bits=4"];
-        let b = ["index_bits=4", "sram_width_bits=8", "weight_bits=4"];
-        assert_eq!(c.with_overrides(a).unwrap(), c.with_overrides(b).unwrap());
-        assert!(c.with_override("sram_width_bits=4").is_err());
+        // 8-bit weights make a 12-bit entry, which 64 bits do not hold evenly, and 60 bits do not hold
+        // 8-bit entries evenly: applied one by one, either order fails at its first step; together, in
+        // any order, they make 5 entries per read.
+        let a = ["weight_bits=8", "sram_width_bits=60"];
+        let b = ["sram_width_bits=60", "weight_bits=8"];
+        assert!(c.with_override(a[0]).is_err() && c.with_override(b[0]).is_err());
+        let d = c.with_overrides(a).unwrap();
+        assert_eq!(d, c.with_overrides(b).unwrap());
+        assert_eq!((d.weight_bits, d.entries_per_sram_row()), (8, 5));
         let d = c
             .with_overrides(["sram_width_bits=16", "weight_bits=8", "index_bits=8"])
             .unwrap();
@@ -639,11 +652,26 @@ mod tests {
     #[test]
     fn layer_widths_are_carried() {
         let c = EieConfig::default();
-        let w = c.with_layer_widths(2, 4).unwrap();
+        let w = c.with_layer_widths(2, 6).unwrap();
         assert_eq!(
             (w.weight_bits, w.index_bits, w.entries_per_sram_row()),
-            (2, 4, 10)
+            (2, 6, 8)
         );
+        // 2-bit weights with 4-bit indices are 6-bit entries: 64-bit reads do not hold them evenly.
+        let e = c.with_layer_widths(2, 4).unwrap_err().to_string();
+        assert!(
+            e.contains("sram_width_bits = 64 (must be a multiple of the 6-bit entry"),
+            "{e}"
+        );
+        let w = c
+            .with_override("sram_width_bits=60")
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(w, ConfigError::OutOfRange { .. }));
+        let w = c
+            .with_overrides(["sram_width_bits=60", "weight_bits=2"])
+            .unwrap();
+        assert_eq!(w.entries_per_sram_row(), 10);
         let narrow = EieConfig {
             sram_width_bits: 8,
             ..c.clone()
@@ -651,7 +679,7 @@ mod tests {
         let e = narrow.with_layer_widths(8, 8).unwrap_err().to_string();
         assert!(
             e.contains("sram_width_bits = 8")
-                && e.contains("16-bit entry of weight_bits 8 + index_bits 8"),
+                && e.contains("16-bit entry (weight_bits 8 + index_bits 8)"),
             "{e}"
         );
         assert!(c.with_layer_widths(9, 4).is_err() && c.with_layer_widths(4, 0).is_err());
@@ -659,14 +687,14 @@ mod tests {
         let l = eie_compress::build_from_spec(
             &spec,
             eie_compress::CompressOptions {
-                bits: 3,
-                index_bits: 2,
+                bits: 2,
+                index_bits: 6,
                 ..Default::default()
             },
         )
         .unwrap();
         let f = c.for_layer(&l).unwrap();
-        assert_eq!((f.weight_bits, f.index_bits), (3, 2));
+        assert_eq!((f.weight_bits, f.index_bits), (2, 6));
     }
 
     #[test]
