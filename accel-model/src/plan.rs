@@ -63,11 +63,14 @@ pub enum PlanError {
     WeightBits { needed: u8, have: u8 },
     #[error(transparent)]
     Encoding(#[from] eie_compress::CompressError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl<'a> Plan<'a> {
     /// Plans `layer` on `cfg` (re-encoding only when the layer's own encoding does not fit).
     pub fn new(layer: &'a CompressedLayer, cfg: &EieConfig) -> Result<Self, PlanError> {
+        cfg.validate()?;
         let bits = layer.codebook().bits();
         if bits > cfg.weight_bits {
             return Err(PlanError::WeightBits {

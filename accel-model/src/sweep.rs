@@ -93,12 +93,15 @@ pub fn point_config(
     kind: SweepKind,
     value: &str,
 ) -> Result<EieConfig, crate::ConfigError> {
-    let cfg = base.with_override(&format!("{}={value}", kind.field()))?;
+    base.validate()?;
+    let set = format!("{}={value}", kind.field());
     if kind == SweepKind::Pes {
+        // Both fields at once: the new PE count with the regfile entries that keep the total.
+        let pes = base.with_override(&set)?.pes;
         let total = base.pes * base.act_regfile_entries;
-        return cfg.with_override(&format!("act_regfile_entries={}", total.div_ceil(cfg.pes)));
+        return base.with_overrides([set, format!("act_regfile_entries={}", total.div_ceil(pes))]);
     }
-    Ok(cfg)
+    base.with_override(&set)
 }
 
 /// Simulates one point.

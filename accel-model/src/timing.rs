@@ -117,8 +117,11 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
     let mut end = vec![0u64; n];
     let mut last_row = vec![u64::MAX; n];
     let mut row_base = vec![0u64; n];
-    // starts[(g % depth) * n + k] = cycle PE k popped item g (read back `depth` items later).
-    let mut starts = vec![0u64; n * depth];
+    // starts[(g % ring) * n + k] = cycle PE k popped item g (read back `depth` items later). A queue
+    // deeper than the layer's broadcasts never fills, so the ring needs no more slots than those.
+    let broadcasts: usize = (0..plan.passes.len()).map(|p| plan.items(p).len()).sum();
+    let ring = depth.min(broadcasts).max(1);
+    let mut starts = vec![0u64; n * ring];
     let mut ev = Events::default();
     let mut next_b = 0u64;
     let mut pending_loads = 0u64;
@@ -134,7 +137,7 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
             ev.chunk_loads += loads;
             let earliest = next_b + loads * xfer;
             let mut b = earliest;
-            let slot = (g % depth) * n;
+            let slot = (g % ring) * n;
             if g >= depth {
                 b = starts[slot..slot + n].iter().fold(b, |m, &s| m.max(s));
             }

@@ -166,7 +166,8 @@ fn layer_and_config() -> impl Strategy<Value = (CompressedLayer, EieConfig)> {
         1usize..5,
         1u32..6,
         any::<bool>(),
-        prop_oneof![Just(32u32), Just(64), Just(128)],
+        // Multiples of the 6-bit entry (4-bit weights, 2-bit indices).
+        prop_oneof![Just(30u32), Just(60), Just(126)],
     )
         .prop_flat_map(|(rows, cols, pes, fifo, regfile, depth, bias, width)| {
             let cell = prop_oneof![6 => Just(0u8), 1 => 1u8..7];

@@ -5,6 +5,7 @@
 //! A batch of `B` samples is stored **feature-major**: value `j` of sample `b` at `x[j * B + b]` (for
 //! `B = 1`, simply the vector). Inputs exclude the bias column: every backend adds the bias itself.
 
+use crate::fixed::FixedOutcome;
 use crate::layer::CompressedLayer;
 use crate::rng::{Rng, seed_from_name};
 use serde::Serialize;
@@ -210,6 +211,13 @@ pub fn quantize_input(layer: &CompressedLayer, x: &[f32]) -> Vec<i16> {
     x.iter().map(|&v| layer.fixed().act.quantize(v)).collect()
 }
 
+/// [`quantize_input`], and how many values of `x` lay outside the format's range and were saturated.
+pub fn quantize_input_checked(layer: &CompressedLayer, x: &[f32]) -> (Vec<i16>, usize) {
+    let act = layer.fixed().act;
+    let saturated = x.iter().filter(|&&v| act.saturates(v)).count();
+    (quantize_input(layer, x), saturated)
+}
+
 /// The f64 reference `f(W x_b + v)` of every sample (feature-major), and per output DESIGN.md's error
 /// bound for f32 backends: `|y - y_ref| <= c n eps_f32 sum_j |w_ij x_j|` with `c = 1` and `n` the row's
 /// non-zero terms (bias included) plus one. Any summation order of `n` terms, with or without fused
@@ -245,25 +253,44 @@ pub fn reference_f64(layer: &CompressedLayer, x: &[f32], batch: usize) -> (Vec<f
 
 /// The fixed-point reference of every sample of `xq` (feature-major, the layer's activation format).
 pub fn reference_fixed(layer: &CompressedLayer, xq: &[i16], batch: usize) -> Vec<i16> {
+    reference_fixed_checked(layer, xq, batch).0
+}
+
+/// [`reference_fixed`], and how many outputs (over all samples) saturation or a wrapped accumulator
+/// changed.
+pub fn reference_fixed_checked(
+    layer: &CompressedLayer,
+    xq: &[i16],
+    batch: usize,
+) -> (Vec<i16>, FixedOutcome) {
     let spec = layer.fixed();
     let wq = layer.fixed_codebook();
     let one = spec.act.quantize(1.0);
     let codes = layer.codes();
     let bias = layer.bias_codes();
     let mut y = vec![0i16; layer.outputs() * batch];
+    let mut outcome = FixedOutcome::default();
     for i in 0..layer.outputs() {
         let (cols, cs) = codes.row(i);
         for b in 0..batch {
-            let mut acc = cols.iter().zip(cs).fold(0i32, |acc, (&j, &c)| {
-                acc.wrapping_add(spec.product(wq[c as usize], xq[j as usize * batch + b]))
-            });
+            let (mut acc, mut exact) =
+                cols.iter()
+                    .zip(cs)
+                    .fold((0i32, 0i64), |(acc, e), (&j, &c)| {
+                        let p = spec.product(wq[c as usize], xq[j as usize * batch + b]);
+                        (acc.wrapping_add(p), e + i64::from(p))
+                    });
             if let Some(bc) = bias {
-                acc = acc.wrapping_add(spec.product(wq[bc[i] as usize], one));
+                let p = spec.product(wq[bc[i] as usize], one);
+                acc = acc.wrapping_add(p);
+                exact += i64::from(p);
             }
-            y[i * batch + b] = spec.finish(acc, layer.relu());
+            let (v, saturated) = spec.finish_checked(acc, layer.relu());
+            outcome.record(saturated, i64::from(acc) != exact);
+            y[i * batch + b] = v;
         }
     }
-    y
+    (y, outcome)
 }
 
 /// The largest error of `y` against `reference` and whether every output is within `bound`.

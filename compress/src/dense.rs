@@ -34,7 +34,7 @@ impl DenseLayer {
                 "layer '{name}': weights are {outputs} x {inputs}; both dimensions must be at least 1"
             )));
         }
-        if weights.len() != outputs * inputs {
+        if outputs.checked_mul(inputs) != Some(weights.len()) {
             return Err(CompressError::Shape(format!(
                 "layer '{name}': {} weights for a {outputs} x {inputs} matrix",
                 weights.len()

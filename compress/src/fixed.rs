@@ -12,7 +12,11 @@
 //!   `|y|` fits. The scale is thus calibrated per layer on its own input, as one calibrates a quantized
 //!   network's per-layer formats; nothing saturates on the calibrated input.
 //!
-//! Fraction bits are clamped to `0..=30`.
+//! Fraction bits are clamped to `0..=30`, and the clamping is reported, not silent: [`FormatChoice`] says
+//! what a format was fitted to, the fraction bits the fit wanted and whether the clamp changed them
+//! (wanting fewer than 0 means the largest values saturate; more than 30, that the smallest lose
+//! precision, down to quantizing to 0). [`FixedPointSpec::choose`] returns both formats' choices, and
+//! [`CompressedLayer::fixed_choice`](crate::CompressedLayer::fixed_choice) keeps them with the layer.
 //!
 //! # Arithmetic (the integer rules of DESIGN.md)
 //!
@@ -22,6 +26,9 @@
 //! bias is the extra column, with activation `1.0` in the activation format. The output is ReLU'd (for
 //! ReLU layers) and saturated to i16. Integer addition is order-independent, so every fixed-point backend
 //! must agree with [`fixed_point_reference`] bit for bit.
+//!
+//! Saturating an output, or wrapping its accumulator, changes the answer: [`fixed_point_reference_checked`]
+//! also counts the outputs where either happened ([`FixedOutcome`]), so a caller can warn.
 
 use serde::Serialize;
 
@@ -34,18 +41,104 @@ pub struct QFormat {
     pub frac: u8,
 }
 
+/// Fraction bits of the format of an all-zero (or non-finite) range.
+pub const DEFAULT_FRAC_BITS: u8 = 15;
+
+/// How a format was chosen for a range of values: what it was fitted to, what the fit wanted, and
+/// whether clamping to `0..=MAX_FRAC_BITS` changed that.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FormatChoice {
+    /// The chosen format.
+    pub format: QFormat,
+    /// The largest magnitude it was fitted to.
+    pub max_abs: f64,
+    /// The most fraction bits `f` with `round(max_abs * 2^f) <= 32767`, before clamping; `None` when
+    /// `max_abs` is 0 or not finite (the format then has [`DEFAULT_FRAC_BITS`]).
+    pub wanted_frac: Option<i32>,
+}
+
+impl FormatChoice {
+    /// Whether clamping changed the fraction bits the fit wanted.
+    pub fn clamped(&self) -> bool {
+        self.wanted_frac
+            .is_some_and(|w| w != i32::from(self.format.frac))
+    }
+
+    /// Whether `max_abs` lies beyond the format's range even with 0 fraction bits: values near it
+    /// saturate to +-32767.
+    pub fn saturates(&self) -> bool {
+        self.wanted_frac.is_some_and(|w| w < 0)
+    }
+
+    /// Fraction bits the clamp at [`MAX_FRAC_BITS`] took away: the largest value is held with that
+    /// many fewer significant bits than 16-bit fixed point allows (values below half an LSB become 0).
+    pub fn precision_bits_lost(&self) -> u32 {
+        self.wanted_frac
+            .map_or(0, |w| (w - i32::from(MAX_FRAC_BITS)).max(0) as u32)
+    }
+
+    /// A one-line account, e.g. `"14 fraction bits (fits 1.5)"` or
+    /// `"0 fraction bits (clamped: 40000 needs -1; values above 32767 saturate)"`.
+    pub fn describe(&self) -> String {
+        let f = self.format.frac;
+        match self.wanted_frac {
+            None => format!("{f} fraction bits (default: nothing to fit)"),
+            Some(w) if w < 0 => format!(
+                "{f} fraction bits (clamped: {} needs {w}; values above 32767 saturate)",
+                self.max_abs
+            ),
+            Some(w) if w > i32::from(MAX_FRAC_BITS) => format!(
+                "{f} fraction bits (clamped: {:e} wants {w}; {} bits of precision lost)",
+                self.max_abs,
+                self.precision_bits_lost()
+            ),
+            Some(_) => format!("{f} fraction bits (fits {})", self.max_abs),
+        }
+    }
+}
+
 impl QFormat {
     /// The format with the most fraction bits (up to [`MAX_FRAC_BITS`]) that represents `max_abs`
-    /// without saturation; 15 fraction bits when `max_abs` is 0.
+    /// without saturation; [`DEFAULT_FRAC_BITS`] when `max_abs` is 0. [`QFormat::choose`] says
+    /// whether the clamp changed anything.
     pub fn fitting(max_abs: f64) -> Self {
+        Self::choose(max_abs).format
+    }
+
+    /// [`QFormat::fitting`] with its account.
+    pub fn choose(max_abs: f64) -> FormatChoice {
         if max_abs <= 0.0 || !max_abs.is_finite() {
-            return Self { frac: 15 };
+            return FormatChoice {
+                format: Self {
+                    frac: DEFAULT_FRAC_BITS,
+                },
+                max_abs,
+                wanted_frac: None,
+            };
         }
-        let mut frac = MAX_FRAC_BITS;
-        while frac > 0 && (max_abs * (1u64 << frac) as f64).round() > i16::MAX as f64 {
-            frac -= 1;
+        // Bounds far beyond any f64 (2^-1074 ..= 2^1024) keep the search finite.
+        const LIMIT: i32 = 1100;
+        let fits = |f: i32| (max_abs * 2f64.powi(f)).round() <= i16::MAX as f64;
+        let mut f = ((i16::MAX as f64 / max_abs).log2().floor() as i32).clamp(-LIMIT, LIMIT);
+        while f > -LIMIT && !fits(f) {
+            f -= 1;
         }
-        Self { frac }
+        while f < LIMIT && fits(f + 1) {
+            f += 1;
+        }
+        FormatChoice {
+            format: Self {
+                frac: f.clamp(0, i32::from(MAX_FRAC_BITS)) as u8,
+            },
+            max_abs,
+            wanted_frac: Some(f),
+        }
+    }
+
+    /// Whether `x` lies outside the format's range (so [`QFormat::quantize`] saturates it).
+    pub fn saturates(self, x: f32) -> bool {
+        let scaled = (x as f64 * (1u64 << self.frac) as f64).round();
+        !(i16::MIN as f64..=i16::MAX as f64).contains(&scaled)
     }
 
     /// Value of one least-significant bit.
@@ -79,17 +172,58 @@ pub struct FixedPointSpec {
     pub act: QFormat,
 }
 
+/// How both formats of a layer were chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct FixedPointChoice {
+    pub weight: FormatChoice,
+    pub act: FormatChoice,
+}
+
+impl FixedPointChoice {
+    /// The formats chosen.
+    pub fn spec(&self) -> FixedPointSpec {
+        FixedPointSpec {
+            weight: self.weight.format,
+            act: self.act.format,
+        }
+    }
+
+    /// Whether clamping changed either format.
+    pub fn clamped(&self) -> bool {
+        self.weight.clamped() || self.act.clamped()
+    }
+
+    /// One line per clamped format, for a caller to print as warnings (empty when nothing was clamped).
+    pub fn warnings(&self) -> Vec<String> {
+        [("weight", &self.weight), ("activation", &self.act)]
+            .into_iter()
+            .filter(|(_, c)| c.clamped())
+            .map(|(what, c)| format!("{what} format: {}", c.describe()))
+            .collect()
+    }
+}
+
 impl FixedPointSpec {
     /// Chooses both formats (see the module docs).
     pub fn calibrate(codebook: &[f32], input: &[f32], has_bias: bool, max_abs_output: f64) -> Self {
+        Self::choose(codebook, input, has_bias, max_abs_output).spec()
+    }
+
+    /// [`FixedPointSpec::calibrate`] with the account of each choice.
+    pub fn choose(
+        codebook: &[f32],
+        input: &[f32],
+        has_bias: bool,
+        max_abs_output: f64,
+    ) -> FixedPointChoice {
         let max_w = codebook
             .iter()
             .fold(0.0f64, |m, &w| m.max((w as f64).abs()));
         let max_in = input.iter().fold(0.0f64, |m, &a| m.max((a as f64).abs()));
         let bias_act = if has_bias { 1.0 } else { 0.0 };
-        Self {
-            weight: QFormat::fitting(max_w),
-            act: QFormat::fitting(max_in.max(bias_act).max(max_abs_output)),
+        FixedPointChoice {
+            weight: QFormat::choose(max_w),
+            act: QFormat::choose(max_in.max(bias_act).max(max_abs_output)),
         }
     }
 
@@ -105,6 +239,48 @@ impl FixedPointSpec {
         let acc = if relu { acc.max(0) } else { acc };
         acc.clamp(i16::MIN as i32, i16::MAX as i32) as i16
     }
+
+    /// [`FixedPointSpec::finish`], and whether saturation changed the output.
+    #[inline]
+    pub fn finish_checked(self, acc: i32, relu: bool) -> (i16, bool) {
+        let y = self.finish(acc, relu);
+        let unsaturated = if relu { acc.max(0) } else { acc };
+        (y, i32::from(y) != unsaturated)
+    }
+}
+
+/// What the 16-bit arithmetic did to a set of outputs beyond rounding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FixedOutcome {
+    /// Outputs computed.
+    pub outputs: usize,
+    /// Outputs saturated to i16 (after ReLU).
+    pub saturated: usize,
+    /// Outputs whose 32-bit accumulator wrapped: its value differs from the exact integer sum.
+    pub wrapped: usize,
+}
+
+impl FixedOutcome {
+    /// Whether any output was saturated or wrapped.
+    pub fn changed(&self) -> bool {
+        self.saturated > 0 || self.wrapped > 0
+    }
+
+    /// Counts one output.
+    #[inline]
+    pub fn record(&mut self, saturated: bool, wrapped: bool) {
+        self.outputs += 1;
+        self.saturated += usize::from(saturated);
+        self.wrapped += usize::from(wrapped);
+    }
+}
+
+impl std::ops::AddAssign for FixedOutcome {
+    fn add_assign(&mut self, o: Self) {
+        self.outputs += o.outputs;
+        self.saturated += o.saturated;
+        self.wrapped += o.wrapped;
+    }
 }
 
 /// The plain fixed-point `f(W a + v)` of DESIGN.md, row by row over CSR codes.
@@ -118,16 +294,35 @@ pub fn fixed_point_reference(
     act_q: &[i16],
     relu: bool,
 ) -> Vec<i16> {
+    fixed_point_reference_checked(spec, codes, weights_q, act_q, relu).0
+}
+
+/// [`fixed_point_reference`], and how many outputs saturation or a wrapped accumulator changed.
+pub fn fixed_point_reference_checked(
+    spec: FixedPointSpec,
+    codes: &crate::sparse::SparseCodes,
+    weights_q: &[i16],
+    act_q: &[i16],
+    relu: bool,
+) -> (Vec<i16>, FixedOutcome) {
     assert_eq!(act_q.len(), codes.cols(), "one activation per column");
-    (0..codes.rows())
+    let mut outcome = FixedOutcome::default();
+    let y = (0..codes.rows())
         .map(|i| {
             let (cols, cs) = codes.row(i);
-            let acc = cols.iter().zip(cs).fold(0i32, |acc, (&j, &c)| {
-                acc.wrapping_add(spec.product(weights_q[c as usize], act_q[j as usize]))
-            });
-            spec.finish(acc, relu)
+            let (acc, exact) = cols
+                .iter()
+                .zip(cs)
+                .fold((0i32, 0i64), |(acc, exact), (&j, &c)| {
+                    let p = spec.product(weights_q[c as usize], act_q[j as usize]);
+                    (acc.wrapping_add(p), exact + i64::from(p))
+                });
+            let (y, saturated) = spec.finish_checked(acc, relu);
+            outcome.record(saturated, i64::from(acc) != exact);
+            y
         })
-        .collect()
+        .collect();
+    (y, outcome)
 }
 
 #[cfg(test)]
@@ -175,5 +370,90 @@ mod tests {
         );
         // 3 * 2^30 wraps to -2^30: saturates to i16::MIN.
         assert_eq!(y, vec![i16::MIN]);
+    }
+
+    #[test]
+    fn clamping_is_reported() {
+        let fits = QFormat::choose(1.5);
+        assert_eq!(
+            (fits.format.frac, fits.wanted_frac, fits.clamped()),
+            (14, Some(14), false)
+        );
+        let big = QFormat::choose(40_000.0);
+        assert_eq!((big.format.frac, big.wanted_frac), (0, Some(-1)));
+        assert!(big.clamped() && big.saturates() && big.describe().contains("saturate"));
+        let tiny = QFormat::choose(1e-12);
+        assert_eq!(tiny.format.frac, MAX_FRAC_BITS);
+        assert!(tiny.clamped() && !tiny.saturates());
+        assert_eq!(tiny.wanted_frac, Some(54));
+        assert_eq!(tiny.precision_bits_lost(), 24);
+        assert_eq!(
+            tiny.format.quantize(1e-12),
+            0,
+            "what the report warns about"
+        );
+        let none = QFormat::choose(0.0);
+        assert_eq!(
+            (none.format.frac, none.wanted_frac, none.clamped()),
+            (15, None, false)
+        );
+        for x in [
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -1.0,
+        ] {
+            let c = QFormat::choose(x);
+            assert!(c.format.frac <= MAX_FRAC_BITS, "{x}");
+        }
+        // `fitting` is `choose`'s format, as before.
+        for x in [1.0, 0.99, 0.0616, 14.534, 1e9, 3e-5, 32767.4, 32767.5] {
+            assert_eq!(QFormat::fitting(x), QFormat::choose(x).format);
+        }
+        let choice = FixedPointSpec::choose(&[0.0, 1e-12], &[1.0], false, 50_000.0);
+        assert!(choice.clamped());
+        let w = choice.warnings();
+        assert_eq!(w.len(), 2);
+        assert!(w[0].starts_with("weight format") && w[1].starts_with("activation format"));
+        assert!(
+            FixedPointSpec::choose(&[0.5], &[1.0], true, 2.0)
+                .warnings()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn saturation_and_wrapping_are_counted() {
+        let spec = FixedPointSpec {
+            weight: QFormat { frac: 0 },
+            act: QFormat { frac: 0 },
+        };
+        assert_eq!(spec.finish_checked(40_000, false), (i16::MAX, true));
+        assert_eq!(spec.finish_checked(-40_000, true), (0, false));
+        assert_eq!(spec.finish_checked(-40_000, false), (i16::MIN, true));
+        assert_eq!(spec.finish_checked(5, false), (5, false));
+        // Row 0: 2^30 + 2^30 wraps to -2^31 (and saturates); row 1 saturates; row 2 is exact.
+        let m = SparseCodes::from_dense(3, 3, &[1, 0, 1, 2, 2, 0, 0, 3, 0]);
+        let (y, outcome) = fixed_point_reference_checked(
+            spec,
+            &m,
+            &[0, i16::MIN, 100, 2],
+            &[i16::MIN, 200, i16::MIN],
+            false,
+        );
+        assert_eq!(y, vec![i16::MIN, i16::MIN, 400]);
+        assert_eq!(
+            outcome,
+            FixedOutcome {
+                outputs: 3,
+                saturated: 2,
+                wrapped: 1
+            }
+        );
+        assert!(outcome.changed());
+        assert!(QFormat { frac: 4 }.saturates(2048.0) && !QFormat { frac: 4 }.saturates(2047.0));
     }
 }

@@ -8,7 +8,7 @@
 use crate::dense::DenseLayer;
 use crate::eie::{DEFAULT_INDEX_BITS, DEFAULT_PES, EieEncoding, check_index_bits, check_pes};
 use crate::error::{CompressError, Result};
-use crate::fixed::{FixedPointSpec, fixed_point_reference};
+use crate::fixed::{FixedOutcome, FixedPointChoice, FixedPointSpec, fixed_point_reference_checked};
 use crate::prune::{PruneReport, magnitude_prune};
 use crate::share::{Codebook, SharingReport, check_bits, share_weights, sharing_error};
 use crate::sparse::SparseCodes;
@@ -77,7 +77,7 @@ pub struct CompressedLayer {
     bias: Option<Vec<u8>>,
     input: Vec<f32>,
     eie: EieEncoding,
-    fixed: FixedPointSpec,
+    fixed: FixedPointChoice,
     sharing: SharingReport,
     prune: Option<PruneReport>,
     content_hash: String,
@@ -178,7 +178,7 @@ impl CompressedLayer {
             bias,
             input: dense.input,
             eie,
-            fixed: FixedPointSpec::calibrate(&[], &[], false, 0.0),
+            fixed: FixedPointSpec::choose(&[], &[], false, 0.0),
             sharing,
             prune,
             content_hash: String::new(),
@@ -188,7 +188,7 @@ impl CompressedLayer {
             .0
             .iter()
             .fold(0.0f64, |m, y| m.max(y.abs()));
-        layer.fixed = FixedPointSpec::calibrate(
+        layer.fixed = FixedPointSpec::choose(
             layer.codebook.values(),
             &layer.input,
             layer.bias.is_some(),
@@ -254,7 +254,12 @@ impl CompressedLayer {
     }
     /// The fixed-point formats.
     pub fn fixed(&self) -> FixedPointSpec {
-        self.fixed
+        self.fixed.spec()
+    }
+    /// How the fixed-point formats were chosen, and whether clamping their fraction bits to
+    /// `0..=30` changed them ([`FixedPointChoice::warnings`] words it for a user).
+    pub fn fixed_choice(&self) -> &FixedPointChoice {
+        &self.fixed
     }
     /// How the codebook was made and the error it leaves.
     pub fn sharing(&self) -> &SharingReport {
@@ -356,7 +361,7 @@ impl CompressedLayer {
         self.codebook
             .padded()
             .iter()
-            .map(|&w| self.fixed.weight.quantize(w))
+            .map(|&w| self.fixed.weight.format.quantize(w))
             .collect()
     }
 
@@ -364,14 +369,20 @@ impl CompressedLayer {
     pub fn fixed_input(&self) -> Vec<i16> {
         self.augmented_input()
             .iter()
-            .map(|&a| self.fixed.act.quantize(a))
+            .map(|&a| self.fixed.act.format.quantize(a))
             .collect()
     }
 
     /// The plain fixed-point output (see [`crate::fixed`]): what every fixed-point backend must equal.
     pub fn fixed_reference(&self) -> Vec<i16> {
-        fixed_point_reference(
-            self.fixed,
+        self.fixed_reference_checked().0
+    }
+
+    /// [`CompressedLayer::fixed_reference`], and how many outputs saturation or a wrapped accumulator
+    /// changed.
+    pub fn fixed_reference_checked(&self) -> (Vec<i16>, FixedOutcome) {
+        fixed_point_reference_checked(
+            self.fixed(),
             &self.augmented_codes(),
             &self.fixed_codebook(),
             &self.fixed_input(),

@@ -23,10 +23,13 @@ pub mod huffman;
 pub mod layer;
 pub mod load;
 pub mod npy;
+mod npy_header;
 pub mod prune;
 pub mod real;
 pub mod rng;
+pub mod safetensors_file;
 pub mod share;
+mod source;
 pub mod sparse;
 pub mod spec;
 pub mod stats;
@@ -36,7 +39,7 @@ pub use backend::{Arithmetic, Backend, BackendError, Data, DataMut, Work, check_
 pub use dense::DenseLayer;
 pub use eie::{EieEncoding, PeSlice};
 pub use error::{CompressError, Result};
-pub use fixed::{FixedPointSpec, QFormat};
+pub use fixed::{FixedOutcome, FixedPointChoice, FixedPointSpec, FormatChoice, QFormat};
 pub use layer::{CompressOptions, CompressedLayer, CsrArrays};
 pub use load::{LoadRequest, TensorSource};
 pub use real::REAL_FC8_NAME;
@@ -53,8 +56,8 @@ pub fn build_layer(name: &str, opts: CompressOptions) -> Result<CompressedLayer>
             name: "layer",
             value: name.to_string(),
             reason: format!(
-                "its data folder {} does not exist (set EIE_DATA_DIR to the folder holding alexnet-fc8/)",
-                real::data_dir().join("alexnet-fc8").display()
+                "its data file {} does not exist (set EIE_DATA_DIR to the folder holding alexnet-fc8/)",
+                real::data_dir().join("alexnet-fc8").join("weights.npy").display()
             ),
         })?;
         return real::load_real_fc8(&dir, opts);

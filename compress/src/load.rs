@@ -8,7 +8,7 @@
 use crate::dense::DenseLayer;
 use crate::error::{CompressError, Result};
 use crate::spec::{LayerSpec, check_density};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A file, and for `.safetensors` files the tensor inside it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,53 +48,12 @@ impl TensorSource {
     /// Reads the array as (shape, f32 data in C order).
     pub fn read(&self) -> Result<(Vec<usize>, Vec<f32>)> {
         if self.is_safetensors() {
-            read_safetensors(&self.path, self.tensor.as_deref())
+            crate::safetensors_file::read_f32(&self.path, self.tensor.as_deref())
         } else {
             let a = crate::npy::read_f32(&self.path)?;
             Ok((a.shape, a.data))
         }
     }
-}
-
-fn read_safetensors(path: &Path, tensor: Option<&str>) -> Result<(Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).map_err(|e| CompressError::io(path, "reading", e))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
-        CompressError::bad_file(path, format!("not a valid .safetensors file: {e}"))
-    })?;
-    let mut names: Vec<String> = st.names().into_iter().map(|n| n.to_string()).collect();
-    names.sort();
-    let name = match tensor {
-        Some(t) => t.to_string(),
-        None if names.len() == 1 => names[0].clone(),
-        None => {
-            return Err(CompressError::bad_file(
-                path,
-                format!(
-                    "holds {} tensors; name one as FILE.safetensors:NAME (tensors: {})",
-                    names.len(),
-                    names.join(", ")
-                ),
-            ));
-        }
-    };
-    let view = st.tensor(&name).map_err(|_| {
-        CompressError::bad_file(
-            path,
-            format!("has no tensor '{name}' (tensors: {})", names.join(", ")),
-        )
-    })?;
-    if view.dtype() != safetensors::Dtype::F32 {
-        return Err(CompressError::bad_file(
-            path,
-            format!("tensor '{name}' has dtype {:?}; expected F32", view.dtype()),
-        ));
-    }
-    let data = view
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok((view.shape().to_vec(), data))
 }
 
 /// What to load.

@@ -22,10 +22,13 @@ pub fn data_dir() -> PathBuf {
     }
 }
 
-/// The real FC8's folder, if it exists.
+/// The real FC8's folder, when its `weights.npy` exists (as anything: a directory or a broken file in its
+/// place is reported when the layer is loaded, not taken for absent data).
 pub fn real_fc8_dir() -> Option<PathBuf> {
     let d = data_dir().join("alexnet-fc8");
-    d.join("weights.npy").is_file().then_some(d)
+    std::fs::symlink_metadata(d.join("weights.npy"))
+        .is_ok()
+        .then_some(d)
 }
 
 /// Loads the real FC8 from `dir`, keeping its published codebook exactly (entry order included).
@@ -42,12 +45,122 @@ pub fn load_real_fc8(dir: &Path, opts: CompressOptions) -> Result<CompressedLaye
         Ok((a.shape, a.data))
     };
     let (ws, w) = read("weights.npy", 2)?;
-    let (_, b) = read("bias.npy", 1)?;
-    let (_, a) = read("input.npy", 1)?;
+    let (outputs, inputs) = (ws[0], ws[1]);
+    let (bs, b) = read("bias.npy", 1)?;
+    let (is, a) = read("input.npy", 1)?;
     let (_, cb) = read("codebook.npy", 1)?;
-    let bits = (cb.len().max(2) as f64).log2().ceil() as u8;
+    for (f, shape, want, what) in [
+        ("bias.npy", bs, outputs, "one value per output"),
+        ("input.npy", is, inputs, "one value per input"),
+    ] {
+        if shape[0] != want {
+            return Err(CompressError::bad_file(
+                dir.join(f),
+                format!(
+                    "has {} values but weights.npy of shape ({outputs}, {inputs}) needs {want} \
+                     ({what})",
+                    shape[0]
+                ),
+            ));
+        }
+    }
+    let max_entries = 1usize << crate::share::MAX_WEIGHT_BITS;
+    if cb.is_empty() || cb.len() > max_entries {
+        return Err(CompressError::bad_file(
+            dir.join("codebook.npy"),
+            format!(
+                "has {} entries; a codebook has 1..={max_entries} (entry 0 the zero weight)",
+                cb.len()
+            ),
+        ));
+    }
+    // The fewest index bits that hold every entry (at least 1).
+    let bits = cb.len().max(2).next_power_of_two().trailing_zeros() as u8;
     let codebook = Codebook::new(bits, cb)
         .map_err(|e| CompressError::bad_file(dir.join("codebook.npy"), e.to_string()))?;
-    let dense = DenseLayer::new(REAL_FC8_NAME, ws[0], ws[1], w, Some(b), a, false)?;
+    let dense = DenseLayer::new(REAL_FC8_NAME, outputs, inputs, w, Some(b), a, false)?;
     CompressedLayer::with_codebook(dense, codebook, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::npy::write;
+
+    /// A 2 x 3 FC8 stand-in whose values are all codebook entries.
+    fn folder(codebook: &[f32]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let f = |n: &str| dir.path().join(n);
+        write(
+            &f("weights.npy"),
+            &[2, 3],
+            &[0.5f32, 0.0, -0.5, 0.0, 0.5, 0.0],
+        )
+        .unwrap();
+        write(&f("bias.npy"), &[2], &[0.0f32, 0.5]).unwrap();
+        write(&f("input.npy"), &[3], &[1.0f32, 2.0, 3.0]).unwrap();
+        write(&f("codebook.npy"), &[codebook.len()], codebook).unwrap();
+        dir
+    }
+
+    fn err(dir: &Path) -> String {
+        load_real_fc8(dir, CompressOptions::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_valid_folder_loads() {
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        let l = load_real_fc8(dir.path(), CompressOptions::default()).unwrap();
+        assert_eq!((l.codebook().bits(), l.nnz()), (2, 3));
+    }
+
+    /// The issue's one-entry codebook panicked; every broken file of the folder is named.
+    #[test]
+    fn broken_folders_name_the_file() {
+        let dir = folder(&[0.0]);
+        let e = err(dir.path());
+        assert!(
+            e.contains("value 0.5") && e.contains("not an entry of the codebook [0.0]"),
+            "{e}"
+        );
+
+        let big: Vec<f32> = std::iter::once(0.0)
+            .chain((1..300).map(|i| i as f32))
+            .collect();
+        let dir = folder(&big);
+        let e = err(dir.path());
+        assert!(
+            e.contains("codebook.npy: has 300 entries; a codebook has 1..=256"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        write(&dir.path().join("bias.npy"), &[3], &[0.0f32; 3]).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("bias.npy: has 3 values") && e.contains("needs 2"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        write(&dir.path().join("input.npy"), &[2], &[0.0f32; 2]).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("input.npy: has 2 values") && e.contains("needs 3"),
+            "{e}"
+        );
+
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        let w = dir.path().join("weights.npy");
+        std::fs::remove_file(&w).unwrap();
+        std::fs::create_dir(&w).unwrap();
+        let e = err(dir.path());
+        assert!(
+            e.contains("weights.npy: is a directory, not a .npy file"),
+            "{e}"
+        );
+    }
 }

@@ -58,11 +58,12 @@ impl Codebook {
     pub fn new(bits: u8, values: Vec<f32>) -> Result<Self> {
         check_bits(bits)?;
         let bad = |reason: String| {
-            Err(CompressError::param(
-                "codebook",
-                format!("{values:?}"),
-                reason,
-            ))
+            let shown = if values.len() <= 16 {
+                format!("{values:?}")
+            } else {
+                format!("{:?}... ({} entries)", &values[..16], values.len())
+            };
+            Err(CompressError::param("codebook", shown, reason))
         };
         if values.first() != Some(&0.0) {
             return bad("entry 0 must be the zero weight 0.0".into());
@@ -109,9 +110,14 @@ impl Codebook {
         v
     }
 
-    /// The index of the non-zero entry nearest to the non-zero weight `w` (ties to the lower entry).
+    /// The index of the non-zero entry nearest to the non-zero weight `w` (ties to the lower entry);
+    /// 0 for a codebook that has no non-zero entry (which only an all-zero layer gets from
+    /// [`share_weights`]).
     pub fn nearest_nonzero(&self, w: f32) -> u8 {
         let c = &self.values[1..];
+        if c.is_empty() {
+            return 0;
+        }
         let i = c.partition_point(|&v| v < w);
         let idx = if i == 0 {
             0
@@ -147,8 +153,13 @@ impl Codebook {
 }
 
 /// Builds a codebook for the non-zero weights `nonzeros` and reports the error it leaves.
+///
+/// Fails, naming the position, on a NaN or infinite weight; and when k-means leaves no non-zero entry
+/// (1-bit sharing of weights that average to 0: the one shared value would be 0.0 and erase every kept
+/// weight, and no other single value is optimal).
 pub fn share_weights(nonzeros: &[f32], bits: u8) -> Result<(Codebook, SharingReport)> {
     check_bits(bits)?;
+    crate::error::check_finite("weights to share", nonzeros)?;
     let k = (1usize << bits) - 1;
     let mut sorted: Vec<f32> = nonzeros.iter().copied().filter(|&w| w != 0.0).collect();
     sorted.sort_by(f32::total_cmp);
@@ -172,6 +183,19 @@ pub fn share_weights(nonzeros: &[f32], bits: u8) -> Result<(Codebook, SharingRep
         .collect();
     nz.sort_by(f32::total_cmp);
     nz.dedup();
+    if nz.is_empty() {
+        let mean = sorted.iter().map(|&w| w as f64).sum::<f64>() / sorted.len() as f64;
+        return Err(CompressError::param(
+            "weight bits",
+            bits,
+            format!(
+                "k-means with {k} non-zero entr{} rounds every entry to 0.0 (the {} non-zero weights \
+                 average {mean:e}), which would erase every kept weight; use more bits",
+                if k == 1 { "y" } else { "ies" },
+                sorted.len()
+            ),
+        ));
+    }
     let mut values = vec![0.0];
     values.extend(nz);
     let cb = Codebook::new(bits, values)?;
@@ -265,8 +289,10 @@ fn kmeans_1d(sorted: &[f32], k: usize) -> KMeans {
             break;
         };
         let worst = (0..k)
+            // Clusters of two or more distinct values (the emptiness test first: an empty cluster at
+            // the top has `bounds[i] == n`).
             .filter(|&i| {
-                sorted[bounds[i]] != sorted[bounds[i + 1].max(1) - 1] && bounds[i + 1] > bounds[i]
+                bounds[i + 1] > bounds[i] && sorted[bounds[i]] != sorted[bounds[i + 1] - 1]
             })
             .max_by(|&i, &j| {
                 sse(bounds[i], bounds[i + 1]).total_cmp(&sse(bounds[j], bounds[j + 1]))
@@ -369,5 +395,91 @@ mod tests {
             .map(|b| share_weights(&w, b).unwrap().1.rmse)
             .collect();
         assert!(errs.windows(2).all(|e| e[1] <= e[0] + 1e-12), "{errs:?}");
+    }
+
+    /// The issue's `--bits 1` on `[[1, -1]]`: one shared value, the mean 0.0, would erase both weights.
+    #[test]
+    fn one_bit_sharing_of_weights_averaging_zero_is_refused() {
+        for w in [
+            &[1.0f32, -1.0][..],
+            &[0.5, -0.25, -0.25],
+            &[1e-45, -1e-45, 2e-45, -2e-45],
+        ] {
+            let e = share_weights(w, 1).unwrap_err().to_string();
+            assert!(
+                e.contains("weight bits = 1") && e.contains("erase every kept weight"),
+                "{e}"
+            );
+        }
+        // Two bits keep both values exactly.
+        assert_eq!(
+            share_weights(&[1.0, -1.0], 2).unwrap().0.values(),
+            &[0.0, -1.0, 1.0]
+        );
+        // A non-zero mean is a valid one-entry codebook.
+        let (cb, _) = share_weights(&[1.0, -0.5, 2.0], 1).unwrap();
+        assert_eq!(cb.values(), &[0.0, 2.5 / 3.0]);
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused_by_position() {
+        for (w, needle) in [
+            (vec![1.0f32, f32::NAN], "element 1 is NaN"),
+            (vec![f32::INFINITY], "element 0 is inf"),
+            (
+                vec![0.5, 0.25, 0.125, f32::NEG_INFINITY],
+                "element 3 is -inf",
+            ),
+        ] {
+            let e = share_weights(&w, 1).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn one_entry_and_empty_codebooks_do_not_panic() {
+        let (cb, rep) = share_weights(&[], 3).unwrap();
+        assert_eq!((cb.values(), rep.rmse), (&[0.0f32][..], 0.0));
+        assert_eq!(share_weights(&[0.0, -0.0], 1).unwrap().0.len(), 1);
+        let zero = Codebook::new(1, vec![0.0]).unwrap();
+        assert_eq!(zero.nearest_nonzero(0.5), 0);
+        assert_eq!(
+            (zero.nearest(0.5), zero.exact(0.5), zero.exact(0.0)),
+            (0, None, Some(0))
+        );
+        let rep = sharing_error("given", 0, &[0.5, -0.5], &zero);
+        assert_eq!(rep.max_abs_err, 0.5);
+        let e = Codebook::new(8, (0..300).map(|i| i as f32).collect())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(300 entries)") && e.len() < 400, "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Any finite weights, extremes and subnormals included, at any width: a valid codebook that
+        /// keeps every weight non-zero, or the one refusal above; never a panic.
+        #[test]
+        fn sharing_never_panics(
+            w in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f32::NORMAL | proptest::num::f32::SUBNORMAL | proptest::num::f32::ZERO,
+                    proptest::sample::select(vec![f32::MAX, -f32::MAX, f32::MIN_POSITIVE, 1.0, -1.0, 1e-45]),
+                ],
+                0..60,
+            ),
+            bits in 1u8..=8,
+        ) {
+            match share_weights(&w, bits) {
+                Ok((cb, rep)) => {
+                    proptest::prop_assert!(cb.len() <= 1 << bits);
+                    proptest::prop_assert!(rep.rmse.is_finite() && rep.max_abs_err.is_finite());
+                    for &x in w.iter().filter(|&&x| x != 0.0) {
+                        proptest::prop_assert!(cb.value(cb.nearest_nonzero(x)) != 0.0);
+                    }
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("erase every kept weight"), "{}", e),
+            }
+        }
     }
 }

@@ -277,3 +277,25 @@ fn unknown_layer_names_list_the_known_ones() {
         "{e}"
     );
 }
+
+/// The issue's `--bits 1` on `[[1, -1]]`: one shared value, their mean 0.0, would erase both weights.
+#[test]
+fn one_bit_sharing_of_a_zero_mean_layer_is_an_error() {
+    let dense =
+        eie_compress::DenseLayer::new("z", 1, 2, vec![1.0, -1.0], None, vec![1.0, 1.0], true)
+            .unwrap();
+    let e = CompressedLayer::compress(
+        dense,
+        CompressOptions {
+            bits: 1,
+            ..Default::default()
+        },
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("weight bits = 1") && e.contains("erase every kept weight"),
+        "{e}"
+    );
+}
