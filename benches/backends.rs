@@ -8,8 +8,8 @@
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use eie_bench::harness::{Inputs, prepare_verified};
 use eie_bench::backend_id::BackendId;
+use eie_bench::harness::{Inputs, prepare_verified};
 use eie_bench::registry::{Options, make};
 use eie_compress::{Arithmetic, Backend, CompressedLayer, Data, DataMut, default_layer_names};
 use std::time::{Duration, Instant};
@@ -66,29 +66,32 @@ fn backends(c: &mut Criterion) {
                     (layer.useful_macs(true) * batch).max(1) as u64,
                 ));
                 let mut state: Option<Ready> = None;
-                group.bench_function(BenchmarkId::new(backend.name(), format!("b{batch}")), |bn| {
-                    // Prepared and verified on the first call only (criterion calls this once per sample).
-                    let r = state.get_or_insert_with(|| ready(&layer, backend, batch));
-                    // GPU backends may run several identical passes per call (small layers, to share the
-                    // submit's fixed cost): criterion records the time per pass.
-                    let passes = r.backend.passes_per_run().max(1) as u32;
-                    let fixed = r.backend.arithmetic() == Arithmetic::Fixed16;
-                    bn.iter_custom(|iters| {
-                        let t = Instant::now();
-                        for _ in 0..iters {
-                            if fixed {
-                                r.backend
-                                    .run(Data::Fixed(&r.xq), DataMut::Fixed(&mut r.yq))
-                                    .expect("runs");
-                            } else {
-                                r.backend
-                                    .run(Data::F32(&r.x), DataMut::F32(&mut r.y))
-                                    .expect("runs");
+                group.bench_function(
+                    BenchmarkId::new(backend.name(), format!("b{batch}")),
+                    |bn| {
+                        // Prepared and verified on the first call only (criterion calls this once per sample).
+                        let r = state.get_or_insert_with(|| ready(&layer, backend, batch));
+                        // GPU backends may run several identical passes per call (small layers, to share the
+                        // submit's fixed cost): criterion records the time per pass.
+                        let passes = r.backend.passes_per_run().max(1) as u32;
+                        let fixed = r.backend.arithmetic() == Arithmetic::Fixed16;
+                        bn.iter_custom(|iters| {
+                            let t = Instant::now();
+                            for _ in 0..iters {
+                                if fixed {
+                                    r.backend
+                                        .run(Data::Fixed(&r.xq), DataMut::Fixed(&mut r.yq))
+                                        .expect("runs");
+                                } else {
+                                    r.backend
+                                        .run(Data::F32(&r.x), DataMut::F32(&mut r.y))
+                                        .expect("runs");
+                                }
                             }
-                        }
-                        t.elapsed() / passes
-                    });
-                });
+                            t.elapsed() / passes
+                        });
+                    },
+                );
             }
         }
         group.finish();

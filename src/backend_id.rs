@@ -233,18 +233,21 @@ mod tests {
             BackendId::EieModel
         );
         let e = "gpu-magic".parse::<BackendId>().unwrap_err().to_string();
-        assert!(
-            e.contains("gpu-magic") && e.contains("cpu-eie-f32"),
-            "{e}"
-        );
+        assert!(e.contains("gpu-magic") && e.contains("cpu-eie-f32"), "{e}");
     }
 
     #[test]
     fn kinds() {
         assert!(BackendId::GpuCsrF32.is_gpu() && !BackendId::CpuCsrF32.is_gpu());
-        assert!(BackendId::TorchCudaDenseF32.is_gpu() && !BackendId::TorchCudaDenseF32.in_process());
+        assert!(
+            BackendId::TorchCudaDenseF32.is_gpu() && !BackendId::TorchCudaDenseF32.in_process()
+        );
         assert_eq!(BackendId::SprsCsrF32.matrix(), Matrix::Csr);
         assert_eq!(BackendId::GpuEieFixed.arith(), Arith::Fixed16);
-        assert!(BackendId::MEASURED.iter().all(|b| b.in_process() && *b != BackendId::EieModel));
+        assert!(
+            BackendId::MEASURED
+                .iter()
+                .all(|b| b.in_process() && *b != BackendId::EieModel)
+        );
     }
 }

@@ -66,69 +66,71 @@ impl LineChart<'_> {
         let n = self.x_ticks.len().max(1);
         let mut svg = String::new();
         {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(self.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .right_y_label_area_size(0)
-            .build_cartesian_2d(-0.2f64..(n as f64 - 0.8), lo..hi)
-            .map_err(|e| err(&e))?;
-        let ticks = self.x_ticks.clone();
-        chart
-            .configure_mesh()
-            .x_desc(self.x_label)
-            .y_desc(self.y_label)
-            .x_labels(n)
-            .x_label_formatter(&move |x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    ticks.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y| {
-                if self.log2_y {
-                    format!("{}", 2f64.powf(*y))
-                } else {
-                    format!("{y}")
-                }
-            })
-            .draw()
-            .map_err(|e| err(&e))?;
-        for (i, s) in self.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, map_y(y))).collect();
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(|e| err(&e))?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+            let err =
+                |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(self.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .right_y_label_area_size(0)
+                .build_cartesian_2d(-0.2f64..(n as f64 - 0.8), lo..hi)
                 .map_err(|e| err(&e))?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(match self.legend {
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-            })
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+            let ticks = self.x_ticks.clone();
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label)
+                .y_desc(self.y_label)
+                .x_labels(n)
+                .x_label_formatter(&move |x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 {
+                        ticks.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_label_formatter(&|y| {
+                    if self.log2_y {
+                        format!("{}", 2f64.powf(*y))
+                    } else {
+                        format!("{y}")
+                    }
+                })
+                .draw()
+                .map_err(|e| err(&e))?;
+            for (i, s) in self.series.iter().enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                let points: Vec<(f64, f64)> =
+                    s.points.iter().map(|&(x, y)| (x, map_y(y))).collect();
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| err(&e))?
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| err(&e))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(match self.legend {
+                    Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                    Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                    Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                })
+                .draw()
+                .map_err(|e| err(&e))?;
+            root.present().map_err(|e| err(&e))?;
         }
         crate::output::write_atomic(path, svg.as_bytes())
     }
@@ -168,74 +170,75 @@ impl BarChart<'_> {
         let k = self.series.len().max(1);
         let mut svg = String::new();
         {
-        let root = SVGBackend::with_string(&mut svg, (1400, 620)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        // The legend gets its own column at the right, so that it never hides a bar.
-        let (plot, legend) = root.split_horizontally(1180);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(self.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..n as f64, lo..hi)
-            .map_err(|e| err(&e))?;
-        let cats = self.categories.clone();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .y_desc(self.y_label)
-            .x_labels(n * 2 + 1)
-            .x_label_formatter(&move |x| {
-                // Labels at the middle of each group.
-                let f = x - x.floor();
-                if (f - 0.5).abs() < 1e-6 {
-                    cats.get(x.floor() as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .y_labels(((hi - lo) as usize) + 1)
-            .y_label_formatter(&|y| {
-                // Only the powers of ten.
-                if (y - y.round()).abs() > 1e-6 {
-                    return String::new();
-                }
-                let v = 10f64.powi(y.round() as i32);
-                if v >= 1.0 {
-                    format!("{v:.0}")
-                } else {
-                    format!("{v}")
-                }
-            })
-            .draw()
-            .map_err(|e| err(&e))?;
-        let width = 0.8 / k as f64;
-        for (i, (name, values)) in self.series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let bars = values.iter().enumerate().filter_map(|(c, v)| {
-                let v = (*v)?;
-                (v > 0.0 && v.is_finite()).then(|| {
-                    let x0 = c as f64 + 0.1 + i as f64 * width;
-                    Rectangle::new([(x0, lo), (x0 + width * 0.92, v.log10())], color.filled())
-                })
-            });
-            chart.draw_series(bars).map_err(|e| err(&e))?;
-            let y = 60 + 22 * i as i32;
-            legend
-                .draw(&Rectangle::new([(8, y - 6), (22, y + 6)], color.filled()))
+            let root = SVGBackend::with_string(&mut svg, (1400, 620)).into_drawing_area();
+            let err =
+                |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            // The legend gets its own column at the right, so that it never hides a bar.
+            let (plot, legend) = root.split_horizontally(1180);
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(self.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0f64..n as f64, lo..hi)
                 .map_err(|e| err(&e))?;
-            legend
-                .draw(&Text::new(name.clone(), (28, y - 7), ("sans-serif", 13)))
-                .map_err(|e| err(&e))?;
-        }
-        // The 1x line.
-        if lo < 0.0 {
+            let cats = self.categories.clone();
             chart
-                .draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], BLACK))
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_desc(self.y_label)
+                .x_labels(n * 2 + 1)
+                .x_label_formatter(&move |x| {
+                    // Labels at the middle of each group.
+                    let f = x - x.floor();
+                    if (f - 0.5).abs() < 1e-6 {
+                        cats.get(x.floor() as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_labels(((hi - lo) as usize) + 1)
+                .y_label_formatter(&|y| {
+                    // Only the powers of ten.
+                    if (y - y.round()).abs() > 1e-6 {
+                        return String::new();
+                    }
+                    let v = 10f64.powi(y.round() as i32);
+                    if v >= 1.0 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v}")
+                    }
+                })
+                .draw()
                 .map_err(|e| err(&e))?;
-        }
-        root.present().map_err(|e| err(&e))?;
+            let width = 0.8 / k as f64;
+            for (i, (name, values)) in self.series.iter().enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                let bars = values.iter().enumerate().filter_map(|(c, v)| {
+                    let v = (*v)?;
+                    (v > 0.0 && v.is_finite()).then(|| {
+                        let x0 = c as f64 + 0.1 + i as f64 * width;
+                        Rectangle::new([(x0, lo), (x0 + width * 0.92, v.log10())], color.filled())
+                    })
+                });
+                chart.draw_series(bars).map_err(|e| err(&e))?;
+                let y = 60 + 22 * i as i32;
+                legend
+                    .draw(&Rectangle::new([(8, y - 6), (22, y + 6)], color.filled()))
+                    .map_err(|e| err(&e))?;
+                legend
+                    .draw(&Text::new(name.clone(), (28, y - 7), ("sans-serif", 13)))
+                    .map_err(|e| err(&e))?;
+            }
+            // The 1x line.
+            if lo < 0.0 {
+                chart
+                    .draw_series(LineSeries::new([(0.0, 0.0), (n as f64, 0.0)], BLACK))
+                    .map_err(|e| err(&e))?;
+            }
+            root.present().map_err(|e| err(&e))?;
         }
         crate::output::write_atomic(path, svg.as_bytes())
     }

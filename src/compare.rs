@@ -79,7 +79,7 @@ fn by_key(records: Vec<Record>) -> (BTreeMap<Key, Record>, usize) {
     (m, dup)
 }
 
-/// The verdict on BASE -> NEW: beyond `threshold` and outside both ranges.
+/// The verdict on BASE -> NEW, each (median, low, high): beyond `threshold` and outside both noise ranges.
 pub fn verdict(base: (f64, f64, f64), new: (f64, f64, f64), threshold: f64) -> Verdict {
     let (bm, blo, bhi) = base;
     let (nm, nlo, nhi) = new;
@@ -106,8 +106,8 @@ pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>
         ) else {
             continue;
         };
-        let (blo, bhi) = bt.range();
-        let (nlo, nhi) = nt.range();
+        let (blo, bhi) = bt.noise();
+        let (nlo, nhi) = nt.noise();
         rows.push(Row {
             layer: nr.layer.name.clone(),
             backend: nr.backend,
@@ -159,7 +159,7 @@ pub fn run(args: Args) -> Result<()> {
             print!("{}", table(&rows).markdown());
             println!(
                 "\n{} compared: {slower} slower, {faster} faster beyond the noise (ratio past {:.2}x and the two runs' \
-                 min-max ranges apart), {} within it; {only_base} only in {}, {only_new} only in {}.",
+                 interquartile ranges apart), {} within it; {only_base} only in {}, {only_new} only in {}.",
                 rows.len(),
                 args.threshold,
                 rows.len() - slower - faster,
@@ -185,8 +185,8 @@ fn table(rows: &[Row]) -> Table {
         "Batch",
         "Platform",
         "Threads",
-        "Base µs (min-max)",
-        "New µs (min-max)",
+        "Base µs (IQR)",
+        "New µs (IQR)",
         "New / base",
         "Verdict",
     ]);
@@ -201,8 +201,14 @@ fn table(rows: &[Row]) -> Table {
             } else {
                 format!("{} -> {}", r.base_threads, r.new_threads)
             },
-            format!("{:.1} ({:.1}-{:.1})", r.base_us, r.base_range.0, r.base_range.1),
-            format!("{:.1} ({:.1}-{:.1})", r.new_us, r.new_range.0, r.new_range.1),
+            format!(
+                "{:.1} ({:.1}-{:.1})",
+                r.base_us, r.base_range.0, r.base_range.1
+            ),
+            format!(
+                "{:.1} ({:.1}-{:.1})",
+                r.new_us, r.new_range.0, r.new_range.1
+            ),
             format!("{:.2}x", r.ratio),
             match r.verdict {
                 Verdict::Slower => "SLOWER".into(),
@@ -221,11 +227,23 @@ mod tests {
     #[test]
     fn flags_only_changes_beyond_threshold_and_noise() {
         // 2x slower, ranges apart: flagged.
-        assert_eq!(verdict((10.0, 9.0, 11.0), (20.0, 19.0, 22.0), 1.2), Verdict::Slower);
+        assert_eq!(
+            verdict((10.0, 9.0, 11.0), (20.0, 19.0, 22.0), 1.2),
+            Verdict::Slower
+        );
         // 2x slower but the base run was as noisy: not flagged.
-        assert_eq!(verdict((10.0, 9.0, 25.0), (20.0, 19.0, 22.0), 1.2), Verdict::Same);
+        assert_eq!(
+            verdict((10.0, 9.0, 25.0), (20.0, 19.0, 22.0), 1.2),
+            Verdict::Same
+        );
         // Apart but within the threshold: not flagged.
-        assert_eq!(verdict((10.0, 9.9, 10.1), (11.0, 10.9, 11.1), 1.2), Verdict::Same);
-        assert_eq!(verdict((20.0, 19.0, 22.0), (10.0, 9.0, 11.0), 1.2), Verdict::Faster);
+        assert_eq!(
+            verdict((10.0, 9.9, 10.1), (11.0, 10.9, 11.1), 1.2),
+            Verdict::Same
+        );
+        assert_eq!(
+            verdict((20.0, 19.0, 22.0), (10.0, 9.0, 11.0), 1.2),
+            Verdict::Faster
+        );
     }
 }

@@ -77,9 +77,8 @@ impl Buffers {
                     exact: true,
                     ok: differ == 0,
                     unavailable: None,
-                    message: (differ > 0).then(|| {
-                        format!("{differ} outputs differ from the fixed-point reference")
-                    }),
+                    message: (differ > 0)
+                        .then(|| format!("{differ} outputs differ from the fixed-point reference")),
                 }
             }
         }
@@ -325,7 +324,16 @@ impl Session {
             .map_or_else(eie_kernels::cpu::bandwidth::llc_bytes, |b| {
                 b.llc_bytes as usize
             });
-        let t = time_runs(&layer.layer, first, &mut bufs, &make, plan, llc, w.bytes_read, &self.meter)?;
+        let t = time_runs(
+            &layer.layer,
+            first,
+            &mut bufs,
+            &make,
+            plan,
+            llc,
+            w.bytes_read,
+            &self.meter,
+        )?;
         r.timing = Some(t.timing);
         r.bandwidth = self.bandwidth.map(|b| Bandwidth {
             interleaved_gbps: t.probe_gbps,

@@ -75,7 +75,11 @@ impl LayerArgs {
     /// The named layers, then the loaded one (the default set when neither is given), encoded for
     /// `pes` PEs.
     pub fn build(&self, pes: usize) -> Result<Vec<CompressedLayer>> {
-        Ok(self.build_tagged(pes)?.into_iter().map(|t| t.layer).collect())
+        Ok(self
+            .build_tagged(pes)?
+            .into_iter()
+            .map(|t| t.layer)
+            .collect())
     }
 
     /// [`LayerArgs::build`], each layer with the identity records carry: a built-in layer compressed as

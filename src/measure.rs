@@ -47,14 +47,19 @@ pub struct Args {
 /// Parses `--isa`.
 pub fn isa_level(s: Option<&str>) -> Result<IsaLevel> {
     match s {
-        Some(s) => IsaLevel::parse(s)
-            .ok_or_else(|| anyhow::anyhow!("--isa {s}: unknown ISA level (portable, avx2, avx512)")),
+        Some(s) => IsaLevel::parse(s).ok_or_else(|| {
+            anyhow::anyhow!("--isa: unknown ISA level '{s}' (portable, avx2, avx512)")
+        }),
         None => Ok(IsaLevel::best()),
     }
 }
 
 /// Prints records as the chosen format.
-pub fn print_records(records: &[Record], format: Format, table: fn(&[Record]) -> Table) -> Result<()> {
+pub fn print_records(
+    records: &[Record],
+    format: Format,
+    table: fn(&[Record]) -> Table,
+) -> Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(records)?),
         Format::Csv => print!("{}", table(records).csv()),
@@ -66,7 +71,8 @@ pub fn print_records(records: &[Record], format: Format, table: fn(&[Record]) ->
 /// Appends `records` to `--save`'s file, if given.
 pub fn save(path: Option<&PathBuf>, records: &[Record]) -> Result<()> {
     if let Some(p) = path {
-        record::append(p, records).with_context(|| format!("appending records to {}", p.display()))?;
+        record::append(p, records)
+            .with_context(|| format!("appending records to {}", p.display()))?;
         eprintln!("appended {} records to {}", records.len(), p.display());
     }
     Ok(())
@@ -179,7 +185,8 @@ fn table(records: &[Record]) -> Table {
                 (Some(f), None) => format!("{:.0} %", f * 100.0),
                 _ => "-".into(),
             },
-            d.entries_per_s.map_or("-".into(), |e| format!("{:.2}", e / 1e9)),
+            d.entries_per_s
+                .map_or("-".into(), |e| format!("{:.2}", e / 1e9)),
             match check {
                 Some(c) if c.exact => "exact".into(),
                 Some(c) => format!("{:.1e}", c.max_abs_err),

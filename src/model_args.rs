@@ -40,10 +40,16 @@ impl ModelArgs {
             self.sram_width.map(|v| format!("sram_width_bits={v}")),
             self.clock_mhz.map(|v| format!("clock_mhz={v:?}")),
         ];
-        for assignment in named.into_iter().flatten().chain(self.set.iter().cloned()) {
+        // All assignments at once, checked together: the result does not depend on their order.
+        let all: Vec<String> = named
+            .into_iter()
+            .flatten()
+            .chain(self.set.iter().cloned())
+            .collect();
+        if !all.is_empty() {
             cfg = cfg
-                .with_override(&assignment)
-                .with_context(|| format!("applying {assignment}"))?;
+                .with_overrides(&all)
+                .with_context(|| format!("applying {}", all.join(", ")))?;
         }
         Ok(cfg)
     }

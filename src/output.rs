@@ -110,7 +110,8 @@ impl OutDir {
                 let plain = !name.contains('/') && !name.contains('\\') && !name.starts_with('.');
                 if plain && !self.written.iter().any(|w| w == name) {
                     let p = self.dir.join(name);
-                    let is_input = std::fs::canonicalize(&p).is_ok_and(|c| self.inputs.contains(&c));
+                    let is_input =
+                        std::fs::canonicalize(&p).is_ok_and(|c| self.inputs.contains(&c));
                     if p.is_file() && !is_input {
                         std::fs::remove_file(&p)
                             .with_context(|| format!("removing the stale {}", p.display()))?;
@@ -141,7 +142,10 @@ mod tests {
         let e = o.put("mine.txt", b"x").unwrap_err().to_string();
         assert!(e.contains("input of this run"), "{e}");
         o.finish().unwrap();
-        assert_eq!(std::fs::read_to_string(d.path().join("a.csv")).unwrap(), "3");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("a.csv")).unwrap(),
+            "3"
+        );
         assert!(!d.path().join("b.csv").exists(), "stale file left");
         assert_eq!(
             std::fs::read_to_string(d.path().join("mine.txt")).unwrap(),

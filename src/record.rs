@@ -123,6 +123,12 @@ pub struct Spread {
     pub min_us: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_us: Option<f64>,
+    /// First and third quartile of the samples, where the source kept them: the run's noise, robust to the
+    /// odd slow sample that a shared machine gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q1_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q3_us: Option<f64>,
 }
 
 impl Spread {
@@ -132,6 +138,8 @@ impl Spread {
             median_us: us,
             min_us: None,
             max_us: None,
+            q1_us: None,
+            q3_us: None,
         }
     }
 
@@ -141,11 +149,23 @@ impl Spread {
             return None;
         }
         samples.sort_by(f64::total_cmp);
+        let n = samples.len();
         Some(Self {
-            median_us: samples[samples.len() / 2],
+            median_us: samples[n / 2],
             min_us: Some(samples[0]),
-            max_us: Some(samples[samples.len() - 1]),
+            max_us: Some(samples[n - 1]),
+            q1_us: Some(samples[n / 4]),
+            q3_us: Some(samples[(3 * n) / 4]),
         })
+    }
+
+    /// The run's noise: the interquartile range where the samples were kept, else (min, max), else the
+    /// median alone.
+    pub fn noise(&self) -> (f64, f64) {
+        match (self.q1_us, self.q3_us) {
+            (Some(a), Some(b)) => (a, b),
+            _ => self.range(),
+        }
     }
 
     /// (min, max), the median standing in for a missing end.
@@ -468,12 +488,11 @@ pub fn read(path: &Path) -> Result<Vec<Record>, ReadError> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| ReadError::Parse {
-                file: file.clone(),
-                line: n,
-                why: e.to_string(),
-            })?;
+        let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| ReadError::Parse {
+            file: file.clone(),
+            line: n,
+            why: e.to_string(),
+        })?;
         match v.get("schema").and_then(|s| s.as_u64()) {
             Some(s) if s == u64::from(SCHEMA) => {}
             Some(found) => {
@@ -574,6 +593,11 @@ mod tests {
         assert_eq!(back[0], r);
         let t = back[0].timing.as_ref().unwrap().wall.unwrap();
         assert_eq!((t.median_us, t.range()), (2.0, (1.0, 3.0)));
+        let q = Spread::of(&mut [5.0, 1.0, 2.0, 3.0, 4.0, 100.0, 6.0, 7.0]).unwrap();
+        assert_eq!(
+            (q.median_us, q.noise(), q.range()),
+            (5.0, (3.0, 7.0), (1.0, 100.0))
+        );
     }
 
     #[test]
@@ -582,7 +606,10 @@ mod tests {
         let p = dir.path().join("r.jsonl");
         let good = serde_json::to_string(&sample()).unwrap();
         for (text, want) in [
-            (format!("{good}\n{{\"schema\":1}}\n"), "r.jsonl:2: not a record"),
+            (
+                format!("{good}\n{{\"schema\":1}}\n"),
+                "r.jsonl:2: not a record",
+            ),
             (format!("{good}\nnot json\n"), "r.jsonl:2"),
             (
                 good.replacen("\"schema\":1", "\"schema\":7", 1),

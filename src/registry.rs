@@ -97,7 +97,11 @@ mod tests {
             assert!(k.name().parse::<BackendId>().is_ok(), "{}", k.name());
         }
         for id in BackendId::ALL {
-            assert_eq!(make(id, Options::default()).is_ok(), id.in_process(), "{id}");
+            assert_eq!(
+                make(id, Options::default()).is_ok(),
+                id.in_process(),
+                "{id}"
+            );
         }
     }
 }

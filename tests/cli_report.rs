@@ -67,7 +67,10 @@ fn writes_every_table_chart_and_the_json() {
     }
     // The report is rendered from the records it saved: they are the same records.
     let saved = std::fs::read_to_string(dir.path().join("records.jsonl")).unwrap();
-    assert_eq!(saved.lines().count(), v["records"].as_array().unwrap().len());
+    assert_eq!(
+        saved.lines().count(),
+        v["records"].as_array().unwrap().len()
+    );
     // No Alex-7 selected: no Table V.
     assert!(!dir.path().join("table-v.csv").exists());
     for svg in ["fig6-speedup.svg", "fig7-energy.svg"] {
@@ -77,7 +80,10 @@ fn writes_every_table_chart_and_the_json() {
     // 4 backends x batch 1 and 64, and the model; every check passed.
     let recs = v["records"].as_array().unwrap();
     assert_eq!(recs.len(), 9);
-    assert_eq!(recs.iter().filter(|r| r["backend"] == "eie-model").count(), 1);
+    assert_eq!(
+        recs.iter().filter(|r| r["backend"] == "eie-model").count(),
+        1
+    );
     assert!(recs.iter().all(|c| c["check"]["ok"] == true));
     // Table IV carries the paper's NT-LSTM EIE times beside ours.
     let t4 = std::fs::read_to_string(dir.path().join("table-iv.csv")).unwrap();
@@ -104,7 +110,7 @@ fn writes_every_table_chart_and_the_json() {
         format!("{per:.2}")
     };
     assert!(
-        t4.contains(&format!("\"ours: cpu-eie-f32\",64,sparse,{want}\n")),
+        t4.contains(&format!("ours: cpu-eie-f32,64,sparse,{want}\n")),
         "{want} {t4}"
     );
     // Energy = power x time; the power is RAPL's where this machine has it, else the declared 10 W.
@@ -113,9 +119,15 @@ fn writes_every_table_chart_and_the_json() {
         .lines()
         .find(|l| l.starts_with("\"ours: cpu-eie-f32, batch 1\""))
         .unwrap();
-    assert!(row.ends_with(",RAPL\"") || row.ends_with("\"10.0 W, declared\""), "{row}");
+    assert!(
+        row.ends_with(",RAPL\"") || row.ends_with("\"10.0 W, declared\""),
+        "{row}"
+    );
     for e in recs.iter().filter(|r| r["backend"] != "eie-model") {
-        assert!(e.get("power").is_none() || e["power"]["source"] == "rapl", "{e}");
+        assert!(
+            e.get("power").is_none() || e["power"]["source"] == "rapl",
+            "{e}"
+        );
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     for section in [

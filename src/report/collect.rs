@@ -7,7 +7,9 @@ use anyhow::{Context, Result};
 use eie_accel_model::{EieConfig, functional, simulate};
 use eie_bench::backend_id::BackendId;
 use eie_bench::harness::{Inputs, Plan, Session, Tagged};
-use eie_bench::record::{Check, ModelFigures, Power, PowerSource, Record, Spread, TimeSource, Timing};
+use eie_bench::record::{
+    Check, ModelFigures, Power, PowerSource, Record, Spread, TimeSource, Timing,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,7 +41,8 @@ pub fn model_record(s: &Session, layer: &Tagged, cfg: &EieConfig) -> Result<Reco
         exact: true,
         ok: exact,
         unavailable: None,
-        message: (!exact).then(|| "functional output differs from the fixed-point reference".into()),
+        message: (!exact)
+            .then(|| "functional output differs from the fixed-point reference".into()),
     });
     r.timing = Some(Timing {
         source: TimeSource::Model,
@@ -134,10 +137,7 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
                     bound: 0.0,
                     exact: false,
                     ok: false,
-                    unavailable: Some(format!(
-                        "{NOT_MEASURED} ({} s) ran out",
-                        total.as_secs()
-                    )),
+                    unavailable: Some(format!("{NOT_MEASURED} ({} s) ran out", total.as_secs())),
                     message: None,
                 });
                 out.push(r);
@@ -152,7 +152,9 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
             bar.set_message(format!(
                 "{} batch {batch}: {id} (time budget: {} s left)",
                 l.id.name,
-                s.deadline.map_or(0, |(d, _)| d.saturating_duration_since(Instant::now()).as_secs())
+                s.deadline.map_or(0, |(d, _)| d
+                    .saturating_duration_since(Instant::now())
+                    .as_secs())
             ));
         } else {
             bar.set_message(format!("{} batch {batch}: {id}", l.id.name));
@@ -222,8 +224,12 @@ pub fn criterion_timing(
     let mut spread = Spread::point(ns / 1000.0);
     let mut samples = 0;
     if let Ok(text) = std::fs::read_to_string(base.join("sample.json")) {
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not criterion's sample JSON", base.join("sample.json").display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not criterion's sample JSON",
+                base.join("sample.json").display()
+            )
+        })?;
         if let (Some(iters), Some(times)) = (v["iters"].as_array(), v["times"].as_array()) {
             let mut per: Vec<f64> = iters
                 .iter()
@@ -233,8 +239,10 @@ pub fn criterion_timing(
                 .collect();
             samples = per.len();
             if let Some(s) = Spread::of(&mut per) {
-                spread.min_us = s.min_us;
-                spread.max_us = s.max_us;
+                spread = Spread {
+                    median_us: spread.median_us,
+                    ..s
+                };
             }
         }
     }

@@ -67,7 +67,11 @@ impl Args {
         let d = crate::layer_args::LayerArgs::default();
         let l = &self.layers;
         let mut v = Vec::new();
-        if !l.layers.is_empty() || l.weights.is_some() || l.bits != d.bits || l.index_bits != d.index_bits {
+        if !l.layers.is_empty()
+            || l.weights.is_some()
+            || l.bits != d.bits
+            || l.index_bits != d.index_bits
+        {
             v.push("--layer/--weights/--bits/--index-bits");
         }
         if !self.backends.is_empty() {
@@ -164,7 +168,10 @@ pub fn run(args: Args) -> Result<()> {
     };
     let records = collect::measure_all(&layers, &session, &settings)?;
     let file = save_fresh(&args.out, &records)?;
-    print!("{}", render(record::read(&file)?, declared, &args.out, &[])?);
+    print!(
+        "{}",
+        render(record::read(&file)?, declared, &args.out, &[])?
+    );
     fail_on_checks(&records)
 }
 
@@ -204,7 +211,11 @@ pub fn render(
 pub fn fail_on_checks(records: &[Record]) -> Result<()> {
     let failed: Vec<&Record> = records
         .iter()
-        .filter(|r| r.check.as_ref().is_some_and(|c| !c.ok && c.unavailable.is_none()))
+        .filter(|r| {
+            r.check
+                .as_ref()
+                .is_some_and(|c| !c.ok && c.unavailable.is_none())
+        })
         .collect();
     let checks = records.iter().filter(|r| r.check.is_some()).count();
     require_gpu(records)?;
@@ -227,14 +238,18 @@ pub fn require_gpu(records: &[Record]) -> Result<()> {
     if !eie_kernels::gpu::gpu_required() {
         return Ok(());
     }
-    if let Some(r) = records.iter().find(|r| {
-        r.backend.is_gpu() && r.check.as_ref().is_some_and(|c| c.unavailable.is_some())
-    }) {
+    if let Some(r) = records
+        .iter()
+        .find(|r| r.backend.is_gpu() && r.check.as_ref().is_some_and(|c| c.unavailable.is_some()))
+    {
         bail!(
             "EIE_REQUIRE_GPU=1, but {} could not run on {}: {}",
             r.backend,
             r.layer.name,
-            r.check.as_ref().and_then(|c| c.unavailable.as_deref()).unwrap_or("")
+            r.check
+                .as_ref()
+                .and_then(|c| c.unavailable.as_deref())
+                .unwrap_or("")
         );
     }
     Ok(())

@@ -16,9 +16,12 @@ fn machine_line(v: &View, m: &Machine) -> String {
     let mut adapters: Vec<String> = rs
         .iter()
         .filter_map(|r| {
-            r.adapter
-                .as_ref()
-                .map(|a| format!("{} ({}, {}, {})", a.name, a.backend, a.driver, a.device_type))
+            r.adapter.as_ref().map(|a| {
+                format!(
+                    "{} ({}, {}, {})",
+                    a.name, a.backend, a.driver, a.device_type
+                )
+            })
         })
         .collect();
     adapters.sort();
@@ -26,10 +29,7 @@ fn machine_line(v: &View, m: &Machine) -> String {
     let mut isas: Vec<String> = rs.iter().filter_map(|r| r.isa.clone()).collect();
     isas.sort();
     isas.dedup();
-    let bw = rs
-        .iter()
-        .filter_map(|r| r.bandwidth)
-        .collect::<Vec<_>>();
+    let bw = rs.iter().filter_map(|r| r.bandwidth).collect::<Vec<_>>();
     let mut bws: Vec<String> = bw
         .iter()
         .map(|b| {
@@ -120,7 +120,9 @@ fn sources_line(v: &View) -> String {
 
 /// The whole report as Markdown.
 pub fn markdown(v: &View) -> String {
-    let mut s = String::from("# eie-bench report\n\nRendered from records alone (`eie report FILE.jsonl...`).\n\n");
+    let mut s = String::from(
+        "# eie-bench report\n\nRendered from records alone (`eie report FILE.jsonl...`).\n\n",
+    );
     s.push_str("Machines:\n\n");
     for m in &v.machines {
         s.push_str(&machine_line(v, m));
@@ -197,7 +199,10 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
         },
         "records": v.records,
     });
-    out.put("report.json", serde_json::to_string_pretty(&json)?.as_bytes())?;
+    out.put(
+        "report.json",
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
     let mut cats: Vec<String> = v.columns.iter().map(|c| c.label.clone()).collect();
     cats.push("Geo. mean".into());
     let mask = in_geomean(&v.columns);
@@ -222,9 +227,7 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
                 let mut vals = r.values.clone();
                 vals.push(geomean(&r.values, &mask));
                 (
-                    r.name
-                        .trim_start_matches("ours: ")
-                        .replace(", batch 1", ""),
+                    r.name.trim_start_matches("ours: ").replace(", batch 1", ""),
                     vals,
                 )
             })

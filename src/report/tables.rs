@@ -195,7 +195,13 @@ pub fn ratio_rows(v: &View, energy: bool) -> Vec<RatioRow> {
             .map(|c| {
                 let base = figure(v.baseline(m, 1, c)?)?;
                 let model = v.model(c)?.model.as_ref()?;
-                Some(base / if energy { model.energy_nj / 1000.0 } else { model.actual_us })
+                Some(
+                    base / if energy {
+                        model.energy_nj / 1000.0
+                    } else {
+                        model.actual_us
+                    },
+                )
             })
             .collect();
         let over = if machines.len() > 1 {
@@ -240,7 +246,11 @@ pub fn ratio_table(v: &View, energy: bool) -> Table {
     };
     for r in fig {
         let mut row = vec![format!("paper: {}", r.series)];
-        row.extend(v.columns.iter().map(|c| opt(paper_cell(c, &r.values[..9]), fmt_x)));
+        row.extend(
+            v.columns
+                .iter()
+                .map(|c| opt(paper_cell(c, &r.values[..9]), fmt_x)),
+        );
         row.push(fmt_x(r.values[9]));
         if energy {
             row.push("S2 Table 9 (measured)".into());
@@ -362,7 +372,10 @@ pub fn validation_summary(v: &View) -> String {
             .is_some_and(|w| w.starts_with(super::collect::NOT_MEASURED))
     }) {
         let name = format!("{} on {}", r.backend, r.platform());
-        match skipped.iter_mut().find(|(n, b, _)| *n == name && *b == r.batch) {
+        match skipped
+            .iter_mut()
+            .find(|(n, b, _)| *n == name && *b == r.batch)
+        {
             Some(e) => e.2.push(&r.layer.name),
             None => skipped.push((name, r.batch, vec![&r.layer.name])),
         }
@@ -399,7 +412,13 @@ pub fn validation_summary(v: &View) -> String {
 
 pub fn checks_table(v: &View) -> Table {
     let mut t = Table::new(&[
-        "Layer", "Backend", "Batch", "Platform", "Max error", "Bound", "Result",
+        "Layer",
+        "Backend",
+        "Batch",
+        "Platform",
+        "Max error",
+        "Bound",
+        "Result",
     ]);
     for r in checks(v) {
         let c = r.check.as_ref().expect("filtered");

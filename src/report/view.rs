@@ -322,7 +322,10 @@ pub fn derive(r: &Record) -> Option<Derived> {
 
 /// The paper's value for a column from a 9-wide row.
 pub fn paper_cell(c: &Column, row: &[f64]) -> Option<f64> {
-    c.paper.as_deref().and_then(paper::layer_index).map(|i| row[i])
+    c.paper
+        .as_deref()
+        .and_then(paper::layer_index)
+        .map(|i| row[i])
 }
 
 /// Which columns the geometric means cover: the paper's nine where present (the real FC8 is Alex-8
