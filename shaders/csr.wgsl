@@ -6,8 +6,8 @@
 // loaded once and used for 4 samples with one vec4 load of x.
 //
 // Bindings (group 0):
-//   0  params  : uniform Params   rows, cols, batch, relu, row0 (unused, 0), groups_x, xstride (vec4s per feature, batch > 1);
-//                                 the layout every kernel shares
+//   0  params  : uniform Params   rows, batch, relu, groups_x, xstride (vec4s per feature, batch > 1); padded
+//                                 to 32 bytes; mirrored by `CsrParams` in kernels/src/gpu/params.rs
 //   1  row_ptr : storage, read    array<u32>, rows + 1
 //   2  col_idx : storage, read    array<u32>, nnz
 //   3  vals    : storage, read    array<f32>, nnz (decoded weights)
@@ -19,17 +19,13 @@
 
 struct Params {
     rows: u32,
-    cols: u32,
     batch: u32,
     relu: u32,
-    row0: u32,
     groups_x: u32,
-    _wfrac: u32,
     xstride: u32,
-    _pes: u32,
-    _is_f32: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 override WG: u32 = 64u;

@@ -15,7 +15,9 @@
 //
 // Bindings (group 0):
 //   0  params : uniform Params   rows (of this block), cols, batch, relu, row0 (first row of the block),
-//                                groups_x, xstride (vec4s of x per feature: 1 at batch 1, batch / 4 above)
+//                                groups_x, xstride (vec4s of x per feature: 1 at batch 1, batch / 4 above),
+//                                splits, all_rows (see the struct); padded to 48 bytes; mirrored by
+//                                `DenseParams` in kernels/src/gpu/params.rs
 //   1  w      : storage, read    array<vec4<f32>>, this block's rows (rounded up to 4, zero rows), row-major,
 //                                each row zero-padded to a multiple of 4 columns
 //   2  x      : storage, read    array<vec4<f32>>: batch 1: the input, zero-padded to a multiple of 4;
@@ -33,12 +35,12 @@ struct Params {
     relu: u32,
     row0: u32,
     groups_x: u32,
-    _wfrac: u32,
     xstride: u32,
     splits: u32,     // gemm_tiled / gemm_sum: feature ranges (split-K)
-    _is_f32: u32,
     all_rows: u32,   // gemm_tiled / gemm_sum: rows of the whole layer (the partial sums' layout)
+    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 override WG: u32 = 64u;

@@ -30,7 +30,8 @@
 //   0  params   : uniform Params   rows, cols, batch, relu, groups_x, wfrac (fixed point: weight fraction bits),
 //                                  xstride (vec4s of x per feature, batch > 1), pes, is_f32 (`compact`),
 //                                  chunks (parts of the non-zero list, `cols_part_*`), direct (1: no
-//                                  list, the walk skips zero activations)
+//                                  list, the walk skips zero activations); padded to 48 bytes; mirrored
+//                                  by `EieParams` in kernels/src/gpu/params.rs
 //   1  ptr      : storage, read    array<u32>: `rows_*`: rows + 1 row pointers, in entries;
 //                                  `cols_*`: pes x (cols + 1) column pointers, PE-major, in entries
 //   2  entries  : storage, read    array<u32>: packed entries (see above)
@@ -51,7 +52,6 @@ struct Params {
     cols: u32,
     batch: u32,
     relu: u32,
-    row0: u32,
     groups_x: u32,
     wfrac: u32,
     xstride: u32,
@@ -59,6 +59,7 @@ struct Params {
     is_f32: u32,
     chunks: u32,
     direct: u32,
+    _pad0: u32,
 }
 
 override WG: u32 = 64u;

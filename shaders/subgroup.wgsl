@@ -9,7 +9,8 @@
 //            3 bias (array<f32>), 4 y (array<f32>, rw)
 //   spmv_sg: 0 params (uniform), 1 row_ptr (array<u32>), 2 col_idx (array<u32>), 3 vals (array<f32>),
 //            4 x (array<f32>), 5 bias (array<f32>), 6 y (array<f32>, rw)
-// Params: the layout every kernel shares (rows, cols, batch, relu, row0, groups_x, ...).
+// Params: rows, cols, relu, row0, groups_x (as in dense.wgsl's and csr.wgsl's; spmv_sg ignores cols and row0),
+// padded to 32 bytes; mirrored by `SubgroupParams` in kernels/src/gpu/params.rs.
 // Overrides: WG (workgroup size, up to 256).
 // naga 30 takes the subgroup builtins without WGSL's `enable subgroups;` (it rejects the directive); the device
 // must have wgpu's SUBGROUP feature, which the host checks before building these pipelines.
@@ -17,16 +18,12 @@
 struct Params {
     rows: u32,
     cols: u32,
-    batch: u32,
     relu: u32,
     row0: u32,
     groups_x: u32,
-    _wfrac: u32,
-    _xstride: u32,
-    _pes: u32,
-    _is_f32: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 override WG: u32 = 64u;

@@ -8,7 +8,9 @@ use common::{check, dense, small_layers};
 use eie_compress::real::{load_real_fc8, real_fc8_dir};
 use eie_compress::{CompressOptions, CompressedLayer, build_layer};
 use eie_kernels::gpu::shaders::Shader;
-use eie_kernels::gpu::{GpuBackend, GpuContext, GpuKernel, gpu_required};
+use eie_kernels::gpu::{
+    EieZeros, GpuBackend, GpuContext, GpuKernel, GpuKnobs, Reduction, gpu_required,
+};
 
 /// Every shader parses and validates (naga), with no adapter needed.
 #[test]
@@ -125,7 +127,6 @@ fn benchmark_layers_and_the_real_fc8() {
 /// where the adapter has them), whichever one `Auto` picks on this adapter.
 #[test]
 fn every_reduction_variant() {
-    use eie_kernels::gpu::Reduction;
     if !have_gpu() {
         return;
     }
@@ -140,7 +141,13 @@ fn every_reduction_variant() {
     let mut failures = Vec::new();
     for kernel in [GpuKernel::Dense, GpuKernel::Csr] {
         for &r in &variants {
-            let mut b = GpuBackend::with_reduction(kernel, r);
+            let mut b = GpuBackend::with_knobs(
+                kernel,
+                GpuKnobs {
+                    reduction: r,
+                    ..GpuKnobs::default()
+                },
+            );
             for l in &layers {
                 if let Err(e) = check(&mut b, l, 1) {
                     failures.push(format!("{r:?}: {e}"));
@@ -153,7 +160,14 @@ fn every_reduction_variant() {
             .filter(|&&r| r != Reduction::RowPerInvocation)
         {
             for wg in [32, 256] {
-                let mut b = GpuBackend::with_row_wg(kernel, r, wg);
+                let mut b = GpuBackend::with_knobs(
+                    kernel,
+                    GpuKnobs {
+                        reduction: r,
+                        row_wg: Some(wg),
+                        ..GpuKnobs::default()
+                    },
+                );
                 for l in &layers {
                     if let Err(e) = check(&mut b, l, 1) {
                         failures.push(format!("{r:?}, {wg} a row: {e}"));
@@ -175,7 +189,6 @@ fn every_reduction_variant() {
 /// rows and features that fill no whole tile, splits that leave ranges empty.
 #[test]
 fn dense_tiles_and_splits() {
-    use eie_kernels::gpu::Reduction;
     if !have_gpu() {
         return;
     }
@@ -183,7 +196,15 @@ fn dense_tiles_and_splits() {
     layers.push(build_layer("NT-LSTM", CompressOptions::default()).unwrap());
     let mut failures = Vec::new();
     for splits in [1, 3, 40] {
-        let mut b = GpuBackend::with_dense_splits(splits);
+        // The tiled kernel of GPUs whatever the adapter: a workgroup-memory reduction.
+        let mut b = GpuBackend::with_knobs(
+            GpuKernel::Dense,
+            GpuKnobs {
+                reduction: Reduction::Workgroup,
+                dense_splits: Some(splits),
+                ..GpuKnobs::default()
+            },
+        );
         for l in &layers {
             for batch in [2, 64, 65] {
                 if let Err(e) = check(&mut b, l, batch) {
@@ -205,7 +226,15 @@ fn dense_tiles_and_splits() {
         (Reduction::Workgroup, Some(1)),
         (Reduction::RowPerInvocation, None),
     ] {
-        let mut b = GpuBackend::with_dense_block_rows(reduction, splits, 68);
+        let mut b = GpuBackend::with_knobs(
+            GpuKernel::Dense,
+            GpuKnobs {
+                reduction,
+                dense_splits: splits,
+                dense_block_rows: Some(68),
+                ..GpuKnobs::default()
+            },
+        );
         for l in [&layers[3], tall] {
             for batch in [1, 65] {
                 if let Err(e) = check(&mut b, l, batch) {
@@ -217,7 +246,7 @@ fn dense_tiles_and_splits() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The batch-1 EIE kernels with the non-zero list (or, direct, the columns) cut into parts (the path that
+/// The batch-1 EIE kernels with the non-zero list (or, walking, the columns) cut into parts (the path that
 /// fills large GPUs), on any adapter: partial sums through global atomics (fixed point) or stored per part
 /// (f32), then a finishing pass; repeated passes per submit must find the accumulators cleared.
 #[test]
@@ -230,12 +259,22 @@ fn eie_split_into_parts() {
     layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
     let mut failures = Vec::new();
     for kernel in [GpuKernel::EieF32, GpuKernel::EieFixed] {
-        for (parts, direct) in [(2, false), (7, false), (1, true), (7, true)] {
-            let mut b = GpuBackend::with_eie_walk(kernel, parts, direct);
+        for (parts, zeros) in [
+            (2, EieZeros::List),
+            (7, EieZeros::List),
+            (1, EieZeros::Walk),
+            (7, EieZeros::Walk),
+        ] {
+            let knobs = GpuKnobs {
+                eie_parts: Some(parts),
+                eie_zeros: Some(zeros),
+                ..GpuKnobs::default()
+            };
+            let mut b = GpuBackend::with_knobs(kernel, knobs);
             for l in &layers {
                 for _ in 0..2 {
                     if let Err(e) = check(&mut b, l, 1) {
-                        failures.push(format!("{parts} parts, direct {direct}: {e}"));
+                        failures.push(format!("{parts} parts, zeros {zeros}: {e}"));
                     }
                 }
             }

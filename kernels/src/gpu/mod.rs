@@ -3,23 +3,38 @@
 //! - [`context`]: [`GpuContext`] (adapter choice by `EIE_ADAPTER`, device with the adapter's limits,
 //!   pipeline cache), [`adapters`] to list what the machine offers;
 //! - [`shaders`]: the shader registry;
-//! - [`backend`]: the kernels as `Backend`s.
+//! - [`knobs`]: [`GpuKnobs`], the kernels' tuning knobs as one value (from the caller or the environment);
+//! - [`backend`]: the kernels as `Backend`s ([`GpuBackend`]); each kernel family builds its dispatches in
+//!   its own module (`dense`, `csr`, `eie`) over the shared frame and plan (`plan`), with its uniform
+//!   parameters mirroring its shader's (`params`).
 //!
 //! Without the `gpu` feature the module still exists: [`GpuContext::shared`] reports "not compiled in".
 
 pub mod error;
+pub mod knobs;
 pub mod shaders;
 
 #[cfg(feature = "gpu")]
 pub mod backend;
 #[cfg(feature = "gpu")]
 pub mod context;
+#[cfg(feature = "gpu")]
+mod csr;
+#[cfg(feature = "gpu")]
+mod dense;
+#[cfg(feature = "gpu")]
+mod eie;
+#[cfg(feature = "gpu")]
+mod params;
+#[cfg(feature = "gpu")]
+mod plan;
 
 #[cfg(feature = "gpu")]
-pub use backend::{GpuBackend, GpuKernel, Reduction};
+pub use backend::{GpuBackend, GpuKernel};
 #[cfg(feature = "gpu")]
 pub use context::{AdapterSummary, GpuContext, adapters};
 pub use error::GpuError;
+pub use knobs::{EieZeros, GpuKnobs, Reduction};
 
 /// Whether a missing adapter must fail tests (`EIE_REQUIRE_GPU=1`, as CI sets it) rather than skip them.
 pub fn gpu_required() -> bool {
