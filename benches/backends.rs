@@ -26,7 +26,10 @@ struct Ready {
 /// Prepares `name` on `layer` and verifies its output (a wrong answer panics).
 fn ready(layer: &CompressedLayer, name: BackendId, batch: usize) -> Ready {
     let inputs = Inputs::new(layer, batch);
-    let backend = make(name, Options::default()).expect("an in-process backend");
+    let opts = Options::default()
+        .with_gpu_knobs_from_env(&[name])
+        .expect("valid EIE_GPU_* knobs");
+    let backend = make(name, opts).expect("an in-process backend");
     let backend = prepare_verified(layer, &inputs, backend)
         .unwrap_or_else(|e| panic!("{name} on {} batch {batch}: {e:#}", layer.name()));
     let n = layer.outputs() * batch;

@@ -41,7 +41,10 @@ pub fn run() -> Result<()> {
     crate::simulate::report(&plain, &eie_accel_model::EieConfig::default(), Format::Md)?;
     drop(plain);
     let backends = BackendId::MEASURED.to_vec();
-    let mut session = Session::open(Options::default(), &backends);
+    let mut session = Session::open(
+        Options::default().with_gpu_knobs_from_env(&backends)?,
+        &backends,
+    );
     session.probe_bandwidth();
     // A quick measurement: a short budget per backend, at least two timed runs, and the whole job within
     // its budget (rendering takes a second or two). `eie report` (or `cargo bench` then `eie report

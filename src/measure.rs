@@ -83,12 +83,14 @@ pub fn run(args: Args) -> Result<()> {
     if args.batch == 0 || args.threads == 0 {
         bail!("--batch and --threads must be at least 1");
     }
+    let explicit = !args.backends.is_empty();
+    let ids = parse_backends(&args.backends, &BackendId::MEASURED)?;
     let opts = Options {
         isa: isa_level(args.isa.as_deref())?,
         threads: args.threads,
-    };
-    let explicit = !args.backends.is_empty();
-    let ids = parse_backends(&args.backends, &BackendId::MEASURED)?;
+        ..Options::default()
+    }
+    .with_gpu_knobs_from_env(&ids)?;
     let layers = args.layers.build_tagged(64)?;
     let mut session = Session::open(opts, &ids);
     eprintln!("probing read bandwidth on {} thread(s)...", args.threads);

@@ -7,7 +7,7 @@ use eie_accel_model::{EieConfig, EieModelBackend};
 use eie_baselines::libs::{NdarrayDense, SprsCsr};
 use eie_compress::Backend;
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
-use eie_kernels::gpu::{GpuBackend, GpuKernel};
+use eie_kernels::gpu::{GpuBackend, GpuKernel, GpuKnobs};
 
 /// How to build a backend.
 #[derive(Clone, Copy, Debug)]
@@ -16,6 +16,8 @@ pub struct Options {
     pub isa: IsaLevel,
     /// Threads of our CPU kernels (the libraries run on one).
     pub threads: usize,
+    /// Tuning knobs of our GPU kernels, filled once ([`Options::with_gpu_knobs_from_env`]).
+    pub gpu: GpuKnobs,
 }
 
 impl Default for Options {
@@ -23,7 +25,22 @@ impl Default for Options {
         Self {
             isa: IsaLevel::best(),
             threads: 1,
+            gpu: GpuKnobs::default(),
         }
+    }
+}
+
+impl Options {
+    /// These options with the GPU knobs of the environment (`EIE_GPU_*`), every one checked, when any of
+    /// `backends` is a GPU kernel; a bad value is an error naming the variable.
+    pub fn with_gpu_knobs_from_env(self, backends: &[BackendId]) -> Result<Self> {
+        if !backends.iter().any(|b| gpu_kernel(*b).is_some()) {
+            return Ok(self);
+        }
+        Ok(Self {
+            gpu: GpuKnobs::from_env()?,
+            ..self
+        })
     }
 }
 
@@ -50,7 +67,7 @@ pub fn make(id: BackendId, opts: Options) -> Result<Box<dyn Backend>> {
         return Ok(k.backend(opts.isa, Par::with_threads(opts.threads)));
     }
     if let Some(k) = gpu_kernel(id) {
-        return Ok(Box::new(GpuBackend::new(k)));
+        return Ok(Box::new(GpuBackend::with_knobs(k, opts.gpu)));
     }
     match id {
         BackendId::EieModel => Ok(Box::new(EieModelBackend::new(EieConfig::default()))),

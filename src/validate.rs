@@ -52,7 +52,9 @@ pub fn run(args: Args) -> Result<()> {
     let opts = Options {
         isa: IsaLevel::best(),
         threads: args.threads,
-    };
+        ..Options::default()
+    }
+    .with_gpu_knobs_from_env(&ids)?;
     let layers = args.layers.build_tagged(64)?;
     let records = check(&layers, &ids, &batches, opts)?;
     save(args.save.as_ref(), &records)?;

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use eie_accel_model::{EieConfig, functional, simulate};
-use eie_bench::backend_id::BackendId;
+use eie_bench::backend_id::{BackendId, Matrix};
 use eie_bench::harness::{Inputs, Plan, Session, Tagged};
 use eie_bench::record::{
     Check, ModelFigures, Power, PowerSource, Record, Spread, TimeSource, Timing,
@@ -86,6 +86,15 @@ fn stage(id: BackendId, batch: usize) -> u8 {
     }
 }
 
+/// A measurement's size, for predicting its time from a smaller layer's: the weights a dense backend
+/// reads, the stored non-zeros for the others.
+fn size(l: &Tagged, id: BackendId) -> usize {
+    match id.matrix() {
+        Matrix::Dense => l.layer.inputs() * l.layer.outputs(),
+        _ => l.layer.nnz().max(1),
+    }
+}
+
 /// Measures the model and every backend on every layer; records in the order measured.
 pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result<Vec<Record>> {
     let cfg = EieConfig::default();
@@ -102,7 +111,8 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
         }
     }
     if s.deadline.is_some() {
-        items.sort_by_key(|&(li, batch, id)| (stage(id, batch), batch, li));
+        // Within a stage, small layers first: their times predict the large ones' (below).
+        items.sort_by_key(|&(li, batch, id)| (stage(id, batch), batch, size(&layers[li], id)));
     }
     let bar = ProgressBar::new(items.len() as u64);
     bar.set_style(
@@ -125,12 +135,18 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
         let span = deadline.saturating_duration_since(t0);
         Some(t0 + span.mul_f64(upto as f64 / n.max(1) as f64))
     };
+    // Seconds per unit of size each (backend, batch) took so far (the slowest seen), to predict the next.
+    let mut rate: HashMap<(BackendId, usize), f64> = HashMap::new();
     for (k, &(li, batch, id)) in items.iter().enumerate() {
         let l = &layers[li];
         let mut plan = Plan { batch, ..s.plan };
+        let started = Instant::now();
         if let (Some((_, total)), Some(end)) = (s.deadline, stage_end(stage(id, batch))) {
             let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let predicted = rate
+                .get(&(id, batch))
+                .map_or(0.0, |r| r * size(l, id) as f64);
+            if left.is_zero() || predicted > left.as_secs_f64() {
                 let mut r = session.record(l, id, batch);
                 r.check = Some(Check {
                     max_abs_err: 0.0,
@@ -184,6 +200,9 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
             }
             None => session.measure(l, inp, id, plan)?,
         };
+        let took = started.elapsed().as_secs_f64() / size(l, id).max(1) as f64;
+        let seen = rate.entry((id, batch)).or_insert(took);
+        *seen = seen.max(took);
         bar.inc(1);
         out.push(r);
     }

@@ -152,7 +152,9 @@ pub fn run(args: Args) -> Result<()> {
     let opts = Options {
         isa: IsaLevel::best(),
         threads: args.threads,
-    };
+        ..Options::default()
+    }
+    .with_gpu_knobs_from_env(&backends)?;
     let mut session = Session::open(opts, &backends);
     eprintln!("probing read bandwidth on {} thread(s)...", args.threads);
     session.probe_bandwidth();
