@@ -25,7 +25,7 @@ struct Ready {
 
 /// Prepares `name` on `layer` and verifies its output (a wrong answer panics).
 fn ready(layer: &CompressedLayer, name: BackendId, batch: usize) -> Ready {
-    let inputs = Inputs::new(layer, batch);
+    let inputs = Inputs::new(layer, batch).expect("a layer within f32's range");
     let opts = Options::default()
         .with_gpu_knobs_from_env(&[name])
         .expect("valid EIE_GPU_* knobs");

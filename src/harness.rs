@@ -144,20 +144,34 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// The layer's input batch and both references.
-    pub fn new(layer: &CompressedLayer, batch: usize) -> Self {
+    /// The layer's input batch and both references; an error for a layer whose products or sums leave
+    /// f32's range (its f32 outputs would overflow, so no f32 backend could be right).
+    pub fn new(layer: &CompressedLayer, batch: usize) -> Result<Self> {
         let x = batch_input(layer, batch);
         let (r64, bound) = reference_f64(layer, &x, batch);
+        // bound / eps >= n sum |w x|: past f32's largest value, some order of summation overflows.
+        let reach = bound
+            .iter()
+            .map(|b| b / f32::EPSILON as f64)
+            .fold(0.0f64, f64::max);
+        if !(reach <= f32::MAX as f64) {
+            bail!(
+                "{}: the products and sums of its f32 path reach {reach:e}, beyond f32's range ({:e}): f32 \
+                 backends cannot compute this layer (scale the weights or the input down)",
+                layer.name(),
+                f32::MAX
+            );
+        }
         let xq = quantize_input(layer, &x);
         let rq = reference_fixed(layer, &xq, batch);
-        Self {
+        Ok(Self {
             batch,
             x,
             xq,
             r64,
             bound,
             rq,
-        }
+        })
     }
 }
 

@@ -3,7 +3,8 @@
 use crate::layer_args::LayerArgs;
 use crate::table::{Format, Table};
 use anyhow::Result;
-use eie_compress::{CompressedLayer, benchmark_layer};
+use eie_bench::harness::Tagged;
+use eie_compress::benchmark_layer;
 use serde::Serialize;
 
 /// Flags of `eie layers`.
@@ -66,17 +67,21 @@ struct LayerRow {
 }
 
 impl LayerRow {
-    fn of(l: &CompressedLayer) -> Self {
+    fn of(t: &Tagged) -> Self {
+        let l = &t.layer;
         let s = l.storage();
         let (row_cv, col_cv) = l.nnz_cvs();
-        let paper = benchmark_layer(l.name())
-            .ok()
-            .and_then(|spec| spec.paper_row())
-            .map(|p| PaperRow {
-                weight_pct: p.weight_pct,
-                act_pct: p.act_pct,
-                flop_pct: p.flop_pct,
-            });
+        // The paper's row by the layer's identity, never by a name a user chose.
+        let paper =
+            t.id.paper
+                .as_deref()
+                .and_then(|p| benchmark_layer(p).ok())
+                .and_then(|spec| spec.paper_row())
+                .map(|p| PaperRow {
+                    weight_pct: p.weight_pct,
+                    act_pct: p.act_pct,
+                    flop_pct: p.flop_pct,
+                });
         Self {
             name: l.name().to_string(),
             inputs: l.inputs(),
@@ -172,18 +177,18 @@ variation of non-zeros per row / column (the real AlexNet FC8: 0.133 / 0.098).";
 
 /// Runs `eie layers`.
 pub fn run(args: Args) -> Result<()> {
-    let layers = args.layers.build(args.pes)?;
+    let layers = args.layers.build_tagged(args.pes)?;
     print(&layers, args.format)
 }
 
 /// Prints `layers` as the layers table.
-pub fn print(layers: &[CompressedLayer], format: Format) -> Result<()> {
+pub fn print(layers: &[Tagged], format: Format) -> Result<()> {
     let rows: Vec<LayerRow> = layers.iter().map(LayerRow::of).collect();
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => print!("{}", table(&rows).csv()),
         Format::Md => {
-            let pes = layers.first().map_or(64, |l| l.eie().pes());
+            let pes = layers.first().map_or(64, |l| l.layer.eie().pes());
             println!("Compressed layers, {pes} PEs\n");
             print!("{}", table(&rows).markdown());
             println!("\n{NOTES}");

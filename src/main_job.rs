@@ -34,12 +34,15 @@ pub fn run() -> Result<()> {
     let start = Instant::now();
     let total = budget()?;
     let layers = crate::layer_args::LayerArgs::default().build_tagged(64)?;
-    let plain: Vec<_> = layers.iter().map(|t| t.layer.clone()).collect();
     println!("# eie-bench\n\n## The compressed layers\n");
-    crate::layers::print(&plain, Format::Md)?;
+    crate::layers::print(&layers, Format::Md)?;
     println!("\n## The EIE model beside the paper's Table IV\n");
-    crate::simulate::report(&plain, &eie_accel_model::EieConfig::default(), Format::Md)?;
-    drop(plain);
+    crate::simulate::report(
+        &layers,
+        &eie_accel_model::EieConfig::default(),
+        crate::simulate::Widths::FromLayer,
+        Format::Md,
+    )?;
     let backends = BackendId::MEASURED.to_vec();
     let mut session = Session::open(
         Options::default().with_gpu_knobs_from_env(&backends)?,

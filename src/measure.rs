@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use eie_bench::backend_id::BackendId;
 use eie_bench::harness::{Inputs, Plan, Session};
 use eie_bench::record::{self, Record};
-use eie_bench::registry::{Options, parse_backends};
+use eie_bench::registry::{Options, checked_threads, parse_backends};
 use eie_kernels::cpu::IsaLevel;
 use std::path::PathBuf;
 
@@ -87,24 +87,24 @@ pub fn run(args: Args) -> Result<()> {
     let ids = parse_backends(&args.backends, &BackendId::MEASURED)?;
     let opts = Options {
         isa: isa_level(args.isa.as_deref())?,
-        threads: args.threads,
+        threads: checked_threads(args.threads)?,
         ..Options::default()
     }
     .with_gpu_knobs_from_env(&ids)?;
     let layers = args.layers.build_tagged(64)?;
     let mut session = Session::open(opts, &ids);
-    eprintln!("probing read bandwidth on {} thread(s)...", args.threads);
+    eprintln!("probing read bandwidth on {} thread(s)...", opts.threads);
     session.probe_bandwidth();
     let plan = Plan {
         batch: args.batch,
         cold: args.cold,
         budget: std::time::Duration::from_millis(args.budget_ms),
-        probe_threads: args.cold.then_some(args.threads),
+        probe_threads: args.cold.then_some(opts.threads),
         ..Plan::default()
     };
     let mut records = Vec::new();
     for l in &layers {
-        let inputs = Inputs::new(&l.layer, args.batch);
+        let inputs = Inputs::new(&l.layer, args.batch)?;
         for &id in &ids {
             let r = session.measure(l, &inputs, id, plan)?;
             match r.check.as_ref() {
@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<()> {
     {
         println!(
             "Read bandwidth on {} thread(s): {:.1} GB/s hot (in cache), {:.1} GB/s cold (DRAM); LLC {} MiB. Batch {}, {}.\n",
-            args.threads,
+            opts.threads,
             b.hot_gbps,
             b.cold_gbps,
             b.llc_bytes >> 20,

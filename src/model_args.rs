@@ -28,6 +28,17 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// Whether the weight or index width was set (`--set`, or a config file that names it).
+    pub fn sets_widths(&self) -> bool {
+        let named = |t: &str| t.contains("weight_bits") || t.contains("index_bits");
+        self.set.iter().any(|s| named(s))
+            || self
+                .config
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .is_some_and(|t| named(&t))
+    }
+
     /// The configuration these flags describe.
     pub fn config(&self) -> Result<EieConfig> {
         let mut cfg = match &self.config {

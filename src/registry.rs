@@ -80,6 +80,22 @@ pub fn make(id: BackendId, opts: Options) -> Result<Box<dyn Backend>> {
     }
 }
 
+/// `--threads` checked: at least 1 and at most 4096, and capped, with a warning, at this machine's logical
+/// CPUs (more threads than CPUs only take turns, and a measurement of that says nothing about the kernel).
+pub fn checked_threads(n: usize) -> Result<usize> {
+    if !(1..=4096).contains(&n) {
+        bail!("--threads {n}: expected 1 to 4096");
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if n > cpus {
+        eprintln!(
+            "warning: --threads {n} is more than this machine's {cpus} logical CPUs; using {cpus}"
+        );
+        return Ok(cpus);
+    }
+    Ok(n)
+}
+
 /// Parses backend names from the command line (none: `default`), refusing unknown names and backends
 /// this process cannot run.
 pub fn parse_backends(names: &[String], default: &[BackendId]) -> Result<Vec<BackendId>> {

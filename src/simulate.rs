@@ -3,9 +3,10 @@
 use crate::layer_args::LayerArgs;
 use crate::model_args::ModelArgs;
 use crate::table::{Format, Table};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use eie_accel_model::{Simulation, functional, simulate};
 use eie_baselines::paper;
+use eie_bench::harness::Tagged;
 use serde::Serialize;
 
 /// Flags of `eie simulate`.
@@ -47,6 +48,8 @@ struct Row {
     macs: u64,
     padding: u64,
     functional_exact: bool,
+    /// The paper's layer this one is (Table III's name), if any.
+    paper_layer: Option<String>,
     paper_actual_us: Option<f64>,
     paper_theoretical_us: Option<f64>,
     simulation: Simulation,
@@ -76,19 +79,48 @@ pub fn run(args: Args) -> Result<()> {
             .collect::<Result<Vec<_>>>()?;
         crate::measure::save(args.save.as_ref(), &records)?;
     }
-    let layers: Vec<_> = tagged.into_iter().map(|t| t.layer).collect();
-    report(&layers, &cfg, args.format)
+    let widths = if args.model.sets_widths() {
+        Widths::AsConfigured
+    } else {
+        Widths::FromLayer
+    };
+    report(&tagged, &cfg, widths, args.format)
+}
+
+/// Where the model's weight and index widths come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Widths {
+    /// Each layer's own (the default).
+    FromLayer,
+    /// The configuration's, set by the user (`--set weight_bits=...`, a config file).
+    AsConfigured,
 }
 
 /// Simulates `layers` on `cfg` and prints the table.
+/// The model runs each layer with the layer's own codebook and index widths unless the configuration set
+/// them (`widths` says which): a layer compressed with `--bits 2 --index-bits 3` is simulated as 2 + 3-bit
+/// entries, or refused with why, never silently as 4 + 4.
 pub fn report(
-    layers: &[eie_compress::CompressedLayer],
+    layers: &[Tagged],
     cfg: &eie_accel_model::EieConfig,
+    widths: Widths,
     format: Format,
 ) -> Result<()> {
-    let cfg = cfg.clone();
     let mut rows = Vec::new();
-    for l in layers {
+    for t in layers {
+        let l = &t.layer;
+        let cfg = match widths {
+            Widths::FromLayer => cfg.for_layer(l).with_context(|| {
+                format!(
+                    "{}: the model's configuration for its {}-bit weights and {}-bit indices (set \
+                     --sram-width to a multiple of their sum)",
+                    l.name(),
+                    l.codebook().bits(),
+                    l.eie().index_bits()
+                )
+            })?,
+            Widths::AsConfigured => cfg.clone(),
+        };
         let (_, exact, _) = functional(l, &cfg)?;
         if !exact {
             bail!(
@@ -97,7 +129,8 @@ pub fn report(
             );
         }
         let s = simulate(l, &cfg)?;
-        let paper_t = paper::eie_times_us(l.name());
+        // The paper's times by the layer's identity, never by a name a user chose.
+        let paper_t = t.id.paper.as_deref().and_then(paper::eie_times_us);
         rows.push(Row {
             name: s.name.clone(),
             cycles: s.cycles.0,
@@ -117,6 +150,7 @@ pub fn report(
             macs: s.events.macs,
             padding: s.events.padding,
             functional_exact: exact,
+            paper_layer: t.id.paper.clone(),
             paper_actual_us: paper_t.map(|t| t.1),
             paper_theoretical_us: paper_t.map(|t| t.0),
             simulation: s,
@@ -197,7 +231,10 @@ fn print_markdown(rows: &[Row], cfg: &eie_accel_model::EieConfig) {
          cycles. Load balance = cycles issuing entries / (PEs x cycles) (Fig. 8); real work = real entries / entries \
          incl. padding (Fig. 12). Every layer's functional output equals the fixed-point reference bit for bit."
     );
-    if let Some(r) = rows.iter().find(|r| r.name.eq_ignore_ascii_case("Alex-7")) {
+    if let Some(r) = rows
+        .iter()
+        .find(|r| r.paper_layer.as_deref() == Some("Alex-7"))
+    {
         let (fps, fpj) = paper::TABLE_V_EIE_64PE;
         let mut t = Table::new(&["Alex-7 (Table V)", "Frames/s", "Frames/J", "Power W"]);
         t.push(vec![

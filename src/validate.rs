@@ -10,7 +10,7 @@ use anyhow::{Result, bail};
 use eie_bench::backend_id::BackendId;
 use eie_bench::harness::{Inputs, Session, Tagged};
 use eie_bench::record::Record;
-use eie_bench::registry::{Options, parse_backends};
+use eie_bench::registry::{Options, checked_threads, parse_backends};
 use eie_kernels::cpu::IsaLevel;
 use std::path::PathBuf;
 
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let opts = Options {
         isa: IsaLevel::best(),
-        threads: args.threads,
+        threads: checked_threads(args.threads)?,
         ..Options::default()
     }
     .with_gpu_knobs_from_env(&ids)?;
@@ -80,7 +80,7 @@ pub fn check(
     let mut records = Vec::new();
     for l in layers {
         for &batch in batches {
-            let inputs = Inputs::new(&l.layer, batch);
+            let inputs = Inputs::new(&l.layer, batch)?;
             for &id in ids {
                 let r = session.check(l, &inputs, id)?;
                 let c = r.check.as_ref().expect("a check record");

@@ -218,11 +218,16 @@ pub fn quantize_input_checked(layer: &CompressedLayer, x: &[f32]) -> (Vec<i16>, 
     (quantize_input(layer, x), saturated)
 }
 
+/// The smallest positive f32 (2^-149): twice the absolute rounding error of one f32 operation whose result
+/// is subnormal.
+pub const SUBNORMAL_ULP: f64 = 1.401_298_464_324_817e-45;
+
 /// The f64 reference `f(W x_b + v)` of every sample (feature-major), and per output DESIGN.md's error
 /// bound for f32 backends: `|y - y_ref| <= c n eps_f32 sum_j |w_ij x_j|` with `c = 1` and `n` the row's
 /// non-zero terms (bias included) plus one. Any summation order of `n` terms, with or without fused
 /// multiply-adds, stays within `n u sum |terms|` (u = eps_f32 / 2) to first order; `c = 1` leaves a
-/// factor of two for the products' own rounding.
+/// factor of two for the products' own rounding. Where results are subnormal, rounding is absolute, not
+/// relative: the bound adds `n` times [`SUBNORMAL_ULP`] (DESIGN.md's bound plus an absolute floor).
 pub fn reference_f64(layer: &CompressedLayer, x: &[f32], batch: usize) -> (Vec<f64>, Vec<f64>) {
     let codes = layer.codes();
     let cb = layer.codebook();
@@ -245,7 +250,10 @@ pub fn reference_f64(layer: &CompressedLayer, x: &[f32], batch: usize) -> (Vec<f
                 abs += (bv[i] as f64).abs();
             }
             y[i * batch + b] = if layer.relu() { s.max(0.0) } else { s };
-            bound[i * batch + b] = terms as f64 * f32::EPSILON as f64 * abs;
+            // Relative rounding (eps per operation, any order) plus, for results in f32's subnormal range,
+            // the absolute rounding of each operation there: half the smallest subnormal, 2^-150, for each
+            // of the n products and n additions.
+            bound[i * batch + b] = terms as f64 * (f32::EPSILON as f64 * abs + SUBNORMAL_ULP);
         }
     }
     (y, bound)

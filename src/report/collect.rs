@@ -175,9 +175,10 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
         } else {
             bar.set_message(format!("{} batch {batch}: {id}", l.id.name));
         }
-        let inp = inputs
-            .entry((li, batch))
-            .or_insert_with(|| Inputs::new(&l.layer, batch));
+        if !inputs.contains_key(&(li, batch)) {
+            inputs.insert((li, batch), Inputs::new(&l.layer, batch)?);
+        }
+        let inp = &inputs[&(li, batch)];
         let criterion = match &s.criterion_dir {
             Some(dir) => criterion_timing(dir, &l.id.name, id, batch)?,
             None => None,

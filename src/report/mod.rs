@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use eie_bench::backend_id::BackendId;
 use eie_bench::harness::{Plan, Session};
 use eie_bench::record::{self, Record};
-use eie_bench::registry::{Options, parse_backends};
+use eie_bench::registry::{Options, checked_threads, parse_backends};
 use eie_kernels::cpu::IsaLevel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,12 +151,12 @@ pub fn run(args: Args) -> Result<()> {
     let layers = args.layers.build_tagged(64)?;
     let opts = Options {
         isa: IsaLevel::best(),
-        threads: args.threads,
+        threads: checked_threads(args.threads)?,
         ..Options::default()
     }
     .with_gpu_knobs_from_env(&backends)?;
     let mut session = Session::open(opts, &backends);
-    eprintln!("probing read bandwidth on {} thread(s)...", args.threads);
+    eprintln!("probing read bandwidth on {} thread(s)...", opts.threads);
     session.probe_bandwidth();
     let settings = collect::Settings {
         backends,
