@@ -154,7 +154,7 @@ impl Inputs {
             .iter()
             .map(|b| b / f32::EPSILON as f64)
             .fold(0.0f64, f64::max);
-        if !(reach <= f32::MAX as f64) {
+        if reach.is_nan() || reach > f32::MAX as f64 {
             bail!(
                 "{}: the products and sums of its f32 path reach {reach:e}, beyond f32's range ({:e}): f32 \
                  backends cannot compute this layer (scale the weights or the input down)",

@@ -159,7 +159,7 @@ pub fn report(
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         Format::Csv => print!("{}", table(&rows).csv()),
-        Format::Md => print_markdown(&rows, &cfg),
+        Format::Md => print_markdown(&rows, cfg),
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use eie_bench::record::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -175,10 +176,10 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
         } else {
             bar.set_message(format!("{} batch {batch}: {id}", l.id.name));
         }
-        if !inputs.contains_key(&(li, batch)) {
-            inputs.insert((li, batch), Inputs::new(&l.layer, batch)?);
-        }
-        let inp = &inputs[&(li, batch)];
+        let inp = match inputs.entry((li, batch)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(Inputs::new(&l.layer, batch)?),
+        };
         let criterion = match &s.criterion_dir {
             Some(dir) => criterion_timing(dir, &l.id.name, id, batch)?,
             None => None,
