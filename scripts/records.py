@@ -5,7 +5,7 @@ and the migration of results saved before records existed (an `eie report` folde
     # results of the first H200 runs (eie at 09e8c68 / efb1ab2) -> records:
     eie layers --format json > /tmp/layers.json
     python3 scripts/records.py migrate results/nvidia-h200/after --layers /tmp/layers.json \
-        --commit efb1ab2 --date 2026-11-29 > results/nvidia-h200/after/records.jsonl
+        --commit efb1ab2 --date 2026-11-29 > results/nvidia-h200/records.jsonl
 
 The record's fields are those of `src/record.rs` (`eie report` reads them back and refuses anything else).
 Layer hashes come from `eie layers --format json` of an eie whose layer generation is unchanged since the run

@@ -1,8 +1,9 @@
 //! `eie export`: one layer as `.npy` files (see `eie_compress::export` for the file list).
 
 use crate::layer_args::LayerArgs;
+use crate::output::OutDir;
 use anyhow::{Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Flags of `eie export`.
 #[derive(clap::Args, Clone, Debug)]
@@ -23,7 +24,31 @@ pub fn run(args: Args) -> Result<()> {
         bail!("eie export writes one layer: give exactly one --layer NAME or one --weights FILE");
     }
     let layer = args.layers.build(args.pes)?.remove(0);
-    let files = eie_compress::export::export_layer(&layer, &args.out)?;
+    // The files this run reads: never overwritten by what it writes.
+    let inputs: Vec<PathBuf> = [&args.layers.weights, &args.layers.bias, &args.layers.input]
+        .into_iter()
+        .flatten()
+        .map(|s| match s.rsplit_once(':') {
+            Some((file, _)) if !Path::new(s).exists() => PathBuf::from(file),
+            _ => PathBuf::from(s),
+        })
+        .collect();
+    let mut out = OutDir::create(&args.out, &inputs)?;
+    // Written into a private folder first, then each finished file renamed into place: an interrupted or
+    // failed export leaves no truncated file under a final name.
+    let tmp = args.out.join(format!(".eie-export-{}", std::process::id()));
+    let written = eie_compress::export::export_layer(&layer, &tmp);
+    let moved = written.map_err(anyhow::Error::from).and_then(|files| {
+        for f in &files {
+            out.move_in(&tmp.join(f), f)?;
+        }
+        Ok(files)
+    });
+    let _ = std::fs::remove_dir_all(&tmp);
+    let files = moved?;
+    // Files of an earlier export into this folder that this one did not write (a bias the layer no longer
+    // has) are removed; nothing else is.
+    out.finish()?;
     println!(
         "wrote {} files for {} ({}) to {}",
         files.len(),

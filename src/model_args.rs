@@ -41,6 +41,30 @@ impl ModelArgs {
 
     /// The configuration these flags describe.
     pub fn config(&self) -> Result<EieConfig> {
+        self.config_with(&[])
+    }
+
+    /// The configuration for layers compressed with `weight_bits`-bit codebooks and `index_bits`-bit
+    /// relative indices: those widths join the other settings (checked together with them, so
+    /// `--sram-width 60` suits 2 + 4-bit entries) unless the configuration sets them itself.
+    pub fn config_for_widths(&self, weight_bits: u8, index_bits: u8) -> Result<EieConfig> {
+        if self.sets_widths() {
+            return self.config();
+        }
+        self.config_with(&[
+            format!("weight_bits={weight_bits}"),
+            format!("index_bits={index_bits}"),
+        ])
+        .with_context(|| {
+            format!(
+                "the model's configuration for {weight_bits}-bit weights and {index_bits}-bit indices (with \
+                 --sram-width a multiple of {} bits)",
+                weight_bits as u32 + index_bits as u32
+            )
+        })
+    }
+
+    fn config_with(&self, extra: &[String]) -> Result<EieConfig> {
         let mut cfg = match &self.config {
             Some(path) => EieConfig::from_file(path)?,
             None => EieConfig::default(),
@@ -56,6 +80,7 @@ impl ModelArgs {
             .into_iter()
             .flatten()
             .chain(self.set.iter().cloned())
+            .chain(extra.iter().cloned())
             .collect();
         if !all.is_empty() {
             cfg = cfg

@@ -87,6 +87,15 @@ impl OutDir {
         Ok(())
     }
 
+    /// Moves the finished file `src` (in the same file system) into place as `name`, atomically.
+    pub fn move_in(&mut self, src: &Path, name: &str) -> Result<()> {
+        let p = self.guard(name)?;
+        std::fs::rename(src, &p)
+            .with_context(|| format!("moving {} to {}", src.display(), p.display()))?;
+        self.note(name);
+        Ok(())
+    }
+
     /// Records that `name` was written (by a writer of its own, atomically).
     pub fn note(&mut self, name: &str) {
         if !self.written.iter().any(|w| w == name) {

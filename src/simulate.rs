@@ -66,7 +66,9 @@ fn geomean(xs: impl Iterator<Item = f64>) -> f64 {
 
 /// Runs `eie simulate`.
 pub fn run(args: Args) -> Result<()> {
-    let cfg = args.model.config()?;
+    let cfg = args
+        .model
+        .config_for_widths(args.layers.bits, args.layers.index_bits)?;
     if args.all && (!args.layers.layers.is_empty() || args.layers.weights.is_some()) {
         bail!("--all selects every layer; leave out --layer and --weights, or --all");
     }
