@@ -59,7 +59,7 @@ fn backends(c: &mut Criterion) {
             .sampling_mode(SamplingMode::Flat)
             .warm_up_time(Duration::from_millis(300))
             .measurement_time(Duration::from_secs(1));
-        for backend in BackendId::MEASURED {
+        for &backend in BackendId::MEASURED {
             if backend.is_gpu() && gpu.is_err() {
                 continue;
             }

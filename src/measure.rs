@@ -84,7 +84,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--batch and --threads must be at least 1");
     }
     let explicit = !args.backends.is_empty();
-    let ids = parse_backends(&args.backends, &BackendId::MEASURED)?;
+    let ids = parse_backends(&args.backends, BackendId::MEASURED)?;
     let opts = Options {
         isa: isa_level(args.isa.as_deref())?,
         threads: checked_threads(args.threads)?,

@@ -106,28 +106,13 @@ fn table(records: &[Record]) -> Table {
     let mut t = Table::new(&["Layer", "Backend", "Batch", "Max error", "Bound", "Result"]);
     for r in records {
         let Some(c) = &r.check else { continue };
-        let result = match (&c.unavailable, c.ok, c.exact) {
-            (Some(why), _, _) => format!("unavailable: {why}"),
-            (None, true, true) => "bit-exact".into(),
-            (None, true, false) => "within bound".into(),
-            (None, false, _) => format!("FAILED: {}", c.message.as_deref().unwrap_or("")),
-        };
-        t.push(vec![
+        let mut row = vec![
             r.layer.name.clone(),
             r.backend.to_string(),
             r.batch.to_string(),
-            if c.exact {
-                format!("{} differ", c.max_abs_err)
-            } else {
-                format!("{:.2e}", c.max_abs_err)
-            },
-            if c.exact {
-                "-".into()
-            } else {
-                format!("{:.2e}", c.bound)
-            },
-            result,
-        ]);
+        ];
+        row.extend(crate::report::tables::check_cells(c));
+        t.push(row);
     }
     t
 }

@@ -133,7 +133,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let backends = parse_backends(&args.backends, &BackendId::MEASURED)?;
+    let backends = parse_backends(&args.backends, BackendId::MEASURED)?;
     if args.from_criterion
         && (args.layers.weights.is_some() || args.layers.bits != 4 || args.layers.index_bits != 4)
     {

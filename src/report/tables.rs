@@ -422,28 +422,36 @@ pub fn checks_table(v: &View) -> Table {
     ]);
     for r in checks(v) {
         let c = r.check.as_ref().expect("filtered");
-        t.push(vec![
+        let mut row = vec![
             r.layer.name.clone(),
             r.backend.to_string(),
             r.batch.to_string(),
             r.platform(),
-            if c.exact {
-                format!("{} differ", c.max_abs_err)
-            } else {
-                format!("{:.2e}", c.max_abs_err)
-            },
-            if c.exact {
-                "-".into()
-            } else {
-                format!("{:.2e}", c.bound)
-            },
-            match (&c.unavailable, c.ok, c.exact) {
-                (Some(why), _, _) => format!("unavailable: {why}"),
-                (None, true, true) => "bit-exact".into(),
-                (None, true, false) => "within bound".into(),
-                (None, false, _) => format!("FAILED: {}", c.message.as_deref().unwrap_or("")),
-            },
-        ]);
+        ];
+        row.extend(check_cells(c));
+        t.push(row);
     }
     t
+}
+
+/// A check as table cells: the error (outputs that differ, for bit-exact checks), the bound, the verdict.
+pub fn check_cells(c: &eie_bench::record::Check) -> [String; 3] {
+    [
+        if c.exact {
+            format!("{} differ", c.max_abs_err)
+        } else {
+            format!("{:.2e}", c.max_abs_err)
+        },
+        if c.exact {
+            "-".into()
+        } else {
+            format!("{:.2e}", c.bound)
+        },
+        match (&c.unavailable, c.ok, c.exact) {
+            (Some(why), _, _) => format!("unavailable: {why}"),
+            (None, true, true) => "bit-exact".into(),
+            (None, true, false) => "within bound".into(),
+            (None, false, _) => format!("FAILED: {}", c.message.as_deref().unwrap_or("")),
+        },
+    ]
 }
