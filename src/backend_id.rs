@@ -101,6 +101,17 @@ impl BackendId {
         )
     }
 
+    /// Whether it is one of our CPU kernels (the ones `--threads` and `--isa` apply to).
+    pub fn is_cpu_kernel(self) -> bool {
+        matches!(
+            self,
+            BackendId::CpuDenseF32
+                | BackendId::CpuCsrF32
+                | BackendId::CpuEieF32
+                | BackendId::CpuEieFixed
+        )
+    }
+
     /// Whether it is a library someone else wrote (a peer), not one of our kernels or the model.
     pub fn is_library(self) -> bool {
         matches!(

@@ -131,6 +131,41 @@ pub fn check_f32(y: &[f32], r64: &[f64], bound: &[f64]) -> Check {
     }
 }
 
+/// Refuses a batch size whose inputs, outputs and references alone would not fit: about
+/// `batch x (6 inputs + 32 outputs)` bytes per layer, against half this machine's memory (or 8 GiB where
+/// it cannot be read), with the amount it would need in the error.
+pub fn check_batch(layers: &[Tagged], batch: usize) -> Result<()> {
+    let limit = memory_bytes().map_or(8u128 << 30, |m| m / 2);
+    for l in layers {
+        // x (f32) and xq (i16) per input; r64, bound (f64), rq (i16), y (f32 or i16), GPU staging per output.
+        let per_sample = l.layer.inputs() as u128 * 6 + l.layer.outputs() as u128 * 32;
+        let need = per_sample * batch as u128;
+        if need > limit {
+            bail!(
+                "--batch {batch} on {}: its inputs, outputs and references alone need about {:.1} GiB, more \
+                 than half this machine's memory ({:.1} GiB); use a smaller batch",
+                l.id.name,
+                need as f64 / (1u64 << 30) as f64,
+                (limit * 2) as f64 / (1u64 << 30) as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// This machine's memory, from /proc/meminfo.
+fn memory_bytes() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u128 = text
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// A layer's inputs and references at one batch size, computed once and shared by every backend measured.
 pub struct Inputs {
     pub batch: usize,
@@ -268,7 +303,7 @@ impl Session {
 
     /// A record of `id` on `layer` carrying this session's identity (threads, ISA, adapter).
     pub fn record(&self, layer: &Tagged, id: BackendId, batch: usize) -> Record {
-        let cpu_kernel = id.name().starts_with("cpu-");
+        let cpu_kernel = id.is_cpu_kernel();
         let mut r = Record::new(
             layer.id.clone(),
             id,

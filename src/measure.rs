@@ -92,6 +92,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     .with_gpu_knobs_from_env(&ids)?;
     let layers = args.layers.build_tagged(64)?;
+    eie_bench::harness::check_batch(&layers, args.batch)?;
     let mut session = Session::open(opts, &ids);
     eprintln!("probing read bandwidth on {} thread(s)...", opts.threads);
     session.probe_bandwidth();

@@ -138,6 +138,15 @@ pub fn run(args: Args) -> Result<()> {
     let kind: SweepKind = args.kind.into();
     let base = args.model.config()?;
     let layers = args.layers.build(base.pes)?;
+    // Rows are told apart by layer name: two layers of one name would give rows nobody can tell apart.
+    for (i, l) in layers.iter().enumerate() {
+        if layers[..i].iter().any(|o| o.name() == l.name()) {
+            anyhow::bail!(
+                "two layers are named '{}' in this sweep; give the loaded layer another --name",
+                l.name()
+            );
+        }
+    }
     let values = kind.values();
     let points: Vec<(usize, usize)> = (0..layers.len())
         .flat_map(|l| (0..values.len()).map(move |v| (l, v)))
@@ -162,7 +171,7 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let csv = args.out.join(format!("sweep-{}.csv", kind.name()));
-    std::fs::write(&csv, to_csv(&records)).with_context(|| format!("writing {}", csv.display()))?;
+    crate::output::write_atomic(&csv, to_csv(&records).as_bytes())?;
     let mut written = vec![csv];
     for m in metrics(kind) {
         written.push(chart(

@@ -56,6 +56,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     .with_gpu_knobs_from_env(&ids)?;
     let layers = args.layers.build_tagged(64)?;
+    for &b in &batches {
+        eie_bench::harness::check_batch(&layers, b)?;
+    }
     let records = check(&layers, &ids, &batches, opts)?;
     save(args.save.as_ref(), &records)?;
     print_records(&records, args.format, table)?;

@@ -290,3 +290,36 @@ fn values_beyond_f32_are_refused_and_subnormal_ones_validate() {
         err(&o)
     );
 }
+
+#[test]
+fn batches_that_need_absurd_memory_are_refused_up_front() {
+    for args in [
+        &[
+            "measure",
+            "--layer",
+            "NT-We",
+            "--backend",
+            "cpu-eie-f32",
+            "--batch",
+            "1000000000",
+        ][..],
+        &[
+            "validate",
+            "--layer",
+            "NT-We",
+            "--backend",
+            "cpu-eie-f32",
+            "--batch",
+            "100000000",
+        ][..],
+    ] {
+        let o = eie(args);
+        assert!(!o.status.success());
+        no_panic(&o);
+        assert!(
+            err(&o).contains("GiB") && err(&o).contains("--batch"),
+            "{}",
+            err(&o)
+        );
+    }
+}

@@ -287,10 +287,12 @@ impl Backend for GpuBackend {
             message: e.to_string(),
         };
         let knobs = self.knobs.as_ref().map_err(failed)?;
-        self.state = Some(
-            self.build(&ctx, knobs, layer, batch)
-                .map_err(|e| failed(&e))?,
-        );
+        // A layer this adapter's limits (or this kernel) cannot take makes the backend unavailable for it,
+        // not a failure: the other backends and layers go on.
+        self.state = Some(self.build(&ctx, knobs, layer, batch).map_err(|e| match e {
+            GpuError::Limit { .. } | GpuError::Unsupported(_) => self.unavailable(&e),
+            other => failed(&other),
+        })?);
         Ok(())
     }
     fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
