@@ -50,6 +50,9 @@ pub struct Row {
     pub platform: String,
     pub base_threads: usize,
     pub new_threads: usize,
+    /// Records (rounds) pooled on each side.
+    pub base_rounds: usize,
+    pub new_rounds: usize,
     pub base_us: f64,
     pub base_range: (f64, f64),
     pub new_us: f64,
@@ -60,10 +63,9 @@ pub struct Row {
 
 type Key = (String, String, String, BackendId, usize);
 
-/// The latest timed record of each key, and how many were superseded.
-fn by_key(records: Vec<Record>) -> (BTreeMap<Key, Record>, usize) {
-    let mut m = BTreeMap::new();
-    let mut dup = 0;
+/// The timed records of each key: several when a file holds several rounds of the same measurement.
+fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
+    let mut m: BTreeMap<Key, Vec<Record>> = BTreeMap::new();
     for r in records.into_iter().filter(|r| derive(r).is_some()) {
         let k = (
             format!("{:?}", r.machine),
@@ -72,11 +74,28 @@ fn by_key(records: Vec<Record>) -> (BTreeMap<Key, Record>, usize) {
             r.backend,
             r.batch,
         );
-        if m.insert(k, r).is_some() {
-            dup += 1;
-        }
+        m.entry(k).or_default().push(r);
     }
-    (m, dup)
+    m
+}
+
+/// One side of a comparison: (median, low, high) pooled over its rounds: the median of the rounds' medians,
+/// and the lowest first quartile and highest third quartile of any round, so that the drift between rounds
+/// (which one round cannot show) counts as noise.
+fn pooled(rs: &[Record]) -> Option<(f64, f64, f64)> {
+    let spreads: Vec<_> = rs
+        .iter()
+        .filter_map(|r| r.timing.as_ref().and_then(|t| t.best()))
+        .collect();
+    let mut medians: Vec<f64> = spreads.iter().map(|s| s.median_us).collect();
+    medians.sort_by(f64::total_cmp);
+    let median = *medians.get(medians.len() / 2)?;
+    let lo = spreads
+        .iter()
+        .map(|s| s.noise().0)
+        .fold(f64::INFINITY, f64::min);
+    let hi = spreads.iter().map(|s| s.noise().1).fold(0.0, f64::max);
+    Some((median, lo, hi))
 }
 
 /// The verdict on BASE -> NEW, each (median, low, high): beyond `threshold` and outside both noise ranges.
@@ -95,19 +114,15 @@ pub fn verdict(base: (f64, f64, f64), new: (f64, f64, f64), threshold: f64) -> V
 
 /// Compares two sets of records.
 pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>, usize, usize) {
-    let (b, _) = by_key(base);
-    let (n, _) = by_key(new);
+    let b = by_key(base);
+    let n = by_key(new);
     let mut rows = Vec::new();
-    for (k, nr) in &n {
-        let Some(br) = b.get(k) else { continue };
-        let (Some(bt), Some(nt)) = (
-            br.timing.as_ref().and_then(|t| t.best()),
-            nr.timing.as_ref().and_then(|t| t.best()),
-        ) else {
+    for (k, nrs) in &n {
+        let Some(brs) = b.get(k) else { continue };
+        let (Some(bt), Some(nt)) = (pooled(brs), pooled(nrs)) else {
             continue;
         };
-        let (blo, bhi) = bt.noise();
-        let (nlo, nhi) = nt.noise();
+        let (br, nr) = (&brs[0], &nrs[0]);
         rows.push(Row {
             layer: nr.layer.name.clone(),
             backend: nr.backend,
@@ -115,16 +130,14 @@ pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>
             platform: nr.platform(),
             base_threads: br.threads,
             new_threads: nr.threads,
-            base_us: bt.median_us,
-            base_range: (blo, bhi),
-            new_us: nt.median_us,
-            new_range: (nlo, nhi),
-            ratio: nt.median_us / bt.median_us,
-            verdict: verdict(
-                (bt.median_us, blo, bhi),
-                (nt.median_us, nlo, nhi),
-                threshold,
-            ),
+            base_rounds: brs.len(),
+            new_rounds: nrs.len(),
+            base_us: bt.0,
+            base_range: (bt.1, bt.2),
+            new_us: nt.0,
+            new_range: (nt.1, nt.2),
+            ratio: nt.0 / bt.0,
+            verdict: verdict(bt, nt, threshold),
         });
     }
     let only_base = b.keys().filter(|k| !n.contains_key(*k)).count();
@@ -185,6 +198,7 @@ fn table(rows: &[Row]) -> Table {
         "Batch",
         "Platform",
         "Threads",
+        "Rounds",
         "Base µs (IQR)",
         "New µs (IQR)",
         "New / base",
@@ -201,6 +215,7 @@ fn table(rows: &[Row]) -> Table {
             } else {
                 format!("{} -> {}", r.base_threads, r.new_threads)
             },
+            format!("{} / {}", r.base_rounds, r.new_rounds),
             format!(
                 "{:.1} ({:.1}-{:.1})",
                 r.base_us, r.base_range.0, r.base_range.1

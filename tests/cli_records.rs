@@ -166,17 +166,6 @@ fn measure_saves_records_and_report_renders_two_machines_without_measuring() {
 }
 
 #[test]
-fn two_real_runs_of_the_same_thing_flag_nothing() {
-    let d = tempfile::tempdir().unwrap();
-    let (a, b) = (d.path().join("a.jsonl"), d.path().join("b.jsonl"));
-    measure(&a, &[]);
-    measure(&b, &[]);
-    let o = eie(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
-    let md = ok(&o);
-    assert!(md.contains("0 slower"), "{md}");
-}
-
-#[test]
 fn validate_and_simulate_save_records_too() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("v.jsonl");
