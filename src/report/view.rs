@@ -71,9 +71,8 @@ impl View {
                 r.threads,
                 r.batch,
             );
-            if let Some(old) = latest.insert(key, i) {
+            if latest.insert(key, i).is_some() {
                 superseded += 1;
-                let _ = old;
             }
         }
         let mut keep: Vec<usize> = latest.into_values().collect();
