@@ -12,7 +12,9 @@ use crate::record::{
 };
 use crate::registry::{Options, make};
 use anyhow::{Result, bail};
-use eie_compress::backend::{batch_input, quantize_input, reference_f64, reference_fixed};
+use eie_compress::backend::{
+    batch_input, quantize_input_checked, reference_f64, reference_fixed_checked,
+};
 use eie_compress::{Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut};
 use std::time::{Duration, Instant};
 
@@ -79,6 +81,8 @@ impl Buffers {
                     unavailable: None,
                     message: (differ > 0)
                         .then(|| format!("{differ} outputs differ from the fixed-point reference")),
+                    warning: (!inputs.fixed_warnings.is_empty())
+                        .then(|| inputs.fixed_warnings.join("; ")),
                 }
             }
         }
@@ -128,6 +132,7 @@ pub fn check_f32(y: &[f32], r64: &[f64], bound: &[f64]) -> Check {
                 )
             }
         }),
+        warning: None,
     }
 }
 
@@ -176,6 +181,10 @@ pub struct Inputs {
     pub bound: Vec<f64>,
     /// Fixed-point reference.
     pub rq: Vec<i16>,
+    /// Where 16-bit fixed point changed this batch beyond rounding: inputs or outputs saturated, or an
+    /// accumulator wrapped (empty when it did not). Fixed-point backends are checked bit for bit against
+    /// [`Inputs::rq`], which saturates the same way, so these are warnings beside a pass, not failures.
+    pub fixed_warnings: Vec<String>,
 }
 
 impl Inputs {
@@ -197,8 +206,31 @@ impl Inputs {
                 f32::MAX
             );
         }
-        let xq = quantize_input(layer, &x);
-        let rq = reference_fixed(layer, &xq, batch);
+        let (xq, inputs_saturated) = quantize_input_checked(layer, &x);
+        let (rq, outcome) = reference_fixed_checked(layer, &xq, batch);
+        let mut fixed_warnings = Vec::new();
+        if inputs_saturated > 0 {
+            fixed_warnings.push(format!(
+                "{inputs_saturated} of {} input values saturate to +-32767 ({} fraction bits)",
+                x.len(),
+                layer.fixed().act.frac
+            ));
+        }
+        if outcome.changed() {
+            let wrapped = if outcome.wrapped > 0 {
+                format!(", {} through a wrapped 32-bit accumulator", outcome.wrapped)
+            } else {
+                String::new()
+            };
+            fixed_warnings.push(format!(
+                "{} of {} outputs saturate at +-32767{wrapped} in 16-bit fixed point: those outputs differ \
+                 from f64 beyond rounding",
+                outcome.saturated, outcome.outputs
+            ));
+        }
+        for w in &fixed_warnings {
+            eprintln!("warning: {} batch {batch}: {w}", layer.name());
+        }
         Ok(Self {
             batch,
             x,
@@ -206,6 +238,7 @@ impl Inputs {
             r64,
             bound,
             rq,
+            fixed_warnings,
         })
     }
 }
@@ -438,6 +471,7 @@ fn unavailable_or(e: anyhow::Error) -> Result<Check> {
             ok: false,
             unavailable: Some(why.clone()),
             message: None,
+            warning: None,
         }),
         _ => Err(e),
     }
@@ -462,34 +496,43 @@ fn time_runs(
     bytes_read: u64,
     meter: &Meter,
 ) -> Result<Timed> {
-    let copies = if plan.cold {
+    // Cold: enough copies that their data is twice the last-level cache, prepared within half the
+    // budget (a copy of a GPU backend can take a tenth of a second to prepare); fewer is said.
+    let wanted = if plan.cold {
         (2 * llc_bytes)
             .div_ceil(bytes_read.max(1) as usize)
             .clamp(1, 256)
     } else {
         1
     };
+    let started = Instant::now();
     let mut all = vec![first];
-    for _ in 1..copies {
+    while all.len() < wanted && started.elapsed() < plan.budget / 2 {
         let mut b = make()?;
         b.prepare(layer, plan.batch)?;
         all.push(b);
     }
-    // Warm-up: every copy once, then on for a quarter of the budget (an idle GPU clocks down, an NVIDIA
-    // H200 to a sixth of its speed, and takes a while to clock up: results/nvidia-h200), then estimate the
-    // run count from the last round.
+    let copies = all.len();
+    if copies < wanted {
+        eprintln!(
+            "warning: {}: --cold prepared {copies} of the {wanted} copies whose data exceeds the last-level cache \
+             within the time budget; the timing is partly warm (raise --budget-ms)",
+            layer.name()
+        );
+    }
+    // Warm-up: copies in turn for a quarter of the budget, at least one run (an idle GPU clocks down, an
+    // NVIDIA H200 to a sixth of its speed, and takes a while to clock up: results/nvidia-h200), then
+    // estimate the run count from the mean warm-up run.
     let warm = Instant::now();
-    let mut est;
+    let mut warm_runs = 0;
     loop {
-        let t = Instant::now();
-        for b in all.iter_mut() {
-            bufs.run(b.as_mut())?;
-        }
-        est = t.elapsed().as_secs_f64() / copies as f64;
+        bufs.run(all[warm_runs % copies].as_mut())?;
+        warm_runs += 1;
         if warm.elapsed() >= plan.budget / 4 {
             break;
         }
     }
+    let est = warm.elapsed().as_secs_f64() / warm_runs as f64;
     let runs =
         ((plan.budget.as_secs_f64() / est.max(1e-9)) as usize).clamp(plan.min_runs, plan.max_runs);
     // GPU backends may run several identical passes per `run`: times are per pass.

@@ -1,9 +1,10 @@
 //! The layer-selection flags shared by every subcommand that reads layers.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use eie_baselines::paper;
 use eie_bench::harness::Tagged;
 use eie_compress::load::load_dense;
+use eie_compress::real::REAL_FC8_NAME;
 use eie_compress::{
     CompressOptions, CompressedLayer, LoadRequest, TensorSource, build_layer, default_layer_names,
 };
@@ -89,6 +90,7 @@ impl LayerArgs {
         let opts = self.options(pes);
         opts.validate()?;
         let mut names = self.layers.clone();
+        let named = !names.is_empty();
         if names.is_empty() && self.weights.is_none() {
             names = default_layer_names();
         }
@@ -103,11 +105,26 @@ impl LayerArgs {
                 },
             )
             .with_context(|| format!("building layer '{name}'"))?;
+            if name == REAL_FC8_NAME && layer.codebook().bits() != self.bits {
+                // The real layer's weights are its published codebook's entries: re-sharing them to another
+                // width would be a different layer under the same name.
+                let why = format!(
+                    "its published codebook has {} bits; --bits {} cannot re-share it",
+                    layer.codebook().bits(),
+                    self.bits
+                );
+                if named {
+                    bail!("--layer {REAL_FC8_NAME} --bits {}: {why}", self.bits);
+                }
+                eprintln!("warning: {REAL_FC8_NAME} left out: {why}");
+                continue;
+            }
             eprintln!(
                 "built {:<16} in {:>6.2} s",
                 layer.name(),
                 t.elapsed().as_secs_f64()
             );
+            warn_fixed_choice(&layer);
             let paper = (self.bits == 4 && self.index_bits == 4)
                 .then(|| paper::layer_index(layer.name()).map(|i| paper::LAYERS[i]))
                 .flatten();
@@ -123,12 +140,19 @@ impl LayerArgs {
                 act_density: self.act_density,
             };
             let dense = load_dense(&req).with_context(|| format!("loading {w}"))?;
-            out.push(Tagged::new(
-                CompressedLayer::compress(dense, opts)
-                    .with_context(|| format!("compressing {w}"))?,
-                None,
-            ));
+            let layer = CompressedLayer::compress(dense, opts)
+                .with_context(|| format!("compressing {w}"))?;
+            warn_fixed_choice(&layer);
+            out.push(Tagged::new(layer, None));
         }
         Ok(out)
+    }
+}
+
+/// Says where the 16-bit fixed-point formats chosen for `layer` are not what its values asked for
+/// (fraction bits clamped to 0..=30: values saturate, or small ones lose precision).
+fn warn_fixed_choice(layer: &CompressedLayer) {
+    for w in layer.fixed_choice().warnings() {
+        eprintln!("warning: {}: 16-bit fixed point, {w}", layer.name());
     }
 }

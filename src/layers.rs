@@ -61,6 +61,8 @@ struct LayerRow {
     codebook: Vec<f32>,
     sharing: eie_compress::SharingReport,
     fixed_point: eie_compress::FixedPointSpec,
+    /// How the formats were fitted: the largest magnitude and the fraction bits it wanted before clamping.
+    fixed_choice: eie_compress::FixedPointChoice,
     storage: eie_compress::StorageStats,
     content_hash: String,
     paper: Option<PaperRow>,
@@ -113,6 +115,7 @@ impl LayerRow {
             codebook: l.codebook().values().to_vec(),
             sharing: l.sharing().clone(),
             fixed_point: l.fixed(),
+            fixed_choice: *l.fixed_choice(),
             storage: s,
             content_hash: l.content_hash().to_string(),
             paper,
@@ -141,6 +144,7 @@ fn table(rows: &[LayerRow]) -> Table {
         "Compression",
         "Huffman",
         "Row / col CV",
+        "Fraction bits (w / act)",
         "Hash",
     ]);
     for r in rows {
@@ -161,6 +165,16 @@ fn table(rows: &[LayerRow]) -> Table {
             format!("{:.1}x", r.compression_ratio),
             format!("{:.1}x", r.huffman_ratio),
             format!("{:.3} / {:.3}", r.row_nnz_cv, r.col_nnz_cv),
+            format!(
+                "{} / {}{}",
+                r.fixed_choice.weight.format.frac,
+                r.fixed_choice.act.format.frac,
+                if r.fixed_choice.clamped() {
+                    " (clamped)"
+                } else {
+                    ""
+                }
+            ),
             r.content_hash.clone(),
         ]);
     }
@@ -173,7 +187,10 @@ parentheses. FLOP % = non-zero weights whose input is non-zero / dense MACs (bia
 bias column and padding. EIE bytes = 4-bit index + 4-bit relative row per entry, 16-bit column pointers per PE \
 (32-bit when a PE holds 2^16 entries or more) and a 16-entry 16-bit codebook. Compression and Huffman are dense f32 \
 bytes (W and bias) over EIE bytes, without and with the entry stream Huffman-coded. Row / col CV: coefficient of \
-variation of non-zeros per row / column (the real AlexNet FC8: 0.133 / 0.098).";
+variation of non-zeros per row / column (the real AlexNet FC8: 0.133 / 0.098). Fraction bits: the 16-bit \
+fixed-point formats of the weights (codebook and bias) and of the activations, chosen as the most fraction bits \
+that hold the largest magnitude without saturating, within 0..=30; \"clamped\": the values wanted fewer (they \
+saturate at +-32767) or more (small values lose precision), and a warning says which.";
 
 /// Runs `eie layers`.
 pub fn run(args: Args) -> Result<()> {

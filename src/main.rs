@@ -63,6 +63,7 @@ enum Command {
 fn main() -> ExitCode {
     quiet_wayland_probe();
     quiet_stdout_errors();
+    file_size_limit_is_an_error();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Adapters(args)) => adapters::run(args),
@@ -109,6 +110,17 @@ fn quiet_stdout_errors() {
         }
         default(info)
     }));
+}
+
+/// Under a file-size limit (`ulimit -f`) a write past it raises SIGXFSZ, which ends the process at once,
+/// with whatever it was writing half-written. Ignored, the write fails with EFBIG instead, and the writers
+/// (`output::write_atomic`, `record::append`) clean up and report the file.
+fn file_size_limit_is_an_error() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" installs no handler code; first thing in `main`.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }
 
 /// Mesa's Vulkan drivers probe for a Wayland display when wgpu enumerates adapters, and libwayland prints

@@ -34,6 +34,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Removes the temporary files (`.NAME.tmp-PID`) and export folders (`.eie-export-PID`) that a run of
+/// ours left in `dir` when it was killed (Ctrl-C, SIGKILL) before it could clean up: only those whose
+/// process no longer exists (Linux: no `/proc/PID`); elsewhere nothing is removed.
+fn remove_orphans(dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.') else {
+            continue;
+        };
+        let pid = match (rest.strip_prefix("eie-export-"), rest.rsplit_once(".tmp-")) {
+            (Some(pid), _) => pid,
+            (None, Some((_, pid))) => pid,
+            _ => continue,
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let p = e.path();
+        let _ = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
 /// The manifest's name in an output folder.
 pub const MANIFEST: &str = ".eie-manifest";
 
@@ -50,6 +85,7 @@ impl OutDir {
     /// Creates `dir` if needed. `inputs` are files this run reads: writing onto one is refused.
     pub fn create(dir: &Path, inputs: &[PathBuf]) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        remove_orphans(dir);
         Ok(Self {
             dir: dir.to_path_buf(),
             written: Vec::new(),

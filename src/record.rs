@@ -240,6 +240,10 @@ pub struct Check {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What a pass does not show: e.g. 16-bit fixed-point outputs saturated, so the bit-exact result
+    /// differs from f64 beyond rounding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Where a power figure comes from.
@@ -537,8 +541,15 @@ pub fn append(path: &Path, records: &[Record]) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_data()
+    // A failed write (disk full, a file-size limit) is cut back to the records that were there, so the
+    // file never ends in half a record.
+    let before = f.metadata()?.len();
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        let _ = f.set_len(before);
+        return Err(e);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

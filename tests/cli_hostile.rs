@@ -323,3 +323,303 @@ fn batches_that_need_absurd_memory_are_refused_up_front() {
         );
     }
 }
+
+/// The real FC8 is its published 4-bit codebook: `--bits 2` on it is refused when it is named and left
+/// out, with a warning, from the default set; never silently ignored.
+#[test]
+fn bits_on_the_real_layer_are_refused_not_ignored() {
+    if eie_compress::real::real_fc8_dir().is_none() {
+        eprintln!("skipped: no real FC8 data (EIE_DATA_DIR)");
+        return;
+    }
+    let o = eie(&["layers", "--layer", "alexnet-fc8-real", "--bits", "2"]);
+    assert!(!o.status.success());
+    no_panic(&o);
+    assert!(
+        err(&o).contains("--bits 2 cannot re-share it"),
+        "{}",
+        err(&o)
+    );
+    let o = eie(&["layers", "--layer", "alexnet-fc8-real", "--bits", "4"]);
+    assert!(o.status.success(), "{}", err(&o));
+}
+
+/// Fixed-point range choices are shown, and saturation that changes outputs is a warning beside the
+/// (still bit-exact) pass, on stderr and in the check's record.
+#[test]
+fn fixed_point_clamping_and_saturation_are_said() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    npy(
+        Path::new(&p("w.npy")),
+        &[2, 3],
+        &[1000.0, 2000.0, -1500.0, 500.0, 1000.0, 3000.0],
+    );
+    npy(Path::new(&p("x.npy")), &[3], &[30.0, 20.0, 10.0]);
+    let o = eie(&[
+        "validate",
+        "--weights",
+        &p("w.npy"),
+        "--input",
+        &p("x.npy"),
+        "--backend",
+        "cpu-eie-fixed",
+        "--backend",
+        "cpu-eie-f32",
+        "--batch",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("clamped: 65000 needs -1"), "{e}");
+    assert!(e.contains("2 of 2 outputs saturate at +-32767"), "{e}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warning = |backend: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["backend"] == backend)
+            .and_then(|r| r["check"]["warning"].as_str().map(String::from))
+    };
+    assert!(warning("cpu-eie-fixed").is_some_and(|w| w.contains("saturate")));
+    // f32 has the range: no warning there.
+    assert_eq!(warning("cpu-eie-f32"), None);
+
+    // Values so small that 30 fraction bits hold them with bits to spare lost: the layers table says so.
+    npy(
+        Path::new(&p("tiny.npy")),
+        &[2, 3],
+        &[1e-12, 2e-12, -1.5e-12, 5e-13, 1e-12, 3e-12],
+    );
+    let o = eie(&["layers", "--weights", &p("tiny.npy")]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("weight format: 30 fraction bits (clamped"),
+        "{}",
+        err(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("30 / "));
+}
+
+/// `--cold` honours `--budget-ms`: the copies it rotates over are prepared within the budget, and a cold
+/// measurement that could not prepare them all says it is partly warm.
+#[test]
+fn cold_runs_keep_to_the_budget_and_say_when_they_are_partly_warm() {
+    let o = eie(&[
+        "measure",
+        "--layer",
+        "NT-We",
+        "--backend",
+        "cpu-eie-f32",
+        "--cold",
+        "--budget-ms",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let copies = v[0]["timing"]["copies"].as_u64().unwrap();
+    // NT-We is ~0.3 MB: twice any last-level cache needs dozens of copies, far more than 0.5 ms prepares.
+    assert!(copies < 16, "{copies} copies");
+    assert!(err(&o).contains("partly warm"), "{}", err(&o));
+}
+
+/// A file-size limit (`ulimit -f`) makes writes fail: the command says which file, exits 1, and leaves
+/// no truncated file under a final name, no temporary file, and no half record in a `--save` file.
+#[cfg(unix)]
+#[test]
+fn a_file_size_limit_leaves_nothing_half_written() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let w: Vec<f32> = (0..600 * 500u64)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 250.0)
+        .collect();
+    npy(Path::new(&p("w.npy")), &[600, 500], &w);
+    let limited = |kib: u32, args: &str| {
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -f {kib} && exec {} {args}",
+                env!("CARGO_BIN_EXE_eie")
+            ))
+            .output()
+            .expect("run bash")
+    };
+    // The complete export, for comparison.
+    let o = eie(&["export", "--weights", &p("w.npy"), "--out", &p("full")]);
+    assert!(o.status.success(), "{}", err(&o));
+    // csr_data.npy is ~1.2 MB: past a 1000 KiB limit.
+    let o = limited(
+        1000,
+        &format!("export --weights {} --out {}", p("w.npy"), p("cut")),
+    );
+    assert!(!o.status.success());
+    no_panic(&o);
+    assert!(err(&o).contains("File too large"), "{}", err(&o));
+    assert_whole_or_absent(Path::new(&p("cut")), Path::new(&p("full")));
+
+    let save = p("r.jsonl");
+    let args = format!(
+        "validate --weights {} --backend cpu-eie-f32 --batch 1 --save {save}",
+        p("w.npy")
+    );
+    assert!(limited(1000, &args).status.success());
+    let before = std::fs::read(&save).unwrap();
+    let o = limited(0, &args);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("appending records"), "{}", err(&o));
+    assert_eq!(std::fs::read(&save).unwrap(), before, "half a record left");
+}
+
+/// Every file of `cut` has a final name only when it is the whole file (`full` holds the complete output),
+/// and no temporary file or folder of a finished run is left.
+fn assert_whole_or_absent(cut: &Path, full: &Path) {
+    let Ok(entries) = std::fs::read_dir(cut) else {
+        return;
+    };
+    for e in entries {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == ".eie-manifest" {
+            continue;
+        }
+        assert!(!name.starts_with('.'), "temporary {name} left in {cut:?}");
+        assert_eq!(
+            std::fs::read(e.path()).unwrap(),
+            std::fs::read(full.join(&name)).unwrap(),
+            "{name} is not the whole file"
+        );
+    }
+}
+
+/// Ctrl-C at any moment of an export leaves only whole files under final names; the temporary folder it
+/// could not remove is removed by the next run into that folder.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_an_export_leaves_only_whole_files() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let w: Vec<f32> = (0..1500 * 1200u64)
+        .map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 250.0)
+        .collect();
+    npy(Path::new(&p("w.npy")), &[1500, 1200], &w);
+    let args = |out: &str| {
+        [
+            "export".to_string(),
+            "--weights".into(),
+            p("w.npy"),
+            "--density".into(),
+            "0.5".into(),
+            "--out".into(),
+            p(out),
+        ]
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_eie"))
+        .args(args("full"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let mut interrupted = 0;
+    for delay_ms in [20u64, 60, 120, 200, 300, 450, 700] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eie"))
+            .args(args("cut"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGINT);
+        }
+        let status = child.wait().unwrap();
+        interrupted += usize::from(!status.success());
+        let Ok(entries) = std::fs::read_dir(p("cut")) else {
+            continue;
+        };
+        for e in entries {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue; // the temporary folder of the killed run (checked below)
+            }
+            assert_eq!(
+                std::fs::read(Path::new(&p("cut")).join(&name)).unwrap(),
+                std::fs::read(Path::new(&p("full")).join(&name)).unwrap(),
+                "{name} is not the whole file after Ctrl-C at {delay_ms} ms"
+            );
+        }
+    }
+    assert!(
+        interrupted > 0,
+        "no run was interrupted: the test saw nothing"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_eie"))
+        .args(args("cut"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert_whole_or_absent(Path::new(&p("cut")), Path::new(&p("full")));
+}
+
+/// `EIE_REQUIRE_GPU=1` means it in every command that was asked for a GPU backend; and without it, a run
+/// in which every backend asked for was unavailable checked nothing and does not pass.
+#[test]
+fn a_run_without_its_gpu_does_not_pass() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("r");
+    let run = |args: &[&str], require: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eie"));
+        c.args(args).env("EIE_ADAPTER", "no-such-adapter");
+        if require {
+            c.env("EIE_REQUIRE_GPU", "1");
+        } else {
+            c.env_remove("EIE_REQUIRE_GPU");
+        }
+        c.output().unwrap()
+    };
+    let gpu_and_cpu = [
+        "validate",
+        "--layer",
+        "NT-We",
+        "--backend",
+        "gpu-eie-f32",
+        "--backend",
+        "cpu-eie-f32",
+        "--batch",
+        "1",
+    ];
+    let o = run(&gpu_and_cpu, true);
+    assert!(!o.status.success());
+    no_panic(&o);
+    assert!(
+        err(&o).contains("EIE_REQUIRE_GPU=1, but gpu-eie-f32"),
+        "{}",
+        err(&o)
+    );
+    // Without the requirement the CPU check passes and the GPU one is listed as unavailable.
+    let o = run(&gpu_and_cpu, false);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("unavailable: no GPU adapter"));
+    let o = run(&gpu_and_cpu[..5], false);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("nothing was checked"), "{}", err(&o));
+    let o = run(
+        &[
+            "report",
+            "--layer",
+            "NT-We",
+            "--backend",
+            "gpu-eie-f32",
+            "--budget-ms",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        true,
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("EIE_REQUIRE_GPU=1"), "{}", err(&o));
+}

@@ -53,7 +53,16 @@ impl Backend for EieModelBackend {
                 message: "batch must be at least 1".into(),
             });
         }
-        let plan = Plan::new(layer, &self.config)
+        // The model walks the layer's own encoding: its codebook and relative-index widths, whatever the
+        // configuration's defaults (the SRAM read width fitted to them; it changes timing, not outputs).
+        let (config, _) = self
+            .config
+            .fitted_to(layer)
+            .map_err(|e| BackendError::Failed {
+                backend: self.name(),
+                message: e.to_string(),
+            })?;
+        let plan = Plan::new(layer, &config)
             .map_err(|e: PlanError| BackendError::Failed {
                 backend: self.name(),
                 message: e.to_string(),

@@ -390,6 +390,27 @@ impl EieConfig {
         self.with_layer_widths(layer.codebook().bits(), layer.eie().index_bits())
     }
 
+    /// [`EieConfig::for_layer`] for callers that have no model flags of their own (a backend's check, the
+    /// report): where the SRAM read width holds no whole number of the layer's entries, it is rounded down
+    /// to the largest width that does (64-bit reads of 8 + 4-bit entries: 60 bits), and the note says so.
+    pub fn fitted_to(
+        &self,
+        layer: &eie_compress::CompressedLayer,
+    ) -> Result<(Self, Option<String>), ConfigError> {
+        let entry = u32::from(layer.codebook().bits()) + u32::from(layer.eie().index_bits());
+        let mut cfg = self.clone();
+        let mut note = None;
+        if !cfg.sram_width_bits.is_multiple_of(entry) && cfg.sram_width_bits > entry {
+            let fitted = cfg.sram_width_bits / entry * entry;
+            note = Some(format!(
+                "{}-bit SRAM reads hold no whole number of {entry}-bit entries: {fitted}-bit reads modelled",
+                cfg.sram_width_bits
+            ));
+            cfg.sram_width_bits = fitted;
+        }
+        Ok((cfg.for_layer(layer)?, note))
+    }
+
     /// This configuration with `weight_bits` and `index_bits` set together, validated once.
     pub fn with_layer_widths(&self, weight_bits: u8, index_bits: u8) -> Result<Self, ConfigError> {
         let cfg = Self {

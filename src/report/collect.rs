@@ -30,11 +30,18 @@ pub struct Settings {
 /// The EIE model on `layer` as a record (backend `eie-model`, time source `model`).
 pub fn model_record(s: &Session, layer: &Tagged, cfg: &EieConfig) -> Result<Record> {
     let mut r = s.record(layer, BackendId::EieModel, 1);
+    // The model walks the layer's own widths (`--bits 8`: 8-bit codebook indices).
+    let (cfg, note) = cfg.fitted_to(&layer.layer)?;
+    let cfg = &cfg;
     let (_, exact, _) = functional(&layer.layer, cfg)?;
     let sim = simulate(&layer.layer, cfg)?;
     r.detail = format!(
-        "{} PEs at {} MHz, FIFO depth {}, {:?}",
-        cfg.pes, cfg.clock_mhz, cfg.fifo_depth, cfg.precision
+        "{} PEs at {} MHz, FIFO depth {}, {:?}{}",
+        cfg.pes,
+        cfg.clock_mhz,
+        cfg.fifo_depth,
+        cfg.precision,
+        note.map_or(String::new(), |n| format!("; {n}"))
     );
     r.check = Some(Check {
         max_abs_err: 0.0,
@@ -44,6 +51,7 @@ pub fn model_record(s: &Session, layer: &Tagged, cfg: &EieConfig) -> Result<Reco
         unavailable: None,
         message: (!exact)
             .then(|| "functional output differs from the fixed-point reference".into()),
+        warning: None,
     });
     r.timing = Some(Timing {
         source: TimeSource::Model,
@@ -156,6 +164,7 @@ pub fn measure_all(layers: &[Tagged], session: &Session, s: &Settings) -> Result
                     ok: false,
                     unavailable: Some(format!("{NOT_MEASURED} ({} s) ran out", total.as_secs())),
                     message: None,
+                    warning: None,
                 });
                 out.push(r);
                 bar.inc(1);

@@ -209,7 +209,8 @@ pub fn render(
     Ok(render::markdown(&view))
 }
 
-/// An error when any check failed (an unavailable backend is not a failure).
+/// An error when any check failed (an unavailable backend is not a failure), or when nothing could be
+/// checked at all (every backend asked for was unavailable: a run that checked nothing is no pass).
 pub fn fail_on_checks(records: &[Record]) -> Result<()> {
     let failed: Vec<&Record> = records
         .iter()
@@ -221,6 +222,22 @@ pub fn fail_on_checks(records: &[Record]) -> Result<()> {
         .collect();
     let checks = records.iter().filter(|r| r.check.is_some()).count();
     require_gpu(records)?;
+    let unavailable: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.check.as_ref().is_some_and(|c| c.unavailable.is_some()))
+        .collect();
+    if checks > 0 && unavailable.len() == checks {
+        bail!(
+            "nothing was checked: every backend asked for was unavailable ({})",
+            unavailable
+                .iter()
+                .map(|r| r.backend.name())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if !failed.is_empty() {
         bail!(
             "{} of {checks} checks failed: {}",

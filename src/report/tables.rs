@@ -449,8 +449,13 @@ pub fn check_cells(c: &eie_bench::record::Check) -> [String; 3] {
         },
         match (&c.unavailable, c.ok, c.exact) {
             (Some(why), _, _) => format!("unavailable: {why}"),
-            (None, true, true) => "bit-exact".into(),
-            (None, true, false) => "within bound".into(),
+            (None, true, exact) => {
+                let pass = if exact { "bit-exact" } else { "within bound" };
+                match &c.warning {
+                    Some(w) => format!("{pass} (warning: {w})"),
+                    None => pass.into(),
+                }
+            }
             (None, false, _) => format!("FAILED: {}", c.message.as_deref().unwrap_or("")),
         },
     ]
