@@ -309,6 +309,9 @@ pub struct ModelFigures {
     pub theoretical_cycles: f64,
     pub actual_us: f64,
     pub theoretical_us: f64,
+    /// Entries incl. padding / PEs (absent in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theoretical_padded_us: Option<f64>,
     pub energy_nj: f64,
     pub power_mw: f64,
     pub load_balance: f64,

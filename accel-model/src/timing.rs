@@ -5,7 +5,11 @@
 //!
 //! - The central unit broadcasts item `g` (one non-zero activation) at cycle `b_g`: at the earliest one
 //!   cycle after the previous broadcast plus any register-file loads it waits for, and only when every
-//!   PE's queue has room, i.e. every PE has popped item `g - fifo_depth`.
+//!   PE's queue has room, i.e. every PE has finished item `g - fifo_depth`: the queue's depth counts the
+//!   activation in service, whose slot is freed when the PE is done with it. (The other reading, a slot
+//!   freed when the PE pops it, makes depth D behave like this model's D + 1; at depth 1 it leaves PEs
+//!   idle 17-58 % of cycles on the paper's layers, where the paper says "about half" (Fig. 8), and this
+//!   reading 47-59 %, NT-We aside.)
 //! - PE `k` pops item `g` at cycle `s_kg = max(b_g + 1, e_k(g-1) + switch)`: the cycle after the
 //!   broadcast at the earliest, and once it has finished the previous item. Popping reads both column
 //!   pointers in one cycle (even and odd banks); the pointer read unit reads ahead, so this costs a cycle
@@ -117,11 +121,11 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
     let mut end = vec![0u64; n];
     let mut last_row = vec![u64::MAX; n];
     let mut row_base = vec![0u64; n];
-    // starts[(g % ring) * n + k] = cycle PE k popped item g (read back `depth` items later). A queue
+    // ends[(g % ring) * n + k] = cycle PE k finished item g (read back `depth` items later). A queue
     // deeper than the layer's broadcasts never fills, so the ring needs no more slots than those.
     let broadcasts: usize = (0..plan.passes.len()).map(|p| plan.items(p).len()).sum();
     let ring = depth.min(broadcasts).max(1);
-    let mut starts = vec![0u64; n * ring];
+    let mut ends = vec![0u64; n * ring];
     let mut ev = Events::default();
     let mut next_b = 0u64;
     let mut pending_loads = 0u64;
@@ -139,7 +143,7 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
             let mut b = earliest;
             let slot = (g % ring) * n;
             if g >= depth {
-                b = starts[slot..slot + n].iter().fold(b, |m, &s| m.max(s));
+                b = ends[slot..slot + n].iter().fold(b, |m, &e| m.max(e));
             }
             ev.broadcast_stalls += b - earliest;
             let switch = if idx == 0 && p > 0 { drain + xfer } else { 0 };
@@ -153,7 +157,6 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
                 st.pass_switch += switch;
                 st.starved += start - ready;
                 st.activations += 1;
-                starts[slot + k] = start;
                 let entries = z - a;
                 if entries == 0 {
                     st.empty_columns += 1;
@@ -169,6 +172,10 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
                     st.spmat_reads += last - first + 1 - u64::from(reused);
                     last_row[k] = last;
                 }
+            }
+            // A queue slot is freed when the PE has finished the item in it, not when it starts it.
+            for k in 0..n {
+                ends[slot + k] = end[k];
             }
             next_b = b + 1;
             g += 1;

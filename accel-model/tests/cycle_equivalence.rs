@@ -101,7 +101,9 @@ fn cycle_by_cycle(plan: &Plan, cfg: &EieConfig) -> (u64, Vec<PeStats>, u64) {
                 }
             }
         }
-        if g < items.len() && t >= allowed && fifo.iter().all(|q| q.len() < cfg.fifo_depth) {
+        // A queue's depth counts the item in service: its slot is freed when the PE finishes it.
+        let room = (0..n).all(|k| fifo[k].len() + usize::from(cur[k].is_some()) < cfg.fifo_depth);
+        if g < items.len() && t >= allowed && room {
             for q in fifo.iter_mut() {
                 q.push_back((g, t));
             }

@@ -75,6 +75,7 @@ pub fn model_record(s: &Session, layer: &Tagged, cfg: &EieConfig) -> Result<Reco
         theoretical_cycles: sim.theoretical_cycles,
         actual_us: sim.actual_us,
         theoretical_us: sim.theoretical_us,
+        theoretical_padded_us: Some(sim.theoretical_padded_us),
         energy_nj: sim.energy_total.nanojoules(),
         power_mw: sim.power_mw,
         load_balance: sim.load_balance,

@@ -74,20 +74,20 @@ pub fn table_iv(v: &View) -> Table {
         }
     }
     let has_model = v.columns.iter().any(|c| v.model(c).is_some());
-    for (what, theoretical) in [("theoretical", true), ("actual", false)] {
+    type Pick = fn(&eie_bench::record::ModelFigures) -> Option<f64>;
+    let rows: [(&str, Pick); 3] = [
+        ("theoretical (useful MACs)", |m| Some(m.theoretical_us)),
+        ("theoretical (incl. padding)", |m| m.theoretical_padded_us),
+        ("actual", |m| Some(m.actual_us)),
+    ];
+    for (what, pick) in rows {
         if !has_model {
             break;
         }
         let mut row = vec!["ours: EIE model (64 PE)".into(), "1".into(), what.into()];
         row.extend(v.columns.iter().map(|c| {
             opt(
-                v.model(c).and_then(|r| r.model.as_ref()).map(|m| {
-                    if theoretical {
-                        m.theoretical_us
-                    } else {
-                        m.actual_us
-                    }
-                }),
+                v.model(c).and_then(|r| r.model.as_ref()).and_then(pick),
                 fmt_us,
             )
         }));
