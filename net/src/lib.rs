@@ -11,14 +11,18 @@
 //! Weights are saved and loaded as `.safetensors` ([`weights`]); a user's own chain of layers loads the
 //! same way. Everything is deterministic: seeded, single-threaded, fixed summation order, `libm` math.
 
+pub mod compress;
 pub mod data;
 pub mod error;
+pub mod fixed;
 pub mod mlp;
 pub mod train;
 pub mod weights;
 
+pub use compress::{DeepCompressionOptions, Pipeline, Stage, deep_compress};
 pub use data::{Dataset, Digits};
 pub use error::{NetError, Result};
+pub use fixed::{FixedNetwork, FixedRun};
 pub use mlp::{Layer, Mlp};
 pub use train::{TrainOptions, TrainReport, train, train_masked};
 pub use weights::{BiasSource, ChainLayer, load_chain, parse_chain};
