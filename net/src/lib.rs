@@ -11,6 +11,7 @@
 //! Weights are saved and loaded as `.safetensors` ([`weights`]); a user's own chain of layers loads the
 //! same way. Everything is deterministic: seeded, single-threaded, fixed summation order, `libm` math.
 
+pub mod builtin;
 pub mod compress;
 pub mod data;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod mlp;
 pub mod train;
 pub mod weights;
 
+pub use builtin::{BUILTIN_SEED, builtin_dense, builtin_pipeline};
 pub use compress::{DeepCompressionOptions, Pipeline, Stage, deep_compress};
 pub use data::{Dataset, Digits};
 pub use error::{NetError, Result};
