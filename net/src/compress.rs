@@ -461,3 +461,63 @@ pub fn deep_compress(
         bits: opts.bits,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked_against_the_network() {
+        let o = DeepCompressionOptions::lenet_300_100();
+        assert!(o.validate(3).is_ok());
+        let e = o.validate(2).unwrap_err().to_string();
+        assert!(
+            e.contains("one target density per layer: the network has 2"),
+            "{e}"
+        );
+        for bad in [
+            DeepCompressionOptions {
+                densities: vec![0.1, 0.0, 0.2],
+                ..o.clone()
+            },
+            DeepCompressionOptions {
+                prune_steps: 0,
+                ..o.clone()
+            },
+            DeepCompressionOptions {
+                bits: 9,
+                ..o.clone()
+            },
+            DeepCompressionOptions {
+                pes: 0,
+                ..o.clone()
+            },
+        ] {
+            assert!(bad.validate(3).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn fine_tuned_centroids_become_a_valid_codebook() {
+        // Centroids 2 and 3 crossed, 4 reached exactly 0, 5 equals 1.
+        let (cb, remap) = canonical_codebook(4, &[0.0, -0.5, 0.3, 0.2, 0.0, -0.5]).unwrap();
+        assert_eq!(cb.values(), &[0.0, -0.5, 0.2, 0.3]);
+        assert_eq!(remap, vec![0, 1, 3, 2, 0, 1]);
+    }
+
+    #[test]
+    fn pruning_keeps_the_largest_and_sharing_the_zeros() {
+        let mut net = Mlp::seeded(&[10, 8, 4], 5).unwrap();
+        let masks = prune_to(&mut net, &[0.25, 0.5]).unwrap();
+        assert_eq!(net.layers()[0].nnz(), 20);
+        assert_eq!(net.layers()[1].nnz(), 16);
+        assert_eq!(masks[0].iter().filter(|&&m| m).count(), 20);
+        let shared = share(&mut net, 2).unwrap();
+        assert!(shared.iter().all(|s| s.centroids.len() <= 4));
+        assert_eq!(
+            net.layers()[0].nnz(),
+            20,
+            "sharing keeps every surviving weight non-zero"
+        );
+    }
+}

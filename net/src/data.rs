@@ -197,7 +197,7 @@ pub fn parse_optdigits(what: &str, bytes: &[u8]) -> Result<Dataset> {
         what: what.to_string(),
         reason,
     };
-    if bytes.is_empty() || bytes.len() % row != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(row) {
         return Err(bad(format!(
             "{} bytes is not a positive multiple of {row} (64 pixels and a label per sample)",
             bytes.len()
