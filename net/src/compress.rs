@@ -26,7 +26,9 @@ use crate::mlp::Mlp;
 use crate::train::{Gradients, Masks, TrainOptions, check_finite, run_sgd, train_masked};
 use eie_compress::prune::magnitude_prune;
 use eie_compress::share::{check_bits, share_weights};
-use eie_compress::{Codebook, CompressOptions, CompressedLayer, DenseLayer, StorageStats};
+use eie_compress::{
+    Codebook, CompressOptions, CompressedLayer, DenseLayer, FormatChoice, StorageStats,
+};
 use serde::Serialize;
 
 /// Options of [`deep_compress`].
@@ -171,7 +173,35 @@ pub struct Pipeline {
     pub bits: u8,
 }
 
+/// The numbers of a [`Pipeline`], serialisable (for `--format json` and records).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PipelineSummary {
+    pub accuracies: Vec<(Stage, f64)>,
+    pub layers: Vec<LayerSummary>,
+    pub bits: u8,
+    pub overall_density: f64,
+    pub dense_bytes: usize,
+    pub eie_bytes: usize,
+    pub compression_ratio: f64,
+    /// The network's 16-bit activation format and what it was fitted to.
+    pub activation_format: FormatChoice,
+}
+
 impl Pipeline {
+    /// The numbers, without the networks.
+    pub fn summary(&self) -> PipelineSummary {
+        PipelineSummary {
+            accuracies: self.accuracies.clone(),
+            layers: self.layers.clone(),
+            bits: self.bits,
+            overall_density: self.overall_density(),
+            dense_bytes: self.dense_bytes(),
+            eie_bytes: self.eie_bytes(),
+            compression_ratio: self.compression_ratio(),
+            activation_format: self.network.act_format(),
+        }
+    }
+
     /// The compressed layers (the EIE encoding every backend reads).
     pub fn compressed_layers(&self) -> &[CompressedLayer] {
         self.network.layers()
@@ -406,6 +436,53 @@ fn encode(
         out.push(CompressedLayer::with_codebook(dense, codebook, opts)?);
     }
     Ok(out)
+}
+
+/// Compresses an already-trained network without retraining (a user's own weights, say): per layer,
+/// magnitude pruning to `opts.density` (if set), k-means sharing to `opts.bits` (the bias coded with the
+/// same codebook, to its nearest entry) and the EIE encoding, as `eie_compress` compresses one layer;
+/// the chain's activation format is calibrated on `calibration`, whose first sample is each layer's
+/// stored input.
+pub fn encode_trained(
+    net: &Mlp,
+    opts: CompressOptions,
+    calibration: &Dataset,
+) -> Result<FixedNetwork> {
+    opts.validate()?;
+    if calibration.is_empty() || calibration.features() != net.inputs() {
+        return Err(NetError::Shape(format!(
+            "calibration data of {} samples of {} features for a network of {} inputs (need at \
+             least one sample)",
+            calibration.len(),
+            calibration.features(),
+            net.inputs()
+        )));
+    }
+    let acts = net.activations(calibration.sample(0))?;
+    let layers = net
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(l, layer)| {
+            let input = if l == 0 {
+                calibration.sample(0).to_vec()
+            } else {
+                acts[l - 1].clone()
+            };
+            let dense = DenseLayer::new(
+                layer.name(),
+                layer.outputs(),
+                layer.inputs(),
+                layer.weights().to_vec(),
+                layer.bias().map(<[f32]>::to_vec),
+                input,
+                layer.relu(),
+            )?;
+            Ok(CompressedLayer::compress(dense, opts)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let decoded = crate::fixed::decode(&layers)?;
+    FixedNetwork::calibrated(layers, &decoded, calibration)
 }
 
 /// Deep Compression of `dense` (trained on `train`), every stage's accuracy measured on `test`.

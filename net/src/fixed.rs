@@ -203,3 +203,56 @@ pub fn argmax_i16(v: &[i16]) -> usize {
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eie_compress::{CompressOptions, DenseLayer};
+
+    fn layer(name: &str, outputs: usize, inputs: usize, relu: bool) -> CompressedLayer {
+        let w = (0..outputs * inputs)
+            .map(|k| [0.5, -0.25, 0.0, 0.75][k % 4])
+            .collect();
+        let dense = DenseLayer::new(
+            name,
+            outputs,
+            inputs,
+            w,
+            Some(vec![0.75; outputs]),
+            vec![1.0; inputs],
+            relu,
+        )
+        .unwrap();
+        CompressedLayer::compress(dense, CompressOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn layers_share_one_activation_format_and_must_chain() {
+        let net =
+            FixedNetwork::new(vec![layer("a", 3, 2, true), layer("b", 2, 3, false)], 3.0).unwrap();
+        assert_eq!(net.act_format().format, QFormat::fitting(3.0));
+        assert!(
+            net.layers()
+                .iter()
+                .all(|l| l.fixed().act == QFormat::fitting(3.0))
+        );
+        // A range below 1.0 still fits the bias column's activation.
+        let small = FixedNetwork::new(vec![layer("a", 3, 2, true)], 0.1).unwrap();
+        assert_eq!(small.act_format().format, QFormat::fitting(1.0));
+        let e = FixedNetwork::new(vec![layer("a", 3, 2, true), layer("b", 2, 4, false)], 3.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("layer 'a' gives 3 outputs but layer 'b' takes 4"),
+            "{e}"
+        );
+        let mut o = FixedOutcome::default();
+        assert!(net.forward(&[0; 3], &mut o).is_err());
+        // x = (1, 1): layer a's rows are (0.5, -0.25), (0, 0.75), (0.5, -0.25), its bias 0.75.
+        let y = net.forward(&net.quantize(&[1.0, 1.0]), &mut o).unwrap();
+        let f = net.act_format().format;
+        let a: Vec<f32> = y[0].iter().map(|&q| f.to_f32(q)).collect();
+        assert_eq!(a, vec![1.0, 1.5, 1.0]);
+        assert_eq!(o.outputs, 5);
+    }
+}

@@ -21,7 +21,9 @@ pub mod train;
 pub mod weights;
 
 pub use builtin::{BUILTIN_SEED, builtin_dense, builtin_pipeline};
-pub use compress::{DeepCompressionOptions, Pipeline, Stage, deep_compress};
+pub use compress::{
+    DeepCompressionOptions, Pipeline, PipelineSummary, Stage, deep_compress, encode_trained,
+};
 pub use data::{Dataset, Digits};
 pub use error::{NetError, Result};
 pub use fixed::{FixedNetwork, FixedRun};

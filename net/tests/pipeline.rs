@@ -153,3 +153,28 @@ fn the_trained_network_round_trips_through_safetensors() {
         .collect();
     assert_eq!(shapes, vec![(300, 64), (100, 300), (10, 100)]);
 }
+
+#[test]
+fn a_trained_network_compresses_without_retraining() {
+    let (d, dense) = (&built().digits, &built().dense);
+    let opts = eie_compress::CompressOptions {
+        bits: 4,
+        density: Some(0.5),
+        ..Default::default()
+    };
+    let net = eie_net::encode_trained(dense, opts, &d.train().head(200)).unwrap();
+    assert_eq!(net.layers().len(), 3);
+    assert!(
+        net.layers()
+            .iter()
+            .all(|l| (l.weight_density() - 0.5).abs() < 1e-3)
+    );
+    // Half the weights and 4 bits without retraining still classify most digits.
+    let a = net.accuracy(d.test()).unwrap();
+    assert!(a > 0.8, "{a}");
+    let json = serde_json::to_string(&built().pipeline.summary()).unwrap();
+    assert!(
+        json.contains("\"fine-tuned\"") && json.contains("compression_ratio"),
+        "{json}"
+    );
+}
