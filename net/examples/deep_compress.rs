@@ -6,9 +6,18 @@ use std::time::Instant;
 
 fn main() -> eie_net::Result<()> {
     let data = Digits::load()?;
-    let mut net = Mlp::lenet_300_100(64, 10, 1)?;
+    // SEED (default 1, the built-in network's) seeds the initial weights and every sample order.
+    let seed: u64 = std::env::var("SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut net = Mlp::lenet_300_100(64, 10, seed)?;
     let t = Instant::now();
-    train(&mut net, data.train(), &TrainOptions::default())?;
+    let topts = TrainOptions {
+        seed,
+        ..TrainOptions::default()
+    };
+    train(&mut net, data.train(), &topts)?;
     let t_train = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut o = DeepCompressionOptions::lenet_300_100();
@@ -35,6 +44,8 @@ fn main() -> eie_net::Result<()> {
     if let Some(v) = num("FT_LR") {
         o.finetune.lr = v as f32;
     }
+    o.retrain.seed = seed;
+    o.finetune.seed = seed;
     let p = deep_compress(&net, data.train(), data.test(), &o)?;
     let t_dc = t.elapsed().as_secs_f64();
     for (s, a) in &p.accuracies {
@@ -71,6 +82,18 @@ fn main() -> eie_net::Result<()> {
             p.dense_bytes() as f64 / huff as f64
         );
     }
+    let f32_pred = p.shared.predict(data.test())?;
+    let run = p.network.predict(data.test())?;
+    let changed = f32_pred
+        .iter()
+        .zip(&run.predictions)
+        .filter(|(a, b)| a != b)
+        .count();
+    println!(
+        "16-bit predictions that differ from the decoded f32 network's: {changed} of {}; {:?}",
+        f32_pred.len(),
+        run.outcome
+    );
     println!("train {t_train:.2} s, deep compression {t_dc:.2} s");
     Ok(())
 }
