@@ -82,6 +82,13 @@ fn main() -> eie_net::Result<()> {
             p.dense_bytes() as f64 / huff as f64
         );
     }
+    let dens = p.shared.input_densities(data.test())?;
+    println!(
+        "input activation density per layer (test split, compressed network): {:?}",
+        dens.iter()
+            .map(|d| format!("{:.1} %", d * 100.0))
+            .collect::<Vec<_>>()
+    );
     let f32_pred = p.shared.predict(data.test())?;
     let run = p.network.predict(data.test())?;
     let changed = f32_pred

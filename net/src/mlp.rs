@@ -285,6 +285,26 @@ impl Mlp {
         Ok(acts)
     }
 
+    /// Per layer, the mean fraction of its input activations that are non-zero over `data` (Table III's
+    /// activation density, measured: layer 0's is the data's own, layer `l`'s the ReLU output of `l - 1`).
+    pub fn input_densities(&self, data: &Dataset) -> Result<Vec<f64>> {
+        self.check_data(data)?;
+        let mut nonzero = vec![0usize; self.layers.len()];
+        for i in 0..data.len() {
+            let x = data.sample(i);
+            let acts = self.activations(x)?;
+            for (l, n) in nonzero.iter_mut().enumerate() {
+                let input = if l == 0 { x } else { &acts[l - 1] };
+                *n += input.iter().filter(|&&v| v != 0.0).count();
+            }
+        }
+        Ok(nonzero
+            .iter()
+            .zip(&self.layers)
+            .map(|(&n, l)| n as f64 / (l.inputs * data.len().max(1)) as f64)
+            .collect())
+    }
+
     /// The logits of one sample, in f32.
     pub fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
         Ok(self.activations(x)?.pop().unwrap_or_default())
@@ -382,6 +402,12 @@ mod tests {
             assert!((f64::from(*a) - b).abs() < 1e-5);
         }
         assert!(net.forward(&[0.0; 4]).is_err());
+        let data = Dataset::new("t", [x, [0.0; 5]].concat(), vec![0, 1], 5, 3).unwrap();
+        let d = net.input_densities(&data).unwrap();
+        assert_eq!(d[0], 4.0 / 10.0);
+        let on = acts[0].iter().filter(|&&v| v != 0.0).count() as f64;
+        // The all-zero sample gives ReLU(bias) = 0 in the hidden layer (biases start at 0).
+        assert_eq!(d[1], on / 14.0);
         assert_eq!(argmax(&[1.0, 3.0, 3.0, -1.0]), 1);
     }
 }
