@@ -124,23 +124,35 @@ impl Dataset {
         }
         c
     }
-    /// The samples at `indices`, in that order (indices must be in range: they come from this crate).
-    pub fn subset(&self, indices: &[usize]) -> Self {
+    /// The samples at `indices`, in that order; an index past the end is an error.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&i) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(NetError::param(
+                "sample index",
+                i,
+                format!("the data has {} samples", self.len()),
+            ));
+        }
         let mut x = Vec::with_capacity(indices.len() * self.features);
         for &i in indices {
             x.extend_from_slice(self.sample(i));
         }
-        Self {
+        Ok(Self {
             x,
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             features: self.features,
             classes: self.classes,
-        }
+        })
     }
     /// The first `n` samples (all of them when `n >= len()`).
     pub fn head(&self, n: usize) -> Self {
         let n = n.min(self.len());
-        self.subset(&(0..n).collect::<Vec<_>>())
+        Self {
+            x: self.x[..n * self.features].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            features: self.features,
+            classes: self.classes,
+        }
     }
 }
 
@@ -160,8 +172,8 @@ impl Digits {
         let all = parse_optdigits("embedded optdigits (data/optdigits/digits.bin)", OPTDIGITS)?;
         let (train_idx, test_idx) = stratified_split(&all, SPLIT_SEED);
         Ok(Self {
-            train: all.subset(&train_idx),
-            test: all.subset(&test_idx),
+            train: all.subset(&train_idx)?,
+            test: all.subset(&test_idx)?,
             all,
             train_idx,
             test_idx,
@@ -325,5 +337,9 @@ mod tests {
         assert!(e.to_string().contains("sample 1 has label 2"));
         let e = Dataset::new("x", vec![0.0, f32::NAN, 0.0], vec![0], 3, 2).unwrap_err();
         assert!(e.to_string().contains("sample 0, feature 1 is NaN"));
+        let d = Dataset::new("x", vec![0.0, 1.0, 2.0], vec![0, 1, 0], 1, 2).unwrap();
+        assert_eq!(d.subset(&[2, 0]).unwrap().inputs(), &[2.0, 0.0]);
+        assert!(d.subset(&[3]).is_err());
+        assert_eq!(d.head(2).labels(), &[0, 1]);
     }
 }
