@@ -6,7 +6,7 @@
 //! fixed order ([`crate::mlp::dot`] and element-wise updates). Two runs with the same options therefore
 //! give bit-identical weights on every x86-64 machine.
 //!
-//! The loop ([`run_sgd`]) hands each mini-batch's gradients to an update rule, so the same loop trains a
+//! The loop (`run_sgd`) hands each mini-batch's gradients to an update rule, so the same loop trains a
 //! dense network ([`train`]), retrains a pruned one with its masks fixed ([`train_masked`]) and
 //! fine-tunes the shared centroids of a weight-shared one (`crate::compress`).
 
