@@ -8,7 +8,9 @@
 use crate::dense::DenseLayer;
 use crate::eie::{DEFAULT_INDEX_BITS, DEFAULT_PES, EieEncoding, check_index_bits, check_pes};
 use crate::error::{CompressError, Result};
-use crate::fixed::{FixedOutcome, FixedPointChoice, FixedPointSpec, fixed_point_reference_checked};
+use crate::fixed::{
+    FixedOutcome, FixedPointChoice, FixedPointSpec, QFormat, fixed_point_reference_checked,
+};
 use crate::prune::{PruneReport, magnitude_prune};
 use crate::share::{Codebook, SharingReport, check_bits, share_weights, sharing_error};
 use crate::sparse::SparseCodes;
@@ -210,6 +212,15 @@ impl CompressedLayer {
             eie,
             ..self.clone()
         })
+    }
+
+    /// The same layer with its activation format fitted to `max_abs` (and to 1.0, the bias column's
+    /// activation, when it has a bias) instead of to its own input and output. The layers of a network
+    /// pass 16-bit activations to each other, so they share one format, calibrated on a data set.
+    pub fn with_activation_range(mut self, max_abs: f64) -> Self {
+        let bias_act = if self.bias.is_some() { 1.0 } else { 0.0 };
+        self.fixed.act = QFormat::choose(max_abs.max(bias_act));
+        self
     }
 
     /// Name.
