@@ -8,7 +8,7 @@
 //!   PE's queue has room, i.e. every PE has finished item `g - fifo_depth`: the queue's depth counts the
 //!   activation in service, whose slot is freed when the PE is done with it. (The other reading, a slot
 //!   freed when the PE pops it, makes depth D behave like this model's D + 1; at depth 1 it leaves PEs
-//!   idle 17-58 % of cycles on the paper's layers, where the paper says "about half" (Fig. 8), and this
+//!   idle 17-31 % of cycles on the paper's layers, where the paper says "about half" (Fig. 8), and this
 //!   reading 47-59 %, NT-We aside.)
 //! - PE `k` pops item `g` at cycle `s_kg = max(b_g + 1, e_k(g-1) + switch)`: the cycle after the
 //!   broadcast at the earliest, and once it has finished the previous item. Popping reads both column
