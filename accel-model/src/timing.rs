@@ -174,9 +174,7 @@ pub fn time(plan: &Plan, cfg: &EieConfig) -> Timing {
                 }
             }
             // A queue slot is freed when the PE has finished the item in it, not when it starts it.
-            for k in 0..n {
-                ends[slot + k] = end[k];
-            }
+            ends[slot..slot + n].copy_from_slice(&end);
             next_b = b + 1;
             g += 1;
         }
