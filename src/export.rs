@@ -25,7 +25,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let layer = args.layers.build(args.pes)?.remove(0);
     // The files this run reads: never overwritten by what it writes.
-    let inputs: Vec<PathBuf> = [&args.layers.weights, &args.layers.bias, &args.layers.input]
+    let mut inputs: Vec<PathBuf> = [&args.layers.weights, &args.layers.bias, &args.layers.input]
         .into_iter()
         .flatten()
         .map(|s| match s.rsplit_once(':') {
@@ -33,7 +33,15 @@ pub fn run(args: Args) -> Result<()> {
             _ => PathBuf::from(s),
         })
         .collect();
-    let mut out = OutDir::create(&args.out, &inputs)?;
+    // The real layer's data folder is an input too (`--out` onto it must not rewrite its files).
+    if layer.name() == eie_compress::real::REAL_FC8_NAME
+        && let Some(d) = eie_compress::real::real_fc8_dir()
+    {
+        for f in ["weights.npy", "bias.npy", "input.npy", "codebook.npy"] {
+            inputs.push(d.join(f));
+        }
+    }
+    let mut out = OutDir::create(&args.out, "export", &inputs)?;
     // Written into a private folder first, then each finished file renamed into place: an interrupted or
     // failed export leaves no truncated file under a final name.
     let tmp = args.out.join(format!(".eie-export-{}", std::process::id()));

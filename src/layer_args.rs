@@ -10,6 +10,9 @@ use eie_compress::{
 };
 use std::time::Instant;
 
+/// Content hash of the published AlexNet FC8 (`shared/data/alexnet-fc8`: weights, bias, codebook, input).
+const REAL_FC8_HASH: &str = "dace4198f08cc411";
+
 /// Which layers to build, and how to compress them.
 #[derive(clap::Args, Clone, Debug)]
 pub struct LayerArgs {
@@ -125,10 +128,25 @@ impl LayerArgs {
                 t.elapsed().as_secs_f64()
             );
             warn_fixed_choice(&layer);
-            let paper = (self.bits == 4 && self.index_bits == 4)
+            // The real FC8 is the paper's Alex-8 only when it is the published layer: other data placed in
+            // $EIE_DATA_DIR under its name is not.
+            let genuine = name != REAL_FC8_NAME || layer.content_hash() == REAL_FC8_HASH;
+            let paper = (self.bits == 4 && self.index_bits == 4 && genuine)
                 .then(|| paper::layer_index(layer.name()).map(|i| paper::LAYERS[i]))
                 .flatten();
+            if !genuine {
+                eprintln!(
+                    "warning: {REAL_FC8_NAME} in the data folder is not the published layer (content hash {}, \
+                     expected {REAL_FC8_HASH}): the paper's Alex-8 numbers are not shown beside it",
+                    layer.content_hash()
+                );
+            }
             out.push(Tagged::new(layer, paper));
+        }
+        if let Some(n) = &self.name
+            && (n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control))
+        {
+            bail!("--name {n:?}: expected 1 to 100 printable characters");
         }
         if let Some(w) = &self.weights {
             let req = LoadRequest {
@@ -143,6 +161,13 @@ impl LayerArgs {
             let layer = CompressedLayer::compress(dense, opts)
                 .with_context(|| format!("compressing {w}"))?;
             warn_fixed_choice(&layer);
+            if out.iter().any(|t: &Tagged| t.layer.name() == layer.name()) {
+                bail!(
+                    "two layers named '{}' in one run (rows that cannot be told apart); give the loaded one \
+                     another --name",
+                    layer.name()
+                );
+            }
             out.push(Tagged::new(layer, None));
         }
         Ok(out)

@@ -90,8 +90,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `eie layers | head -1` closes stdout early and `eie layers > /dev/full` cannot write it: `print!`
-/// panics then. End the process quietly instead, with a non-zero status (a closed pipe is the reader's
+/// `eie layers | head -1` closes stdout early and `eie layers > /dev/full` cannot write it (and
+/// `2>/dev/full` stderr): `print!` and `eprint!` panic then. End the process quietly instead, with a non-zero status (a closed pipe is the reader's
 /// choice and gets no message; any other write error gets one line).
 fn quiet_stdout_errors() {
     let default = std::panic::take_hook();
@@ -102,6 +102,10 @@ fn quiet_stdout_errors() {
             .map(String::as_str)
             .or_else(|| p.downcast_ref::<&str>().copied())
             .unwrap_or("");
+        // stderr itself cannot be written (`2>/dev/full`): nothing can be said; fail quietly.
+        if msg.starts_with("failed printing to stderr") {
+            std::process::exit(1);
+        }
         if let Some(why) = msg.strip_prefix("failed printing to stdout: ") {
             if !why.contains("Broken pipe") {
                 eprintln!("error: writing to stdout: {why}");

@@ -34,7 +34,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Removes the temporary files (`.NAME.tmp-PID`) and export folders (`.eie-export-PID`) that a run of
+/// Removes the temporary files (`.NAME.tmp-PID`), export and staging folders (`.eie-export-PID`,
+/// `.eie-staging-PID`) that a run of
 /// ours left in `dir` when it was killed (Ctrl-C, SIGKILL) before it could clean up: only those whose
 /// process no longer exists (Linux: no `/proc/PID`); elsewhere nothing is removed.
 fn remove_orphans(dir: &Path) {
@@ -49,7 +50,11 @@ fn remove_orphans(dir: &Path) {
         let Some(rest) = name.strip_prefix('.') else {
             continue;
         };
-        let pid = match (rest.strip_prefix("eie-export-"), rest.rsplit_once(".tmp-")) {
+        let pid = match (
+            rest.strip_prefix("eie-export-")
+                .or_else(|| rest.strip_prefix("eie-staging-")),
+            rest.rsplit_once(".tmp-"),
+        ) {
             (Some(pid), _) => pid,
             (None, Some((_, pid))) => pid,
             _ => continue,
@@ -69,26 +74,46 @@ fn remove_orphans(dir: &Path) {
     }
 }
 
-/// The manifest's name in an output folder.
-pub const MANIFEST: &str = ".eie-manifest";
+/// The manifest of the files one command (`report`, `export`) wrote in an output folder: `.eie-manifest-KIND`.
+/// Each command has its own, so that a report and an export into one folder never remove each other's files.
+pub fn manifest_name(kind: &str) -> String {
+    format!(".eie-manifest-{kind}")
+}
 
-/// An output folder: files are written atomically and listed; [`OutDir::finish`] removes what the
-/// previous run listed and this one did not write, then writes the new list.
+/// Extensions of the files a command writes: only such files are ever removed as stale (a manifest edited by
+/// hand cannot make the tool delete anything else).
+const OUTPUT_EXTENSIONS: [&str; 5] = ["md", "csv", "svg", "json", "npy"];
+
+/// An output folder. Files are staged in a private folder inside it (`.eie-staging-PID`) and moved into
+/// place together by [`OutDir::finish`], which then removes what this command's previous run listed and this
+/// one did not write, and writes the new list. A run that fails or is refused before `finish` (an input
+/// among its outputs, a full disk) changes nothing under a final name: the staging folder is removed.
 pub struct OutDir {
     dir: PathBuf,
+    kind: &'static str,
+    staging: PathBuf,
     written: Vec<String>,
+    /// Names listed in the manifest that live in the folder already (not staged).
+    kept: Vec<String>,
     /// Paths this run must not overwrite (its inputs).
     inputs: Vec<PathBuf>,
 }
 
 impl OutDir {
-    /// Creates `dir` if needed. `inputs` are files this run reads: writing onto one is refused.
-    pub fn create(dir: &Path, inputs: &[PathBuf]) -> Result<Self> {
+    /// Creates `dir` if needed, for command `kind`. `inputs` are files this run reads: writing onto one is
+    /// refused.
+    pub fn create(dir: &Path, kind: &'static str, inputs: &[PathBuf]) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         remove_orphans(dir);
+        let staging = dir.join(format!(".eie-staging-{}", std::process::id()));
+        std::fs::create_dir_all(&staging)
+            .with_context(|| format!("creating {}", staging.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            kind,
+            staging,
             written: Vec::new(),
+            kept: Vec::new(),
             inputs: inputs
                 .iter()
                 .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
@@ -96,13 +121,17 @@ impl OutDir {
         })
     }
 
-    /// The path of `name` in the folder.
+    /// The final path of `name` in the folder.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
-    /// Refuses `name` when it is one of this run's inputs.
+    /// Refuses `name` when its final path is one of this run's inputs, or when it is not a plain name;
+    /// else the path to stage it at.
     fn guard(&self, name: &str) -> Result<PathBuf> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            bail!("{name:?}: not a plain output file name");
+        }
         let p = self.path(name);
         if let Ok(c) = std::fs::canonicalize(&p)
             && self.inputs.contains(&c)
@@ -112,18 +141,19 @@ impl OutDir {
                 p.display()
             );
         }
-        Ok(p)
+        Ok(self.staging.join(name))
     }
 
-    /// Writes `name` atomically.
+    /// Stages `name` with `bytes`.
     pub fn put(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let p = self.guard(name)?;
-        write_atomic(&p, bytes)?;
+        std::fs::write(&p, bytes)
+            .with_context(|| format!("writing {}", self.path(name).display()))?;
         self.note(name);
         Ok(())
     }
 
-    /// Moves the finished file `src` (in the same file system) into place as `name`, atomically.
+    /// Stages the finished file `src` (in the same file system) as `name`.
     pub fn move_in(&mut self, src: &Path, name: &str) -> Result<()> {
         let p = self.guard(name)?;
         std::fs::rename(src, &p)
@@ -132,28 +162,47 @@ impl OutDir {
         Ok(())
     }
 
-    /// Records that `name` was written (by a writer of its own, atomically).
-    pub fn note(&mut self, name: &str) {
+    fn note(&mut self, name: &str) {
         if !self.written.iter().any(|w| w == name) {
             self.written.push(name.to_string());
         }
     }
 
-    /// A path to hand a writer for `name`, refused when it is an input.
+    /// Lists `name`, a file already in the folder (not staged), as this run's: it is not removed as stale.
+    pub fn keep(&mut self, name: &str) {
+        if !self.kept.iter().any(|w| w == name) {
+            self.kept.push(name.to_string());
+        }
+    }
+
+    /// A path to hand a writer for `name` (in the staging folder), refused when its final path is an input.
     pub fn target(&mut self, name: &str) -> Result<PathBuf> {
         let p = self.guard(name)?;
         self.note(name);
         Ok(p)
     }
 
-    /// Removes the files the previous run wrote that this one did not, and writes the manifest.
+    /// Moves every staged file into place, removes the files this command's previous run listed that this one
+    /// did not write, and writes the manifest.
     pub fn finish(self) -> Result<()> {
-        let manifest = self.dir.join(MANIFEST);
+        for name in &self.written {
+            let (from, to) = (self.staging.join(name), self.path(name));
+            if from.exists() {
+                std::fs::rename(&from, &to)
+                    .with_context(|| format!("moving {} into place", to.display()))?;
+            }
+        }
+        let manifest = self.dir.join(manifest_name(self.kind));
         if let Ok(old) = std::fs::read_to_string(&manifest) {
             for name in old.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                // Only plain names the tool could have written: never a path out of the folder.
+                // Only plain names with an extension the tool writes: never a path out of the folder.
                 let plain = !name.contains('/') && !name.contains('\\') && !name.starts_with('.');
-                if plain && !self.written.iter().any(|w| w == name) {
+                let ours = Path::new(name)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| OUTPUT_EXTENSIONS.contains(&e));
+                let listed = self.written.iter().chain(&self.kept).any(|w| w == name);
+                if plain && ours && !listed {
                     let p = self.dir.join(name);
                     let is_input =
                         std::fs::canonicalize(&p).is_ok_and(|c| self.inputs.contains(&c));
@@ -164,9 +213,22 @@ impl OutDir {
                 }
             }
         }
-        let mut list = self.written.join("\n");
+        let mut list = self
+            .written
+            .iter()
+            .chain(&self.kept)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
         list.push('\n');
         write_atomic(&manifest, list.as_bytes())
+        // `Drop` removes the (now empty) staging folder.
+    }
+}
+
+impl Drop for OutDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.staging);
     }
 }
 
@@ -178,11 +240,11 @@ mod tests {
     fn removes_only_what_it_wrote_before_and_never_an_input() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("mine.txt"), "user's").unwrap();
-        let mut o = OutDir::create(d.path(), &[]).unwrap();
+        let mut o = OutDir::create(d.path(), "report", &[]).unwrap();
         o.put("a.csv", b"1").unwrap();
         o.put("b.csv", b"2").unwrap();
         o.finish().unwrap();
-        let mut o = OutDir::create(d.path(), &[d.path().join("mine.txt")]).unwrap();
+        let mut o = OutDir::create(d.path(), "report", &[d.path().join("mine.txt")]).unwrap();
         o.put("a.csv", b"3").unwrap();
         let e = o.put("mine.txt", b"x").unwrap_err().to_string();
         assert!(e.contains("input of this run"), "{e}");

@@ -11,7 +11,7 @@
 
 use crate::backend_id::BackendId;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Read, Seek, Write};
 use std::path::Path;
 
 /// The schema version this build writes and reads.
@@ -112,6 +112,9 @@ pub enum TimeSource {
     CudaEvents,
     /// The EIE model's simulated cycles.
     Model,
+    /// A script's wall clock around back-to-back library calls on the CPU (`scripts/cpu-libs.py`: PyTorch,
+    /// numpy, scipy; the Python call overhead included).
+    WallClock,
 }
 
 /// A time over its samples, µs per forward pass of `batch` samples.
@@ -540,10 +543,38 @@ pub fn append(path: &Path, records: &[Record]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
+    // Never append to anything but a records file: a `.npy` or a config given as `--save` by mistake (an input
+    // of the same run, say) is refused, not appended to.
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        if m.len() > 0 {
+            let mut first = [0u8; 1];
+            std::fs::File::open(path)?.read_exact(&mut first)?;
+            if first[0] != b'{' {
+                return Err(std::io::Error::other(
+                    "exists and is not a records file (it does not start with a JSON record); refusing to \
+                     append to it",
+                ));
+            }
+        }
+    }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .read(true)
         .open(path)?;
+    // A file whose last line has no newline gets one first, so the new records start on lines of their own.
+    let len = f.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.seek(std::io::SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            text.insert(0, '\n');
+        }
+    }
     // A failed write (disk full, a file-size limit) is cut back to the records that were there, so the
     // file never ends in half a record.
     let before = f.metadata()?.len();

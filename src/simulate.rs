@@ -133,8 +133,14 @@ pub fn report(
             );
         }
         let s = simulate(l, &cfg)?;
-        // The paper's times by the layer's identity, never by a name a user chose.
-        let paper_t = t.id.paper.as_deref().and_then(paper::eie_times_us);
+        // The paper's times by the layer's identity, never by a name a user chose, and only beside the
+        // paper's configuration (64 PEs at 800 MHz, 16-bit, FIFO 8, ...): other settings are other hardware.
+        let papers_config = cfg == eie_accel_model::EieConfig::default();
+        let paper_t =
+            t.id.paper
+                .as_deref()
+                .filter(|_| papers_config)
+                .and_then(paper::eie_times_us);
         rows.push(Row {
             name: s.name.clone(),
             cycles: s.cycles.0,
@@ -226,17 +232,26 @@ fn print_markdown(rows: &[Row], cfg: &eie_accel_model::EieConfig) {
         cfg.precision
     );
     print!("{}", table(rows).markdown());
-    let ours = geomean(rows.iter().map(|r| r.actual_over_theoretical));
     let with_paper: Vec<&Row> = rows
         .iter()
         .filter(|r| r.paper_actual_us.is_some())
         .collect();
+    // Geometric means over the layers that have paper values (every layer when none has): an empty layer
+    // (no work, theoretical 0) is left out, its ratio being undefined.
+    let over: Vec<&Row> = if with_paper.is_empty() {
+        rows.iter()
+            .filter(|r| r.theoretical_us > 0.0 && r.theoretical_padded_us > 0.0)
+            .collect()
+    } else {
+        with_paper.clone()
+    };
+    let ours = geomean(over.iter().map(|r| r.actual_over_theoretical));
     let paper_gm = geomean(
         with_paper
             .iter()
             .map(|r| r.paper_actual_us.unwrap() / r.paper_theoretical_us.unwrap()),
     );
-    let ours_padded = geomean(rows.iter().map(|r| r.actual_us / r.theoretical_padded_us));
+    let ours_padded = geomean(over.iter().map(|r| r.actual_us / r.theoretical_padded_us));
     // How far each reading of "theoretical" lies from Table IV's, over the paper's layers whose encoding
     // needs padding (elsewhere both readings are the same number).
     let padded: Vec<&&Row> = with_paper
@@ -265,16 +280,27 @@ fn print_markdown(rows: &[Row], cfg: &eie_accel_model::EieConfig) {
             (off(&|r| r.theoretical_padded_us) - 1.0) * 100.0,
         );
     }
+    let means = if with_paper.is_empty() {
+        format!(
+            "ours {ours:.3} (useful MACs) and {ours_padded:.3} (incl. padding) over these layers (none is the \
+             paper's in the paper's configuration, so no paper values are shown)"
+        )
+    } else {
+        format!(
+            "ours {ours:.3} (useful MACs) and {ours_padded:.3} (incl. padding), paper {paper_gm:.3}, over the {} \
+             layers that have paper values",
+            with_paper.len()
+        )
+    };
     println!(
-        "\nGeometric mean of actual / theoretical: ours {ours:.3} (useful MACs) and {ours_padded:.3} (incl. padding), \
-         paper {paper_gm:.3} (over the layers that have paper values). Theoretical = work / PEs at one entry per \
+        "\nGeometric mean of actual / theoretical: {means}. Theoretical = work / PEs at one entry per \
          cycle per PE (work over peak): useful MACs only, or every entry the PEs process, padding included; actual = \
          simulated cycles. Load balance = cycles issuing entries / (PEs x cycles) (Fig. 8); real work = real entries / entries \
          incl. padding (Fig. 12). Every layer's functional output equals the fixed-point reference bit for bit."
     );
     if let Some(r) = rows
         .iter()
-        .find(|r| r.paper_layer.as_deref() == Some("Alex-7"))
+        .find(|r| r.paper_layer.as_deref() == Some("Alex-7") && r.paper_actual_us.is_some())
     {
         let (fps, fpj) = paper::TABLE_V_EIE_64PE;
         let mut t = Table::new(&["Alex-7 (Table V)", "Frames/s", "Frames/J", "Power W"]);

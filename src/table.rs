@@ -30,6 +30,26 @@ impl Table {
 
     /// GitHub Markdown, columns padded to equal width; numbers right-aligned.
     pub fn markdown(&self) -> String {
+        // A cell is one line of text: `|` escaped, line breaks and other control characters shown as spaces
+        // (a layer's name comes from the user and must not break the table).
+        let esc = |c: &String| -> String {
+            c.chars()
+                .map(|ch| if ch.is_control() { ' ' } else { ch })
+                .collect::<String>()
+                .replace('|', "\\|")
+        };
+        let escaped = Table {
+            headers: self.headers.iter().map(esc).collect(),
+            rows: self
+                .rows
+                .iter()
+                .map(|r| r.iter().map(esc).collect())
+                .collect(),
+        };
+        escaped.markdown_plain()
+    }
+
+    fn markdown_plain(&self) -> String {
         let n = self.headers.len();
         let width: Vec<usize> = (0..n)
             .map(|c| {

@@ -1,5 +1,6 @@
 //! [`EieConfig`]: every parameter of the modelled hardware, defaults = the paper's 64-PE, 45 nm design.
 
+use eie_compress::load::{OpenError, open_regular};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -170,6 +171,47 @@ pub mod limits {
 /// Longest configuration file we read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
+/// The text of a configuration file, read once and bounded.
+///
+/// Only a regular file is read: its type is checked before it is opened (opening a FIFO with no writer
+/// blocks forever), so a FIFO, a pipe (`/dev/stdin`, `<(...)`), a device or a directory is refused with
+/// an error that names the path and says what it is (give a file). At most [`MAX_CONFIG_BYTES`] + 1
+/// bytes are read (`take`), so a longer file (or one growing while it is read) is an error, not a long
+/// read; the text must be UTF-8.
+pub fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let origin = path.display().to_string();
+    let io = |source: std::io::Error| ConfigError::Io {
+        path: origin.clone(),
+        source,
+    };
+    let (file, _) = open_regular(path).map_err(|e| match e {
+        OpenError::Io(e) => io(e),
+        e => io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            e.reason("a TOML file"),
+        )),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let parse = |message: String| ConfigError::Parse {
+        origin: origin.clone(),
+        message,
+    };
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(parse(format!(
+            "longer than {MAX_CONFIG_BYTES} bytes; not an EIE configuration"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        parse(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// A configuration that cannot describe hardware, or a file that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -219,41 +261,10 @@ impl EieConfig {
         Ok(cfg)
     }
 
-    /// Reads a TOML file (at most [`MAX_CONFIG_BYTES`]; a directory, a longer file or a stream that
-    /// keeps going is an error, not a long read).
+    /// Reads a TOML file ([`read_text`]) and parses it, once.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let origin = path.display().to_string();
-        let io = |source: std::io::Error| ConfigError::Io {
-            path: origin.clone(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        if file.metadata().map_err(io)?.is_dir() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "it is a directory, not a TOML file",
-            )));
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_CONFIG_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        let parse = |message: String| ConfigError::Parse {
-            origin: origin.clone(),
-            message,
-        };
-        if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(parse(format!(
-                "longer than {MAX_CONFIG_BYTES} bytes; not an EIE configuration"
-            )));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            parse(format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
-        Self::from_toml(&text, &origin)
+        let text = read_text(path)?;
+        Self::from_toml(&text, &path.display().to_string())
     }
 
     /// The configuration's field names, in alphabetical order.
@@ -746,7 +757,10 @@ mod tests {
             let e = EieConfig::from_file(Path::new("/dev/zero"))
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("/dev/zero"), "{e}");
+            assert!(
+                e.contains("/dev/zero: cannot read: not a regular file (a character device); give a TOML file"),
+                "{e}"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,9 +1,11 @@
 //! Hostile configurations: random TOML text and `KEY=VALUE` strings never panic, and a configuration
-//! built as a struct literal with fields past their ranges is refused by everything that runs it.
+//! built as a struct literal with fields past their ranges is refused by everything that runs it; a
+//! config file that is a FIFO, a device or longer than the cap is refused at once.
 
 use eie_accel_model::{ConfigError, EieConfig, EieModelBackend, functional, simulate};
 use eie_compress::{Backend, CompressOptions, LayerSpec, build_from_spec};
 use proptest::prelude::*;
+use std::path::Path;
 
 fn small_layer() -> eie_compress::CompressedLayer {
     let spec = LayerSpec::new("h", 50, 40, 0.2, 0.5, true).unwrap();
@@ -177,4 +179,90 @@ fn the_widest_configuration_runs() {
     assert!(s.cycles.0 > 0 && t.elapsed().as_secs_f64() < 10.0);
     let (_, exact, _) = functional(&l, &cfg).unwrap();
     assert!(exact);
+}
+
+/// A fresh scratch folder (this crate's tests have no tempfile).
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("eie-hostile-config-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The issue's `--config f.toml` on a FIFO blocked forever in `open` (no writer), and a config from a
+/// pipe was read without bound: anything but a regular file is refused before it is opened. The read
+/// runs on a detached thread, so a regression fails here instead of hanging the suite.
+#[cfg(unix)]
+#[test]
+fn a_fifo_config_is_refused_at_once() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("f.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("SKIP: mkfifo is not available");
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || {
+        let text = eie_accel_model::config::read_text(&f).map_err(|e| e.to_string());
+        let cfg = EieConfig::from_file(&f).map_err(|e| e.to_string());
+        let _ = tx.send((text, cfg));
+    });
+    let (text, cfg) = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a FIFO config must be refused at once, not block");
+    for e in [text.unwrap_err(), cfg.unwrap_err()] {
+        assert!(
+            e.contains(
+                "f.toml: cannot read: not a regular file (a FIFO (named pipe)); give a TOML file"
+            ),
+            "{e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A character device (`/dev/null` reads as an empty, valid config; `/dev/zero` never ends) is refused.
+#[cfg(unix)]
+#[test]
+fn device_configs_are_refused() {
+    for dev in ["/dev/null", "/dev/zero"] {
+        if !Path::new(dev).exists() {
+            continue;
+        }
+        let e = EieConfig::from_file(Path::new(dev))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(dev) && e.contains("not a regular file (a character device)"),
+            "{e}"
+        );
+    }
+}
+
+/// A file of exactly [`MAX_CONFIG_BYTES`] is read; one byte more is refused after reading at most
+/// the cap and one byte, whatever the file's length.
+#[test]
+fn configs_are_capped_at_one_mib() {
+    use eie_accel_model::config::MAX_CONFIG_BYTES;
+    let dir = scratch("cap");
+    let tail = "pes = 4\n";
+    let mut text = "#".repeat(MAX_CONFIG_BYTES as usize - tail.len() - 1);
+    text.push('\n');
+    text.push_str(tail);
+    assert_eq!(text.len() as u64, MAX_CONFIG_BYTES);
+    let at = dir.join("at.toml");
+    std::fs::write(&at, &text).unwrap();
+    assert_eq!(EieConfig::from_file(&at).unwrap().pes, 4);
+    for (name, extra) in [("over.toml", 1usize), ("far.toml", 8 << 20)] {
+        let over = dir.join(name);
+        std::fs::write(&over, format!("{}{text}", "#".repeat(extra))).unwrap();
+        let e = EieConfig::from_file(&over).unwrap_err().to_string();
+        assert!(
+            e.contains(name) && e.contains("longer than 1048576 bytes"),
+            "{e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

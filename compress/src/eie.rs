@@ -17,6 +17,11 @@ pub const DEFAULT_PES: usize = 64;
 pub const MAX_PES: usize = 1024;
 /// The paper's relative-index width.
 pub const DEFAULT_INDEX_BITS: u8 = 4;
+/// Most bytes an encoding's per-PE column pointers may take: every PE keeps `cols + 1` 32-bit pointers,
+/// so they grow with PEs x columns whatever the matrix holds (1024 PEs on a 1-row, 1,000,000-column
+/// layer would need 3.8 GiB). The paper's largest case, 1024 PEs on VGG-16's 25,088-column FC6, needs
+/// 98 MiB; [`EieEncoding::encode`] refuses more than 1 GiB up front.
+pub const MAX_POINTER_BYTES: u64 = 1 << 30;
 
 /// One PE's arrays.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +72,33 @@ pub fn check_index_bits(bits: u8) -> Result<()> {
     }
 }
 
+/// Bytes of the column pointers of `pes` PEs on `cols` columns, `pes x (cols + 1) x 4`; `None` when that
+/// overflows 64 bits.
+pub fn pointer_bytes(pes: usize, cols: usize) -> Option<u64> {
+    let n = u64::try_from(cols).ok()?.checked_add(1)?;
+    u64::try_from(pes).ok()?.checked_mul(n)?.checked_mul(4)
+}
+
+/// Checks that `pes` PEs' column pointers on `cols` columns stay within [`MAX_POINTER_BYTES`].
+pub fn check_pointer_bytes(pes: usize, cols: usize) -> Result<()> {
+    match pointer_bytes(pes, cols) {
+        Some(b) if b <= MAX_POINTER_BYTES => Ok(()),
+        need => Err(CompressError::param(
+            "PE count",
+            pes,
+            format!(
+                "{pes} PEs on {cols} columns need {} of column pointers ({pes} x ({cols} + 1) x 4 \
+                 bytes), over the {} GiB limit; use fewer --pes",
+                need.map_or("more than 16 EiB".into(), |b| format!(
+                    "{:.1} GiB",
+                    b as f64 / (1u64 << 30) as f64
+                )),
+                MAX_POINTER_BYTES >> 30
+            ),
+        )),
+    }
+}
+
 /// Rows owned by PE `k` of `pes` in a matrix of `rows` rows.
 pub fn rows_of_pe(rows: usize, pes: usize, k: usize) -> usize {
     if k < rows {
@@ -78,9 +110,15 @@ pub fn rows_of_pe(rows: usize, pes: usize, k: usize) -> usize {
 
 impl EieEncoding {
     /// Encodes `m` (all columns, the bias column included where the layer has one) for `pes` PEs.
+    ///
+    /// Memory: the entries grow with the matrix's non-zeros (and padding, at most one entry per
+    /// `2^index_bits` rows of a column, so within the dense matrix's size); the column pointers grow
+    /// with PEs x columns and are refused up front above [`MAX_POINTER_BYTES`] (`use fewer --pes`).
+    /// Nothing else grows with PEs x columns or PEs x rows.
     pub fn encode(m: &SparseCodes, pes: usize, weight_bits: u8, index_bits: u8) -> Result<Self> {
         check_pes(pes)?;
         check_index_bits(index_bits)?;
+        check_pointer_bytes(pes, m.cols())?;
         if m.codes().iter().any(|&c| (c as usize) >> weight_bits != 0) {
             return Err(CompressError::Encoding(format!(
                 "a code does not fit {weight_bits} bits"
@@ -146,6 +184,13 @@ impl EieEncoding {
         if slices.len() != pes {
             return bad(format!("{} PE slices for {pes} PEs", slices.len()));
         }
+        // Rows and columns are 32-bit indices once decoded (and in the kernels).
+        if u32::try_from(rows).is_err() || u32::try_from(cols).is_err() {
+            return bad(format!(
+                "{rows} x {cols} does not fit 32-bit row and column indices"
+            ));
+        }
+        let ptrs = cols + 1;
         let max_z = (1u32 << index_bits) - 1;
         for (k, s) in slices.iter().enumerate() {
             if s.v.len() != s.z.len() {
@@ -155,13 +200,10 @@ impl EieEncoding {
                     s.z.len()
                 ));
             }
-            if s.col_ptr.len() != cols + 1
-                || s.col_ptr[0] != 0
-                || s.col_ptr[cols] as usize != s.v.len()
+            if s.col_ptr.len() != ptrs || s.col_ptr[0] != 0 || s.col_ptr[cols] as usize != s.v.len()
             {
                 return bad(format!(
-                    "PE {k}: column pointers must be {} values from 0 to {}",
-                    cols + 1,
+                    "PE {k}: column pointers must be {ptrs} values from 0 to {}",
                     s.v.len()
                 ));
             }

@@ -4,11 +4,17 @@
 //! A tensor inside a `.safetensors` file is named as `FILE.safetensors:TENSOR`; the name may be left out
 //! when the file holds exactly one tensor. W is `(outputs, inputs)` (PyTorch's `(out_features,
 //! in_features)`), the bias `(outputs,)`, the input `(inputs,)`.
+//!
+//! Every file is read only if it is a regular file ([`open_regular`], also used for the model's TOML
+//! configuration): a FIFO, a pipe such as `/dev/stdin`, a device or a directory is refused before it is
+//! opened, with an error naming the path.
 
 use crate::dense::DenseLayer;
 use crate::error::{CompressError, Result};
 use crate::spec::{LayerSpec, check_density};
 use std::path::PathBuf;
+
+pub use crate::source::{OpenError, open_regular};
 
 /// A file, and for `.safetensors` files the tensor inside it.
 #[derive(Clone, Debug, PartialEq, Eq)]

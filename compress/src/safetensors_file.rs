@@ -5,9 +5,9 @@
 //! offsets count from the first data byte. We check what the reference implementation checks (a header
 //! of at most 100 MB, tensors that tile the data exactly, in offset order, each spanning exactly its
 //! shape's bytes) and more: a name given twice is an error instead of the last one silently winning,
-//! every size uses checked arithmetic, and a regular file's length is compared with the header's claims
-//! before any data is read. Only the requested tensor's bytes are read: a regular file is seeked, a
-//! stream is read no further than that tensor's end.
+//! every size uses checked arithmetic, and the file's length is compared with the header's claims
+//! before any data is read. Only the requested tensor's bytes are read (the rest is seeked over). Only
+//! regular files are read: a FIFO, `/dev/stdin`, a device or a directory is refused before it is opened.
 
 use crate::error::{CompressError, Result};
 use crate::source::{Source, read_f32s};
@@ -205,9 +205,8 @@ fn read_header(src: &mut Source<'_>) -> Result<Vec<TensorInfo>> {
             "the header claims {n} bytes, over the format's {MAX_HEADER_LEN}-byte limit"
         )));
     }
-    if let Some(rem) = src.remaining()
-        && n > rem
-    {
+    let rem = src.remaining();
+    if n > rem {
         return Err(bad(format!(
             "the header claims {n} bytes but only {rem} follow the length field"
         )));
@@ -222,9 +221,8 @@ fn read_header(src: &mut Source<'_>) -> Result<Vec<TensorInfo>> {
     let Entries(raw) =
         serde_json::from_slice(&header).map_err(|e| bad(format!("header JSON: {e}")))?;
     let (infos, data_len) = check_entries(raw).map_err(bad)?;
-    if let Some(rem) = src.remaining()
-        && rem != data_len
-    {
+    let rem = src.remaining();
+    if rem != data_len {
         return Err(bad(format!(
             "the header's tensors take {data_len} data bytes but the file has {rem} after its {}-byte header",
             8 + n

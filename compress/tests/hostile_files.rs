@@ -266,3 +266,97 @@ fn a_directory_is_not_reported_missing() {
         assert!(e.contains(name) && e.contains("is a directory"), "{e}");
     }
 }
+
+/// Runs `f` on a detached thread and waits at most 5 s for it: a reader that regresses into opening a
+/// FIFO blocks forever, and must fail the test rather than hang the suite.
+#[cfg(unix)]
+fn within_5s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap_or_else(|_| panic!("{what}: no answer within 5 s (blocked opening a FIFO?)"))
+}
+
+/// The FIFOs given as `--weights`, `--bias`, `--input` (`.npy` or `.safetensors`) blocked
+/// forever in `open`; every reader now refuses them by type, before opening, naming the path.
+#[cfg(unix)]
+#[test]
+fn fifos_are_refused_by_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = |name: &str| {
+        let p = dir.path().join(name);
+        let made = std::process::Command::new("mkfifo").arg(&p).status();
+        made.is_ok_and(|s| s.success()).then_some(p)
+    };
+    let (Some(npy_fifo), Some(st_fifo)) = (mk("f.npy"), mk("f.safetensors")) else {
+        eprintln!("SKIP: mkfifo is not available");
+        return;
+    };
+    let w = dir.path().join("w.npy");
+    npy::write(&w, &[2, 3], &[1.0f32, 0.0, 2.0, 0.0, 3.0, 0.0]).unwrap();
+    let fifo_words = "not a regular file (a FIFO (named pipe)); give a";
+    let (a, b) = (npy_fifo.clone(), st_fifo.clone());
+    let errors = within_5s("the readers", move || {
+        let dense = |weights: &Path, bias: Option<&Path>, input: Option<&Path>| {
+            let src = |p: &Path| TensorSource::parse(p.to_str().unwrap());
+            load_dense(&LoadRequest {
+                name: None,
+                weights: src(weights),
+                bias: bias.map(src),
+                input: input.map(src),
+                relu: true,
+                act_density: 1.0,
+            })
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+        };
+        vec![
+            npy::read_f32(&a).unwrap_err().to_string(),
+            safetensors_file::read_f32(&b, None)
+                .unwrap_err()
+                .to_string(),
+            safetensors_file::tensors(&b).unwrap_err().to_string(),
+            dense(&a, None, None),
+            dense(&b, None, None),
+            dense(&w, Some(&a), None),
+            dense(&w, None, Some(&a)),
+            dense(&w, None, Some(&b)),
+        ]
+    });
+    for e in &errors {
+        assert!(
+            (e.contains("f.npy") || e.contains("f.safetensors")) && e.contains(fifo_words),
+            "{e}"
+        );
+    }
+    assert!(errors[0].contains("give a .npy file"), "{}", errors[0]);
+    assert!(
+        errors[1].contains("give a .safetensors file"),
+        "{}",
+        errors[1]
+    );
+}
+
+/// Devices are refused too: `/dev/null` (an empty stream) and `/dev/zero` (an endless one).
+#[cfg(unix)]
+#[test]
+fn devices_are_refused() {
+    for dev in ["/dev/null", "/dev/zero"] {
+        let p = Path::new(dev);
+        if !p.exists() {
+            continue;
+        }
+        for e in [
+            npy::read_f32(p).unwrap_err().to_string(),
+            safetensors_file::read_f32(p, None).unwrap_err().to_string(),
+        ] {
+            assert!(
+                e.contains(dev) && e.contains("not a regular file (a character device)"),
+                "{e}"
+            );
+        }
+    }
+}

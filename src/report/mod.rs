@@ -198,11 +198,11 @@ pub fn render(
     inputs: &[PathBuf],
 ) -> Result<String> {
     let view = View::new(records, declared);
-    let mut dir = OutDir::create(out, inputs)?;
+    let mut dir = OutDir::create(out, "report", inputs)?;
     render::write(&view, &mut dir)?;
     // The records the report was measured into stay with it.
     if dir.path("records.jsonl").is_file() && inputs.is_empty() {
-        dir.note("records.jsonl");
+        dir.keep("records.jsonl");
     }
     dir.finish()?;
     eprintln!("wrote {}", out.display());

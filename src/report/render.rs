@@ -103,6 +103,12 @@ fn sources_line(v: &View) -> String {
     if has(TimeSource::Criterion) {
         parts.push("criterion's median estimates (imported; criterion records no power)");
     }
+    if has(TimeSource::WallClock) {
+        parts.push(
+            "wall clock around back-to-back library calls on the CPU (PyTorch, numpy, scipy: scripts/cpu-libs.py; \
+             the Python call overhead included, stated in each record)",
+        );
+    }
     if has(TimeSource::CudaEvents) {
         parts.push(
             "CUDA events around back-to-back library calls (PyTorch, scripts/gpu-libs.py; launches included)",

@@ -221,7 +221,11 @@ pub fn ratio_rows(v: &View, energy: bool) -> Vec<RatioRow> {
 
 pub fn ratio_table(v: &View, energy: bool) -> Table {
     let mut h = headers(&["Series"], v);
-    h.push("Geo. mean (Table III layers)");
+    h.push(if v.columns.iter().any(|c| c.paper.is_some()) {
+        "Geo. mean (Table III layers)"
+    } else {
+        "Geo. mean (all layers)"
+    });
     if energy {
         h.push("Power");
     }
@@ -437,12 +441,14 @@ pub fn checks_table(v: &View) -> Table {
 /// A check as table cells: the error (outputs that differ, for bit-exact checks), the bound, the verdict.
 pub fn check_cells(c: &eie_bench::record::Check) -> [String; 3] {
     [
-        if c.exact {
+        if c.unavailable.is_some() {
+            "-".into()
+        } else if c.exact {
             format!("{} differ", c.max_abs_err)
         } else {
             format!("{:.2e}", c.max_abs_err)
         },
-        if c.exact {
+        if c.exact || c.unavailable.is_some() {
             "-".into()
         } else {
             format!("{:.2e}", c.bound)

@@ -88,7 +88,7 @@ impl View {
                     label: r.layer.name.clone(),
                     name: r.layer.name.clone(),
                     hash: r.layer.hash.clone(),
-                    paper: r.layer.paper.clone(),
+                    paper: checked_paper_tag(&r.layer),
                 });
             }
         }
@@ -317,6 +317,37 @@ pub fn derive(r: &Record) -> Option<Derived> {
         bandwidth_share: share,
         entries_per_s: r.work.map(|w| w.entries as f64 / secs),
     })
+}
+
+/// Table III's layer sizes (inputs, outputs), in the paper's order.
+const PAPER_SIZES: [(usize, usize); 9] = [
+    (9216, 4096),
+    (4096, 4096),
+    (4096, 1000),
+    (25088, 4096),
+    (4096, 4096),
+    (4096, 1000),
+    (4096, 600),
+    (600, 8791),
+    (1201, 2400),
+];
+
+/// A record's claim to be one of the paper's layers, kept only when the layer has that layer's size (a
+/// records file edited by hand, or written by another tool, cannot put the paper's numbers beside another
+/// layer).
+fn checked_paper_tag(l: &eie_bench::record::LayerRef) -> Option<String> {
+    let p = l.paper.as_deref()?;
+    let i = paper::layer_index(p)?;
+    if PAPER_SIZES[i] == (l.inputs, l.outputs) {
+        Some(p.to_string())
+    } else {
+        eprintln!(
+            "warning: records of {} say it is the paper's {p}, but it is {} x {} (inputs x outputs), not {} x {}: \
+             shown without the paper's numbers",
+            l.name, l.inputs, l.outputs, PAPER_SIZES[i].0, PAPER_SIZES[i].1
+        );
+        None
+    }
 }
 
 /// The paper's value for a column from a 9-wide row.
