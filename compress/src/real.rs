@@ -163,4 +163,31 @@ mod tests {
             "{e}"
         );
     }
+
+    /// The issue's `$EIE_DATA_DIR/alexnet-fc8/weights.npy` as a FIFO blocked forever; it is found (as
+    /// present data) and then refused by type, at once.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_the_folder_is_refused_at_once() {
+        let dir = folder(&[0.0, -0.5, 0.5]);
+        let w = dir.path().join("weights.npy");
+        std::fs::remove_file(&w).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&w).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIP: mkfifo is not available");
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let d = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(err(&d));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a FIFO weights.npy must be refused at once, not block");
+        assert!(
+            e.contains("weights.npy: not a regular file (a FIFO (named pipe)); give a .npy file"),
+            "{e}"
+        );
+    }
 }

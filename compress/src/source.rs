@@ -5,7 +5,8 @@
 //! because opening a FIFO that has no writer blocks forever, and a stream (a pipe, `/dev/stdin`,
 //! `<(...)`, a device) has no length to check a header's claims against: a pipe claiming a huge shape
 //! would be read, and allocated, without limit. Pipes and devices are therefore refused with an error
-//! that names the path and what it is ("give a file"); save a stream to a file first.
+//! that names the path and what it is ("give a file"); save a stream to a file first. (`/dev/stdin`
+//! redirected from a file, `< w.npy`, is that regular file and is read.)
 //!
 //! A [`Source`] knows the real length of its file, so a reader compares the size a header claims with
 //! it *before* allocating anything, and every read is bounded by that claim as well (`take`), so a file
