@@ -241,6 +241,15 @@ fn device_configs_are_refused() {
     }
 }
 
+/// Deeply nested TOML (within the size cap) is a parse error, not a stack overflow.
+#[test]
+fn deep_nesting_is_an_error() {
+    for open in ["[", "{a="] {
+        let text = format!("pes = {}", open.repeat(100_000));
+        assert!(EieConfig::from_toml(&text, "deep.toml").is_err());
+    }
+}
+
 /// A file of exactly [`MAX_CONFIG_BYTES`] is read; one byte more is refused after reading at most
 /// the cap and one byte, whatever the file's length.
 #[test]

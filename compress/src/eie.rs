@@ -427,6 +427,28 @@ mod tests {
         assert!(EieEncoding::encode(&column(&[17]), 1, 4, 4).is_err());
     }
 
+    /// Sizes from outside use checked arithmetic: `cols + 1` pointers for `usize::MAX` columns wrapped
+    /// (and then indexed out of bounds); rows and columns past 32-bit indices are refused.
+    #[test]
+    fn from_parts_rejects_sizes_past_32_bits() {
+        let empty = || PeSlice {
+            v: vec![],
+            z: vec![],
+            col_ptr: vec![],
+        };
+        for (rows, cols) in [(1, usize::MAX), (usize::MAX, 1), (usize::MAX, 0)] {
+            let e = EieEncoding::from_parts(rows, cols, 1, 4, 4, vec![empty()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("does not fit 32-bit row and column indices"),
+                "{e}"
+            );
+        }
+        let e = check_pointer_bytes(2, usize::MAX).unwrap_err().to_string();
+        assert!(e.contains("more than 16 EiB"), "{e}");
+    }
+
     #[test]
     fn from_parts_rejects_trailing_padding() {
         let trailing_pad = PeSlice {
