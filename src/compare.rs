@@ -61,7 +61,9 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
-type Key = (String, String, String, BackendId, usize);
+/// (machine, platform, layer, backend, batch, configuration): the configuration is hot or cold data, and for
+/// the EIE model its settings (PEs, clock, FIFO, precision), which make it other hardware.
+type Key = (String, String, String, BackendId, usize, String);
 
 /// The timed records of each key: several when a file holds several rounds of the same measurement.
 fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
@@ -73,6 +75,19 @@ fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
             format!("{}#{}", r.layer.name, r.layer.hash),
             r.backend,
             r.batch,
+            format!(
+                "{}{}",
+                if r.timing.as_ref().is_some_and(|t| t.cold) {
+                    "cold"
+                } else {
+                    "hot"
+                },
+                if r.backend == BackendId::EieModel {
+                    format!(", {}", r.detail)
+                } else {
+                    String::new()
+                }
+            ),
         );
         m.entry(k).or_default().push(r);
     }

@@ -228,6 +228,13 @@ impl Inputs {
                 outcome.saturated, outcome.outputs
             ));
         }
+        if r64.iter().all(|&y| y == 0.0) && rq.iter().all(|&y| y == 0) {
+            eprintln!(
+                "warning: {} batch {batch}: every reference output is 0 (an all-zero input, or ReLU of only \
+                 negative sums): the checks compare zeros and test little",
+                layer.name()
+            );
+        }
         for w in &fixed_warnings {
             eprintln!("warning: {} batch {batch}: {w}", layer.name());
         }

@@ -30,12 +30,20 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Whether the weight or index width was set (`--set`, or a config file that names it).
     pub fn sets_widths(&self) -> bool {
-        let named = |t: &str| t.contains("weight_bits") || t.contains("index_bits");
+        // A key set on a line of its own (`weight_bits = 2`), not the word in a comment.
+        let named = |t: &str| {
+            t.lines().any(|l| {
+                let k = l.split('=').next().unwrap_or("").trim();
+                l.contains('=') && (k == "weight_bits" || k == "index_bits")
+            })
+        };
         self.set.iter().any(|s| named(s))
             || self
                 .config
                 .as_ref()
-                .and_then(|p| std::fs::read_to_string(p).ok())
+                // A regular file, read with a bound (a FIFO or an endless stream is refused when the
+                // configuration itself is read).
+                .and_then(|p| eie_accel_model::config::read_text(p).ok())
                 .is_some_and(|t| named(&t))
     }
 

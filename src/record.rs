@@ -525,12 +525,53 @@ pub fn read(path: &Path) -> Result<Vec<Record>, ReadError> {
             line: n,
             why: e.to_string(),
         })?;
+        if let Err(why) = r.check_values() {
+            return Err(ReadError::Parse { file, line: n, why });
+        }
         out.push(r);
     }
     if out.is_empty() {
         return Err(ReadError::Empty { file });
     }
     Ok(out)
+}
+
+impl Record {
+    /// The values a reader relies on are consistent: positive, finite times with the median inside the
+    /// range and the quartiles in order; positive, finite power; at least one sample and one thread.
+    pub fn check_values(&self) -> Result<(), String> {
+        if self.batch == 0 || self.threads == 0 {
+            return Err(format!(
+                "batch {} and threads {} must be at least 1",
+                self.batch, self.threads
+            ));
+        }
+        if let Some(t) = &self.timing {
+            for (what, s) in [("wall", &t.wall), ("device", &t.device)] {
+                let Some(s) = s else { continue };
+                let pos = |v: f64| v.is_finite() && v > 0.0;
+                let all = [Some(s.median_us), s.min_us, s.max_us, s.q1_us, s.q3_us];
+                if !all.iter().flatten().all(|&v| pos(v)) {
+                    return Err(format!("{what} times must be positive and finite: {s:?}"));
+                }
+                let m = s.median_us;
+                let ordered = s.min_us.is_none_or(|lo| lo <= m)
+                    && s.max_us.is_none_or(|hi| m <= hi)
+                    && s.q1_us.zip(s.q3_us).is_none_or(|(a, b)| a <= b);
+                if !ordered {
+                    return Err(format!(
+                        "{what} times out of order (min <= median <= max, q1 <= q3): {s:?}"
+                    ));
+                }
+            }
+        }
+        if let Some(p) = &self.power
+            && !(p.watts.is_finite() && p.watts > 0.0)
+        {
+            return Err(format!("power {} W must be positive and finite", p.watts));
+        }
+        Ok(())
+    }
 }
 
 /// Appends `records` to `path` (created if missing), one JSON line each, in one write.

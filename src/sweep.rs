@@ -136,7 +136,30 @@ fn metrics(kind: SweepKind) -> Vec<Metric> {
 /// Runs `eie sweep`.
 pub fn run(args: Args) -> Result<()> {
     let kind: SweepKind = args.kind.into();
-    let base = args.model.config()?;
+    // The swept parameter's own option would be overwritten at every point: refused, not ignored.
+    let own = match args.kind {
+        Kind::Fifo => args.model.fifo.is_some().then_some("--fifo"),
+        Kind::Pes => args.model.pes.is_some().then_some("--pes"),
+        Kind::SramWidth => args.model.sram_width.is_some().then_some("--sram-width"),
+        Kind::Precision => None,
+    };
+    let field = kind.field();
+    if let Some(flag) = own.or_else(|| {
+        args.model
+            .set
+            .iter()
+            .any(|s| s.split('=').next().is_some_and(|k| k.trim() == field))
+            .then_some("--set")
+    }) {
+        anyhow::bail!(
+            "{flag} sets {field}, which `eie sweep {}` varies over its own values; leave it out",
+            kind.name()
+        );
+    }
+    // The layers' codebook and index widths reach the model (as in `eie simulate`).
+    let base = args
+        .model
+        .config_for_widths(args.layers.bits, args.layers.index_bits)?;
     let layers = args.layers.build(base.pes)?;
     // Rows are told apart by layer name: two layers of one name would give rows nobody can tell apart.
     for (i, l) in layers.iter().enumerate() {

@@ -37,6 +37,11 @@ pub use error::GpuError;
 pub use knobs::{EieZeros, GpuKnobs, Reduction};
 
 /// Whether a missing adapter must fail tests (`EIE_REQUIRE_GPU=1`, as CI sets it) rather than skip them.
+/// Any value but an empty one, `0`, `false`, `no` or `off` (case and surrounding spaces ignored) requires
+/// it: a typo must not turn the requirement off silently.
 pub fn gpu_required() -> bool {
-    std::env::var("EIE_REQUIRE_GPU").is_ok_and(|v| v == "1")
+    std::env::var("EIE_REQUIRE_GPU").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !matches!(v.as_str(), "" | "0" | "false" | "no" | "off")
+    })
 }
