@@ -158,9 +158,11 @@ impl LayerArgs {
                 act_density: self.act_density,
             };
             let dense = load_dense(&req).with_context(|| format!("loading {w}"))?;
+            let bias_in = dense.bias().map(<[f32]>::to_vec);
             let layer = CompressedLayer::compress(dense, opts)
                 .with_context(|| format!("compressing {w}"))?;
             warn_fixed_choice(&layer);
+            warn_bias_coding(&layer, bias_in.as_deref());
             if out.iter().any(|t: &Tagged| t.layer.name() == layer.name()) {
                 bail!(
                     "two layers named '{}' in one run (rows that cannot be told apart); give the loaded one \
@@ -179,5 +181,36 @@ impl LayerArgs {
 fn warn_fixed_choice(layer: &CompressedLayer) {
     for w in layer.fixed_choice().warnings() {
         eprintln!("warning: {}: 16-bit fixed point, {w}", layer.name());
+    }
+}
+
+/// EIE stores the bias as one more column of W, coded with W's codebook: a bias whose values lie far from
+/// every codebook entry is changed by that, and the layer computed (by every backend and the references
+/// alike) is not the one loaded. Says so, with the largest change, when it exceeds the weights' own
+/// sharing error.
+fn warn_bias_coding(layer: &CompressedLayer, loaded: Option<&[f32]>) {
+    let (Some(b_in), Some(b_coded)) = (loaded, layer.bias()) else {
+        return;
+    };
+    let Some((row, worst)) = b_in
+        .iter()
+        .zip(&b_coded)
+        .map(|(&a, &c)| (f64::from(a) - f64::from(c)).abs())
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+    else {
+        return;
+    };
+    let weight_err = layer.sharing().max_abs_err;
+    if worst > weight_err.max(0.0) * 1.0001 {
+        eprintln!(
+            "warning: {}: the bias is coded with the weights' {}-entry codebook (EIE stores it as a column of \
+             W): bias {} at row {row} becomes {} (change {worst:.3e}, the weights' largest is {weight_err:.3e}); \
+             every result is for the coded bias",
+            layer.name(),
+            layer.codebook().values().len(),
+            b_in[row],
+            b_coded[row]
+        );
     }
 }

@@ -623,3 +623,143 @@ fn a_run_without_its_gpu_does_not_pass() {
     assert!(!o.status.success());
     assert!(err(&o).contains("EIE_REQUIRE_GPU=1"), "{}", err(&o));
 }
+
+/// The second sweep of hostile cases: one member of each class found after the first.
+#[cfg(unix)]
+#[test]
+fn second_sweep_classes_end_in_clear_errors_and_leave_files_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_string();
+    let w: Vec<f32> = (0..32 * 48).map(|i| ((i % 5) as f32 - 2.0) * 0.1).collect();
+    npy(Path::new(&p("w.npy")), &[32, 48], &w);
+    let before = std::fs::read(p("w.npy")).unwrap();
+
+    // --save onto an input (any file that is not records) is refused and the file is unchanged.
+    let o = eie(&["simulate", "--weights", &p("w.npy"), "--save", &p("w.npy")]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("not a records file"), "{}", err(&o));
+    assert_eq!(std::fs::read(p("w.npy")).unwrap(), before);
+
+    // An export refused part-way (an input among its outputs) writes nothing at all.
+    std::fs::create_dir(p("d1")).unwrap();
+    std::fs::copy(p("w.npy"), p("d1/weights.npy")).unwrap();
+    npy(Path::new(&p("d1/bias.npy")), &[32], &[0.1; 32]);
+    let o = eie(&[
+        "export",
+        "--weights",
+        &p("d1/weights.npy"),
+        "--bias",
+        &p("d1/bias.npy"),
+        "--out",
+        &p("d1"),
+    ]);
+    assert!(!o.status.success());
+    no_panic(&o);
+    let mut names: Vec<String> = std::fs::read_dir(p("d1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["bias.npy", "weights.npy"],
+        "the refused export wrote"
+    );
+
+    // A report and an export share a folder without removing each other's files.
+    let o = eie(&["export", "--weights", &p("w.npy"), "--out", &p("s")]);
+    assert!(o.status.success(), "{}", err(&o));
+    let exported = std::fs::read_dir(p("s")).unwrap().count();
+    let o = eie(&[
+        "validate",
+        "--weights",
+        &p("w.npy"),
+        "--backend",
+        "cpu-csr-f32",
+        "--batch",
+        "1",
+        "--save",
+        &p("r.jsonl"),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = eie(&["report", &p("r.jsonl"), "--out", &p("s")]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(std::fs::read_dir(p("s")).unwrap().count() > exported);
+    let o = eie(&["export", "--weights", &p("w.npy"), "--out", &p("s")]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(Path::new(&p("s/report.md")).exists() && Path::new(&p("s/meta.json")).exists());
+
+    // A FIFO is not a file: refused at once, never waited on.
+    assert!(
+        Command::new("mkfifo")
+            .arg(p("f.npy"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = eie(&["layers", "--weights", &p("f.npy")]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("not a regular file"), "{}", err(&o));
+
+    // Names: two layers of one name in a run, or an empty name, are refused.
+    let o = eie(&[
+        "simulate",
+        "--layer",
+        "NT-We",
+        "--weights",
+        &p("w.npy"),
+        "--name",
+        "NT-We",
+    ]);
+    assert!(!o.status.success() && err(&o).contains("two layers named 'NT-We'"));
+    let o = eie(&["layers", "--weights", &p("w.npy"), "--name", ""]);
+    assert!(!o.status.success() && err(&o).contains("--name"));
+
+    // A sweep refuses the option it varies.
+    let o = eie(&[
+        "sweep",
+        "fifo",
+        "--fifo",
+        "4",
+        "--weights",
+        &p("w.npy"),
+        "--out",
+        &p("sw"),
+    ]);
+    assert!(!o.status.success() && err(&o).contains("--fifo sets fifo_depth"));
+
+    // Records whose times are impossible are refused with file:line.
+    let text = std::fs::read_to_string(p("r.jsonl")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    v["timing"] =
+        serde_json::json!({"source": "harness", "wall": {"median_us": -5.0}, "samples": 3});
+    std::fs::write(p("bad.jsonl"), format!("{v}\n")).unwrap();
+    let o = eie(&["report", &p("bad.jsonl"), "--out", &p("rb")]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("bad.jsonl:1") && err(&o).contains("positive"),
+        "{}",
+        err(&o)
+    );
+
+    // A bias far from the weights' codebook is coded with it, and said.
+    npy(Path::new(&p("b5.npy")), &[32], &[5.0; 32]);
+    let o = eie(&["layers", "--weights", &p("w.npy"), "--bias", &p("b5.npy")]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("the bias is coded with the weights'"),
+        "{}",
+        err(&o)
+    );
+
+    // stderr that cannot be written: a failure exit, not a panic's 101.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    if let Ok(full) = full {
+        let o = Command::new(env!("CARGO_BIN_EXE_eie"))
+            .args(["layers", "--weights", &p("nothing.npy")])
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+    }
+}
