@@ -32,9 +32,9 @@
 //! column pointer pair per column) is the per-PE column pointers (`N` pairs per non-zero column), the
 //! 4-bit `z`'s padding entries, and at batch B the input read once per PE.
 
+use super::Prepared;
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
-use super::{Prepared, finish_f32};
 use eie_compress::eie::rows_of_pe;
 use eie_compress::{
     Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut, EieEncoding, FixedPointSpec,
@@ -196,8 +196,10 @@ struct PeWalkBatchF32<'a> {
     pe0: usize,
     cols: &'a [u32],
     codebook: &'a [f32; 256],
-    /// Feature-major input, the bias column's samples (all 1) last when the layer has a bias.
+    /// Feature-major input.
     x: &'a [f32],
+    /// The bias column's activations (1 for every sample), read for column `x.len() / batch`.
+    ones: &'a [f32],
     acc: &'a mut [f32],
     batch: usize,
 }
@@ -215,8 +217,9 @@ impl Kernel for PeWalkBatchF32<'_> {
             let k = self.pe0 + p;
             let (entries, ptr) = (&l.entries[k][..], &l.col_ptr[k][..]);
             for &j in self.cols {
-                let (st, en) = (ptr[j as usize] as usize, ptr[j as usize + 1] as usize);
-                let xr = &self.x[j as usize * b..(j as usize + 1) * b];
+                let j = j as usize;
+                let (st, en) = (ptr[j] as usize, ptr[j + 1] as usize);
+                let xr = self.x.get(j * b..(j + 1) * b).unwrap_or(self.ones);
                 let mut r = 0usize;
                 for &e in &entries[st..en] {
                     r += (e & zmask) as usize;
@@ -251,6 +254,8 @@ struct PeWalkBatchFixed<'a> {
     wq: &'a [i16; 256],
     spec: FixedPointSpec,
     x: &'a [i16],
+    /// The bias column's activations (1 in the activation format for every sample).
+    ones: &'a [i16],
     acc: &'a mut [i32],
     batch: usize,
 }
@@ -268,8 +273,9 @@ impl Kernel for PeWalkBatchFixed<'_> {
             let k = self.pe0 + p;
             let (entries, ptr) = (&l.entries[k][..], &l.col_ptr[k][..]);
             for &j in self.cols {
-                let (st, en) = (ptr[j as usize] as usize, ptr[j as usize + 1] as usize);
-                let xr = &self.x[j as usize * b..(j as usize + 1) * b];
+                let j = j as usize;
+                let (st, en) = (ptr[j] as usize, ptr[j + 1] as usize);
+                let xr = self.x.get(j * b..(j + 1) * b).unwrap_or(self.ones);
                 let mut r = 0usize;
                 for &e in &entries[st..en] {
                     r += (e & zmask) as usize;
@@ -299,9 +305,9 @@ struct PaperData {
     acc_i32: Vec<i32>,
     /// Columns (activations) of the current input the PEs walk (scratch, reused).
     nz_cols: Vec<u32>,
-    /// The input with the bias column's samples appended (batch B; scratch, reused).
-    x_aug_f32: Vec<f32>,
-    x_aug_i16: Vec<i16>,
+    /// The bias column's activations at batch B (1.0, and 1 in the activation format).
+    ones_f32: Vec<f32>,
+    ones_i16: Vec<i16>,
 }
 
 impl PaperData {
@@ -320,8 +326,8 @@ impl PaperData {
             acc_f32: Vec::with_capacity(n),
             acc_i32: Vec::with_capacity(n),
             nz_cols: Vec::with_capacity(layer.eie().cols()),
-            x_aug_f32: Vec::new(),
-            x_aug_i16: Vec::new(),
+            ones_f32: vec![1.0; batch],
+            ones_i16: vec![layer.fixed().act.quantize(1.0); batch],
             p,
         })
     }
@@ -435,7 +441,7 @@ impl Backend for EiePaperF32 {
         let per = pes_per_task(&d.layout, &self.threads);
         let cb = &self.codebook;
         let mut acc = std::mem::take(&mut d.acc_f32);
-        acc.clear();
+        // The walks zero their own accumulators; sized once.
         acc.resize(d.layout.pes * d.layout.stride * b, 0.0);
         if b == 1 {
             let nz = &mut self.nz;
@@ -468,16 +474,7 @@ impl Backend for EiePaperF32 {
             }
         } else {
             d.scan_batch(x);
-            let mut xa = std::mem::take(&mut d.x_aug_f32);
-            let xs: &[f32] = if d.has_bias() {
-                xa.clear();
-                xa.extend_from_slice(x);
-                xa.resize(x.len() + b, 1.0);
-                &xa
-            } else {
-                x
-            };
-            let (layout, cols) = (&d.layout, &d.nz_cols[..]);
+            let (layout, cols, ones) = (&d.layout, &d.nz_cols[..], &d.ones_f32[..]);
             self.threads
                 .for_rows(&mut acc, layout.stride * b, per, |t, chunk| {
                     let walk = PeWalkBatchF32 {
@@ -485,13 +482,13 @@ impl Backend for EiePaperF32 {
                         pe0: t * per,
                         cols,
                         codebook: cb,
-                        x: xs,
+                        x,
+                        ones,
                         acc: chunk,
                         batch: b,
                     };
                     dispatch(level, walk);
                 });
-            d.x_aug_f32 = xa;
             d.layout.interleave(&acc, b, y, |v| v);
             if d.p.relu {
                 y.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -581,7 +578,7 @@ impl Backend for EiePaperFixed {
         let per = pes_per_task(&d.layout, &self.threads);
         let wq = &self.wq;
         let mut acc = std::mem::take(&mut d.acc_i32);
-        acc.clear();
+        // The walks zero their own accumulators; sized once.
         acc.resize(d.layout.pes * d.layout.stride * b, 0);
         if b == 1 {
             let nz = &mut self.nz;
@@ -610,16 +607,7 @@ impl Backend for EiePaperFixed {
                 });
         } else {
             d.scan_batch(x);
-            let mut xa = std::mem::take(&mut d.x_aug_i16);
-            let xs: &[i16] = if d.has_bias() {
-                xa.clear();
-                xa.extend_from_slice(x);
-                xa.resize(x.len() + b, self.one);
-                &xa
-            } else {
-                x
-            };
-            let (layout, cols) = (&d.layout, &d.nz_cols[..]);
+            let (layout, cols, ones) = (&d.layout, &d.nz_cols[..], &d.ones_i16[..]);
             self.threads
                 .for_rows(&mut acc, layout.stride * b, per, |t, chunk| {
                     let walk = PeWalkBatchFixed {
@@ -628,13 +616,13 @@ impl Backend for EiePaperFixed {
                         cols,
                         wq,
                         spec,
-                        x: xs,
+                        x,
+                        ones,
                         acc: chunk,
                         batch: b,
                     };
                     dispatch(level, walk);
                 });
-            d.x_aug_i16 = xa;
         }
         d.layout.interleave(&acc, b, y, |a| spec.finish(a, relu));
         d.acc_i32 = acc;
@@ -671,7 +659,7 @@ mod tests {
     /// The entry bytes walked are the model's (`packed_entries`), padding included, byte for byte.
     #[test]
     fn the_layout_holds_the_encodings_own_bytes() {
-        let l = layer(300, 700, 0.02);
+        let l = layer(200, 3000, 0.02);
         let e = l.eie();
         let p = PaperLayout::new("t", e).unwrap();
         assert!(e.padding_entries() > 0, "the test layer must need padding");
