@@ -289,5 +289,23 @@ mod tests {
                 .iter()
                 .all(|b| b.in_process() && *b != BackendId::EieModel)
         );
+        // The peers and the kernel on EIE's own bytes are measured by default.
+        for b in [
+            BackendId::FaerDenseF32,
+            BackendId::FaerCsrF32,
+            BackendId::CpuEiePaperF32,
+            BackendId::CpuEiePaperFixed,
+        ] {
+            assert!(BackendId::MEASURED.contains(&b), "{b}");
+            assert!(b.follows_threads() && !b.is_gpu(), "{b}");
+        }
+        assert!(BackendId::FaerCsrF32.is_library() && !BackendId::FaerCsrF32.is_cpu_kernel());
+        assert!(!BackendId::NdarrayDenseF32.follows_threads());
+        assert_eq!(BackendId::FaerDenseF32.matrix(), Matrix::Dense);
+        assert_eq!(BackendId::CpuEiePaperF32.matrix(), Matrix::Eie);
+        assert_eq!(BackendId::CpuEiePaperFixed.arith(), Arith::Fixed16);
+        assert!(
+            BackendId::CpuEiePaperFixed.is_cpu_kernel() && !BackendId::CpuEiePaperF32.is_library()
+        );
     }
 }
