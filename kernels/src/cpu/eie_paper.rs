@@ -111,11 +111,6 @@ impl PaperLayout {
         })
     }
 
-    /// Bytes of entries this layout stores (padding included).
-    fn entry_bytes(&self) -> u64 {
-        self.entries.iter().map(|e| e.len() as u64).sum()
-    }
-
     /// Scatters PE-major accumulators (`stride * batch` per PE) into feature-major rows of `y`.
     fn interleave<A: Copy, T>(&self, acc: &[A], batch: usize, y: &mut [T], f: impl Fn(A) -> T) {
         for k in 0..self.pes {
@@ -667,7 +662,10 @@ mod tests {
             assert_eq!(p.entries[k], e.packed_entries(k).unwrap(), "PE {k}");
             assert_eq!(p.col_ptr[k], e.slice(k).col_ptr, "PE {k}");
         }
-        assert_eq!(p.entry_bytes(), e.total_entries() as u64);
+        assert_eq!(
+            p.entries.iter().map(Vec::len).sum::<usize>(),
+            e.total_entries()
+        );
         assert_eq!(
             p.col_real.iter().sum::<u64>(),
             (e.total_entries() - e.padding_entries()) as u64
