@@ -14,12 +14,21 @@ pub enum BackendId {
     CpuCsrF32,
     CpuEieF32,
     CpuEieFixed,
+    /// Our CPU EIE-format kernel on the layer's own `EieEncoding` bytes (the paper's 8-bit entries,
+    /// padding, per-PE column pointers), f32.
+    CpuEiePaperF32,
+    /// The same in EIE's 16-bit fixed point, bit-exact with the model.
+    CpuEiePaperFixed,
     GpuDenseF32,
     GpuCsrF32,
     GpuEieF32,
     GpuEieFixed,
     NdarrayDenseF32,
     SprsCsrF32,
+    /// faer's dense matrix product (`matmul`: GEMV at batch 1, GEMM at batch B), `--threads` threads.
+    FaerDenseF32,
+    /// faer's sparse CSR times dense product (`sparse_dense_matmul`; one thread whatever `Par` says).
+    FaerCsrF32,
     /// The EIE model: its functional fixed-point datapath, cycles and energy.
     EieModel,
     /// cuBLAS through PyTorch (`torch.mv` / `torch.mm` on CUDA), measured by `scripts/gpu-libs.py`.
@@ -34,7 +43,8 @@ pub enum BackendId {
 pub enum Matrix {
     Dense,
     Csr,
-    /// EIE's interleaved CSC (our 16-bit entry stream on the CPU, the paper's 8-bit entries on the GPU).
+    /// EIE's interleaved CSC (our 16-bit entry stream on the CPU, the paper's 8-bit entries on the GPU and
+    /// in `cpu-eie-paper-*`).
     Eie,
 }
 
@@ -49,25 +59,31 @@ pub enum Arith {
 
 impl BackendId {
     /// Every backend, in the order tables list them.
-    pub const ALL: [BackendId; 13] = [
+    pub const ALL: [BackendId; 17] = [
         BackendId::CpuDenseF32,
         BackendId::CpuCsrF32,
         BackendId::CpuEieF32,
         BackendId::CpuEieFixed,
+        BackendId::CpuEiePaperF32,
+        BackendId::CpuEiePaperFixed,
         BackendId::GpuDenseF32,
         BackendId::GpuCsrF32,
         BackendId::GpuEieF32,
         BackendId::GpuEieFixed,
         BackendId::NdarrayDenseF32,
         BackendId::SprsCsrF32,
+        BackendId::FaerDenseF32,
+        BackendId::FaerCsrF32,
         BackendId::EieModel,
         BackendId::TorchCudaDenseF32,
         BackendId::TorchCudaCsrF32,
     ];
 
     /// The backends `eie measure` and the report time by default (every kernel this process can run): the
-    /// first ten of [`BackendId::ALL`].
-    pub const MEASURED: &'static [BackendId] = Self::ALL.split_at(10).0;
+    /// first fourteen of [`BackendId::ALL`], or twelve in a build without the `faer` feature.
+    pub const MEASURED: &'static [BackendId] = Self::ALL
+        .split_at(if cfg!(feature = "faer") { 14 } else { 12 })
+        .0;
 
     /// The name used on the command line and in records.
     pub fn name(self) -> &'static str {
@@ -76,12 +92,16 @@ impl BackendId {
             BackendId::CpuCsrF32 => "cpu-csr-f32",
             BackendId::CpuEieF32 => "cpu-eie-f32",
             BackendId::CpuEieFixed => "cpu-eie-fixed",
+            BackendId::CpuEiePaperF32 => "cpu-eie-paper-f32",
+            BackendId::CpuEiePaperFixed => "cpu-eie-paper-fixed",
             BackendId::GpuDenseF32 => "gpu-dense-f32",
             BackendId::GpuCsrF32 => "gpu-csr-f32",
             BackendId::GpuEieF32 => "gpu-eie-f32",
             BackendId::GpuEieFixed => "gpu-eie-fixed",
             BackendId::NdarrayDenseF32 => "ndarray-dense-f32",
             BackendId::SprsCsrF32 => "sprs-csr-f32",
+            BackendId::FaerDenseF32 => "faer-dense-f32",
+            BackendId::FaerCsrF32 => "faer-csr-f32",
             BackendId::EieModel => "eie-model",
             BackendId::TorchCudaDenseF32 => "torch-cuda-dense-f32",
             BackendId::TorchCudaCsrF32 => "torch-cuda-csr-f32",
@@ -109,7 +129,15 @@ impl BackendId {
                 | BackendId::CpuCsrF32
                 | BackendId::CpuEieF32
                 | BackendId::CpuEieFixed
+                | BackendId::CpuEiePaperF32
+                | BackendId::CpuEiePaperFixed
         )
+    }
+
+    /// Whether `--threads` applies to it: our CPU kernels, and the faer peers (`Par::rayon(n)`; faer's
+    /// sparse product then still runs on one, which its record's detail says).
+    pub fn follows_threads(self) -> bool {
+        self.is_cpu_kernel() || matches!(self, BackendId::FaerDenseF32 | BackendId::FaerCsrF32)
     }
 
     /// Whether it is a library someone else wrote (a peer), not one of our kernels or the model.
@@ -118,6 +146,8 @@ impl BackendId {
             self,
             BackendId::NdarrayDenseF32
                 | BackendId::SprsCsrF32
+                | BackendId::FaerDenseF32
+                | BackendId::FaerCsrF32
                 | BackendId::TorchCudaDenseF32
                 | BackendId::TorchCudaCsrF32
         )
@@ -137,13 +167,17 @@ impl BackendId {
             BackendId::CpuDenseF32
             | BackendId::GpuDenseF32
             | BackendId::NdarrayDenseF32
+            | BackendId::FaerDenseF32
             | BackendId::TorchCudaDenseF32 => Matrix::Dense,
             BackendId::CpuCsrF32
             | BackendId::GpuCsrF32
             | BackendId::SprsCsrF32
+            | BackendId::FaerCsrF32
             | BackendId::TorchCudaCsrF32 => Matrix::Csr,
             BackendId::CpuEieF32
             | BackendId::CpuEieFixed
+            | BackendId::CpuEiePaperF32
+            | BackendId::CpuEiePaperFixed
             | BackendId::GpuEieF32
             | BackendId::GpuEieFixed
             | BackendId::EieModel => Matrix::Eie,
@@ -153,7 +187,10 @@ impl BackendId {
     /// The arithmetic it computes in.
     pub fn arith(self) -> Arith {
         match self {
-            BackendId::CpuEieFixed | BackendId::GpuEieFixed | BackendId::EieModel => Arith::Fixed16,
+            BackendId::CpuEieFixed
+            | BackendId::CpuEiePaperFixed
+            | BackendId::GpuEieFixed
+            | BackendId::EieModel => Arith::Fixed16,
             _ => Arith::F32,
         }
     }
@@ -164,6 +201,10 @@ impl BackendId {
             BackendId::TorchCudaDenseF32 => "cuBLAS (PyTorch)",
             BackendId::TorchCudaCsrF32 => "cuSPARSE (PyTorch)",
             BackendId::EieModel => "EIE model (64 PE)",
+            BackendId::CpuEiePaperF32 => "cpu-eie-paper-f32 (EIE's bytes)",
+            BackendId::CpuEiePaperFixed => "cpu-eie-paper-fixed (EIE's bytes)",
+            BackendId::FaerDenseF32 => "faer dense",
+            BackendId::FaerCsrF32 => "faer CSR",
             other => other.name(),
         }
     }
@@ -249,6 +290,25 @@ mod tests {
             BackendId::MEASURED
                 .iter()
                 .all(|b| b.in_process() && *b != BackendId::EieModel)
+        );
+        // The peers and the kernel on EIE's own bytes are measured by default.
+        for b in [
+            BackendId::FaerDenseF32,
+            BackendId::FaerCsrF32,
+            BackendId::CpuEiePaperF32,
+            BackendId::CpuEiePaperFixed,
+        ] {
+            let built = cfg!(feature = "faer") || !b.name().starts_with("faer");
+            assert_eq!(BackendId::MEASURED.contains(&b), built, "{b}");
+            assert!(b.follows_threads() && !b.is_gpu(), "{b}");
+        }
+        assert!(BackendId::FaerCsrF32.is_library() && !BackendId::FaerCsrF32.is_cpu_kernel());
+        assert!(!BackendId::NdarrayDenseF32.follows_threads());
+        assert_eq!(BackendId::FaerDenseF32.matrix(), Matrix::Dense);
+        assert_eq!(BackendId::CpuEiePaperF32.matrix(), Matrix::Eie);
+        assert_eq!(BackendId::CpuEiePaperFixed.arith(), Arith::Fixed16);
+        assert!(
+            BackendId::CpuEiePaperFixed.is_cpu_kernel() && !BackendId::CpuEiePaperF32.is_library()
         );
     }
 }

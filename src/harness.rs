@@ -348,7 +348,11 @@ impl Session {
             layer.id.clone(),
             id,
             batch,
-            if cpu_kernel { self.opts.threads } else { 1 },
+            if id.follows_threads() {
+                self.opts.threads
+            } else {
+                1
+            },
         );
         r.isa = cpu_kernel.then(|| self.opts.isa.name().to_string());
         if id.is_gpu() {

@@ -4,6 +4,8 @@
 use crate::backend_id::BackendId;
 use anyhow::{Result, bail};
 use eie_accel_model::{EieConfig, EieModelBackend};
+#[cfg(feature = "faer")]
+use eie_baselines::faer_peer::{FaerCsr, FaerDense};
 use eie_baselines::libs::{NdarrayDense, SprsCsr};
 use eie_compress::Backend;
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
@@ -14,7 +16,7 @@ use eie_kernels::gpu::{GpuBackend, GpuKernel, GpuKnobs};
 pub struct Options {
     /// ISA level of our CPU kernels.
     pub isa: IsaLevel,
-    /// Threads of our CPU kernels (the libraries run on one).
+    /// Threads of our CPU kernels and of faer (ndarray and sprs run on one).
     pub threads: usize,
     /// Tuning knobs of our GPU kernels, filled once ([`Options::with_gpu_knobs_from_env`]).
     pub gpu: GpuKnobs,
@@ -73,6 +75,19 @@ pub fn make(id: BackendId, opts: Options) -> Result<Box<dyn Backend>> {
         BackendId::EieModel => Ok(Box::new(EieModelBackend::new(EieConfig::default()))),
         BackendId::NdarrayDenseF32 => Ok(Box::new(NdarrayDense::default())),
         BackendId::SprsCsrF32 => Ok(Box::new(SprsCsr::default())),
+        #[cfg(feature = "faer")]
+        BackendId::FaerDenseF32 => Ok(Box::new(FaerDense::new(opts.threads))),
+        #[cfg(feature = "faer")]
+        BackendId::FaerCsrF32 => Ok(Box::new(FaerCsr::new(opts.threads))),
+        #[cfg(not(feature = "faer"))]
+        BackendId::FaerDenseF32 | BackendId::FaerCsrF32 => {
+            Err(eie_compress::BackendError::Unavailable {
+                backend: id.name().into(),
+                why: "this eie was built without faer (cargo build --release --features faer)"
+                    .into(),
+            }
+            .into())
+        }
         other => bail!(
             "{other} is measured outside this process (scripts/gpu-libs.py writes its records); \
              `eie report` reads them"

@@ -10,16 +10,21 @@ use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use sprs::CsMat;
 
-struct Shape {
-    inputs: usize,
-    outputs: usize,
-    batch: usize,
+/// What every library backend keeps of the prepared layer.
+pub(crate) struct Shape {
+    pub(crate) inputs: usize,
+    pub(crate) outputs: usize,
+    pub(crate) batch: usize,
     relu: bool,
     bias: Option<Vec<f32>>,
 }
 
 impl Shape {
-    fn new(name: &str, layer: &CompressedLayer, batch: usize) -> Result<Self, BackendError> {
+    pub(crate) fn new(
+        name: &str,
+        layer: &CompressedLayer,
+        batch: usize,
+    ) -> Result<Self, BackendError> {
         if batch == 0 {
             return Err(BackendError::Shape {
                 backend: name.to_string(),
@@ -35,7 +40,7 @@ impl Shape {
         })
     }
 
-    fn finish(&self, y: &mut [f32]) {
+    pub(crate) fn finish(&self, y: &mut [f32]) {
         eie_compress::backend::add_bias_relu(y, self.batch, self.bias.as_deref(), self.relu);
     }
 }

@@ -7,17 +7,21 @@
 //! | `cpu-csr-f32` | decoded CSR (f32 value + u32 column) | no | 8 |
 //! | `cpu-eie-f32` | 4-bit codebook index + 12-bit relative index | yes (batch 1) | 2 |
 //! | `cpu-eie-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1) | 2 |
+//! | `cpu-eie-paper-f32` | the layer's `EieEncoding` itself: 4-bit index + 4-bit relative row, padding, per-PE column pointers | yes (batch 1; all-zero columns at batch B) | 1 (+ padding) |
+//! | `cpu-eie-paper-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1; all-zero columns at batch B) | 1 (+ padding) |
 
 pub mod bandwidth;
 pub mod csr;
 pub mod dense;
 pub mod eie;
+pub mod eie_paper;
 pub mod isa;
 pub mod par;
 
 pub use csr::CsrF32;
 pub use dense::DenseF32;
 pub use eie::{EieF32, EieFixed};
+pub use eie_paper::{EiePaperF32, EiePaperFixed};
 pub use isa::IsaLevel;
 pub use par::Par;
 
@@ -73,15 +77,19 @@ pub enum CpuKernel {
     Csr,
     EieF32,
     EieFixed,
+    EiePaperF32,
+    EiePaperFixed,
 }
 
 impl CpuKernel {
-    /// All four.
-    pub const ALL: [CpuKernel; 4] = [
+    /// All of them.
+    pub const ALL: [CpuKernel; 6] = [
         CpuKernel::Dense,
         CpuKernel::Csr,
         CpuKernel::EieF32,
         CpuKernel::EieFixed,
+        CpuKernel::EiePaperF32,
+        CpuKernel::EiePaperFixed,
     ];
 
     /// The backend name.
@@ -91,6 +99,8 @@ impl CpuKernel {
             CpuKernel::Csr => "cpu-csr-f32",
             CpuKernel::EieF32 => "cpu-eie-f32",
             CpuKernel::EieFixed => "cpu-eie-fixed",
+            CpuKernel::EiePaperF32 => "cpu-eie-paper-f32",
+            CpuKernel::EiePaperFixed => "cpu-eie-paper-fixed",
         }
     }
 
@@ -101,6 +111,8 @@ impl CpuKernel {
             CpuKernel::Csr => Box::new(CsrF32::new(level, par)),
             CpuKernel::EieF32 => Box::new(EieF32::new(level, par)),
             CpuKernel::EieFixed => Box::new(EieFixed::new(level, par)),
+            CpuKernel::EiePaperF32 => Box::new(EiePaperF32::new(level, par)),
+            CpuKernel::EiePaperFixed => Box::new(EiePaperFixed::new(level, par)),
         }
     }
 }
