@@ -223,6 +223,32 @@ impl CompressedLayer {
         self
     }
 
+    /// The same layer with another input (a network's real activations, say): its length must be
+    /// [`CompressedLayer::inputs`] and every value finite. The fixed-point formats are kept (a network's
+    /// layers share one activation format); the content hash is recomputed.
+    pub fn with_input(&self, input: Vec<f32>) -> Result<Self> {
+        if input.len() != self.inputs() {
+            return Err(CompressError::Shape(format!(
+                "layer '{}': an input of {} values for a layer of {} inputs",
+                self.name,
+                input.len(),
+                self.inputs()
+            )));
+        }
+        if let Some(j) = input.iter().position(|v| !v.is_finite()) {
+            return Err(CompressError::Shape(format!(
+                "layer '{}': input value {j} is {}, not a finite number",
+                self.name, input[j]
+            )));
+        }
+        let mut layer = Self {
+            input,
+            ..self.clone()
+        };
+        layer.content_hash = layer.compute_hash();
+        Ok(layer)
+    }
+
     /// Name.
     pub fn name(&self) -> &str {
         &self.name
