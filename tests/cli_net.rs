@@ -121,7 +121,12 @@ fn user_net() -> UserNet {
     }
     let views: Vec<(String, TensorView)> = owned
         .iter()
-        .map(|(n, s, d)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), d).unwrap()))
+        .map(|(n, s, d)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), d).unwrap(),
+            )
+        })
         .collect();
     let model = dir.path().join("model.safetensors");
     std::fs::write(&model, safetensors::serialize(views, None).unwrap()).unwrap();
@@ -269,10 +274,7 @@ fn bad_chains_inputs_and_labels_get_clear_errors() {
         &["y_short.npy", "39 labels", "40 samples"],
     );
     // Inputs of the wrong width for the first layer: the labels file as inputs.
-    check(
-        run("fc1.weight,fc2.weight,fc3.weight", y, y),
-        &["y.npy"],
-    );
+    check(run("fc1.weight,fc2.weight,fc3.weight", y, y), &["y.npy"]);
     // A missing file.
     check(
         run("fc1.weight,fc2.weight,fc3.weight", x, "/nonexistent/y.npy"),

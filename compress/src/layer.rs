@@ -537,3 +537,35 @@ fn code_matrix<E>(
             .expect("codes built row by row are valid CSR"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_input_checks_the_input_and_keeps_the_formats() {
+        let dense = DenseLayer::new(
+            "l",
+            2,
+            3,
+            vec![0.5, 0.0, -0.25, 0.0, 1.0, 0.5],
+            Some(vec![0.5, 0.0]),
+            vec![1.0, 2.0, 3.0],
+            true,
+        )
+        .unwrap();
+        let layer = CompressedLayer::compress(dense, CompressOptions::default())
+            .unwrap()
+            .with_activation_range(8.0);
+        let other = layer.with_input(vec![0.0, 4.0, 0.5]).unwrap();
+        assert_eq!(other.input(), [0.0, 4.0, 0.5]);
+        assert_eq!(other.fixed(), layer.fixed());
+        assert_ne!(other.content_hash(), layer.content_hash());
+        assert_eq!(
+            other.with_input(vec![1.0, 2.0, 3.0]).unwrap().content_hash(),
+            layer.content_hash()
+        );
+        assert!(layer.with_input(vec![1.0; 2]).is_err());
+        assert!(layer.with_input(vec![1.0, f32::NAN, 0.0]).is_err());
+    }
+}

@@ -32,7 +32,9 @@ impl References {
             f64_pred.push(argmax(&y));
             f64_logits.push(y);
             let outs = net.fixed.forward(&net.fixed.quantize(x), &mut outcome)?;
-            fixed_pred.push(eie_net::fixed::argmax_i16(outs.last().map_or(&[][..], |v| v)));
+            fixed_pred.push(eie_net::fixed::argmax_i16(
+                outs.last().map_or(&[][..], |v| v),
+            ));
             fixed_out.push(outs);
         }
         Ok(Self {

@@ -81,9 +81,9 @@ pub fn run_model(net: &Network, refs: &References) -> Result<(Vec<ModelLayer>, M
     let mut cfg0 = None;
     let mut multi_pass_switches = 0u64;
     for (l, layer) in layers.iter().enumerate() {
-        let (cfg, note) = EieConfig::default()
-            .fitted_to(layer)
-            .with_context(|| format!("the EIE model's configuration for layer '{}'", layer.name()))?;
+        let (cfg, note) = EieConfig::default().fitted_to(layer).with_context(|| {
+            format!("the EIE model's configuration for layer '{}'", layer.name())
+        })?;
         let (mut sum_c, mut min_c, mut max_c) = (0u64, u64::MAX, 0u64);
         let (mut sum_us, mut sum_pj, mut sum_lb) = (0.0, 0.0, 0.0);
         let mut passes = 1;

@@ -145,7 +145,11 @@ fn parse_labels(bytes: &[u8]) -> std::result::Result<Vec<usize>, String> {
             .find(&format!("'{key}'"))
             .ok_or(format!("the header has no '{key}'"))?;
         let rest = &header[at + key.len() + 2..];
-        let rest = rest.trim_start().strip_prefix(':').unwrap_or(rest).trim_start();
+        let rest = rest
+            .trim_start()
+            .strip_prefix(':')
+            .unwrap_or(rest)
+            .trim_start();
         Ok(rest)
     };
     let descr = field("descr")?;
@@ -168,9 +172,7 @@ fn parse_labels(bytes: &[u8]) -> std::result::Result<Vec<usize>, String> {
     let n = match dims[..] {
         [n] | [n, 1] => n,
         _ => {
-            return Err(format!(
-                "labels of shape ({shape}); expected 1-D [samples]"
-            ));
+            return Err(format!("labels of shape ({shape}); expected 1-D [samples]"));
         }
     };
     let (big, code) = match descr.as_bytes().first() {
@@ -256,12 +258,28 @@ mod tests {
         let be: Vec<u8> = [4i32, 1].iter().flat_map(|v| v.to_be_bytes()).collect();
         assert_eq!(parse_labels(&npy(">i4", "(2,)", &be)).unwrap(), [4, 1]);
         let neg: Vec<u8> = [-1i16].iter().flat_map(|v| v.to_le_bytes()).collect();
-        assert!(parse_labels(&npy("<i2", "(1,)", &neg)).unwrap_err().contains("label 0 is -1"));
+        assert!(
+            parse_labels(&npy("<i2", "(1,)", &neg))
+                .unwrap_err()
+                .contains("label 0 is -1")
+        );
         let half: Vec<u8> = [0.5f32].iter().flat_map(|v| v.to_le_bytes()).collect();
         assert!(parse_labels(&npy("<f4", "(1,)", &half)).is_err());
-        assert!(parse_labels(&npy("<i8", "(3,)", &i64s[..8])).unwrap_err().contains("3 labels"));
-        assert!(parse_labels(&npy("<i8", "(1, 3)", &i64s)).unwrap_err().contains("1-D"));
+        assert!(
+            parse_labels(&npy("<i8", "(3,)", &i64s[..8]))
+                .unwrap_err()
+                .contains("3 labels")
+        );
+        assert!(
+            parse_labels(&npy("<i8", "(1, 3)", &i64s))
+                .unwrap_err()
+                .contains("1-D")
+        );
         assert!(parse_labels(b"garbage").is_err());
-        assert!(parse_labels(&npy("<U3", "(1,)", &[0; 12])).unwrap_err().contains("dtype"));
+        assert!(
+            parse_labels(&npy("<U3", "(1,)", &[0; 12]))
+                .unwrap_err()
+                .contains("dtype")
+        );
     }
 }

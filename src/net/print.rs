@@ -70,7 +70,7 @@ fn tables(r: &NetReport) -> Vec<(&'static str, Table)> {
         "Top-1",
         "Differ from f64",
         "Not bit-exact",
-        "Max |logit - f64|",
+        "Max logit error vs f64",
         "Result",
     ]);
     for b in &r.backends {
@@ -157,7 +157,10 @@ fn tables(r: &NetReport) -> Vec<(&'static str, Table)> {
         "-".into(),
         "-".into(),
     ]);
-    out.push(("The EIE model per inference (mean over every test sample)", t));
+    out.push((
+        "The EIE model per inference (mean over every test sample)",
+        t,
+    ));
     out
 }
 
@@ -195,11 +198,8 @@ fn markdown(r: &NetReport) -> String {
             }
             "Every backend through the whole network" => s.push_str(&backend_notes(r)),
             "Layers and their real input activation density" => {
-                let relu: Vec<&super::TableIiiRow> = r
-                    .table_iii
-                    .iter()
-                    .filter(|t| t.act_density < 1.0)
-                    .collect();
+                let relu: Vec<&super::TableIiiRow> =
+                    r.table_iii.iter().filter(|t| t.act_density < 1.0).collect();
                 let (lo, hi) = relu.iter().fold((f64::MAX, 0.0f64), |(lo, hi), t| {
                     (lo.min(t.act_density), hi.max(t.act_density))
                 });
@@ -298,7 +298,14 @@ fn backend_notes(r: &NetReport) -> String {
         .backends
         .iter()
         .filter(|b| b.unavailable.is_none() && b.arithmetic == Arith::Fixed16)
-        .filter(|b| b.differ_from_f64 != r.fixed_changed[..].iter().copied().filter(|&x| x < b.samples).collect::<Vec<_>>())
+        .filter(|b| {
+            b.differ_from_f64
+                != r.fixed_changed[..]
+                    .iter()
+                    .copied()
+                    .filter(|&x| x < b.samples)
+                    .collect::<Vec<_>>()
+        })
     {
         s.push_str(&format!(
             "  {} batch {} changes other samples: {}.\n",
