@@ -87,7 +87,10 @@ fn weights(rows: usize, cols: usize, seed: usize) -> Vec<f32> {
     (0..rows * cols).map(|k| V[(k * 5 + seed) % 7]).collect()
 }
 
-fn forward_f64(layers: &[(Vec<f32>, Option<Vec<f32>>, usize, usize)], x: &[f32]) -> Vec<f64> {
+/// A layer of the test chain: weights (row-major), bias, rows, columns.
+type TestLayer = (Vec<f32>, Option<Vec<f32>>, usize, usize);
+
+fn forward_f64(layers: &[TestLayer], x: &[f32]) -> Vec<f64> {
     let mut a: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
     for (l, (w, b, rows, cols)) in layers.iter().enumerate() {
         a = (0..*rows)

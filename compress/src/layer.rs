@@ -562,7 +562,10 @@ mod tests {
         assert_eq!(other.fixed(), layer.fixed());
         assert_ne!(other.content_hash(), layer.content_hash());
         assert_eq!(
-            other.with_input(vec![1.0, 2.0, 3.0]).unwrap().content_hash(),
+            other
+                .with_input(vec![1.0, 2.0, 3.0])
+                .unwrap()
+                .content_hash(),
             layer.content_hash()
         );
         assert!(layer.with_input(vec![1.0; 2]).is_err());
