@@ -14,6 +14,7 @@ mod layers;
 mod main_job;
 mod measure;
 mod model_args;
+mod net;
 mod output;
 mod probe;
 mod report;
@@ -56,6 +57,8 @@ enum Command {
     Validate(validate::Args),
     /// NEW's times over BASE's (records files), flagging changes beyond both runs' noise; exit 1 on a slowdown.
     Compare(compare::Args),
+    /// A whole network end to end (built-in LeNet-300-100 on optdigits, or --weights): accuracy per backend and the EIE model.
+    Net(net::Args),
     /// Sweep one model parameter over every layer (the paper's Figs. 8-13): CSV and SVG charts.
     Sweep(sweep::Args),
 }
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Validate(args)) => validate::run(args),
         Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Net(args)) => net::run(args),
         None => main_job::run(),
     };
     match result {

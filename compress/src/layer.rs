@@ -223,6 +223,32 @@ impl CompressedLayer {
         self
     }
 
+    /// The same layer with another input (a network's real activations, say): its length must be
+    /// [`CompressedLayer::inputs`] and every value finite. The fixed-point formats are kept (a network's
+    /// layers share one activation format); the content hash is recomputed.
+    pub fn with_input(&self, input: Vec<f32>) -> Result<Self> {
+        if input.len() != self.inputs() {
+            return Err(CompressError::Shape(format!(
+                "layer '{}': an input of {} values for a layer of {} inputs",
+                self.name,
+                input.len(),
+                self.inputs()
+            )));
+        }
+        if let Some(j) = input.iter().position(|v| !v.is_finite()) {
+            return Err(CompressError::Shape(format!(
+                "layer '{}': input value {j} is {}, not a finite number",
+                self.name, input[j]
+            )));
+        }
+        let mut layer = Self {
+            input,
+            ..self.clone()
+        };
+        layer.content_hash = layer.compute_hash();
+        Ok(layer)
+    }
+
     /// Name.
     pub fn name(&self) -> &str {
         &self.name
@@ -510,4 +536,39 @@ fn code_matrix<E>(
         SparseCodes::new(dense.outputs, dense.inputs, row_ptr, col_idx, codes)
             .expect("codes built row by row are valid CSR"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_input_checks_the_input_and_keeps_the_formats() {
+        let dense = DenseLayer::new(
+            "l",
+            2,
+            3,
+            vec![0.5, 0.0, -0.25, 0.0, 1.0, 0.5],
+            Some(vec![0.5, 0.0]),
+            vec![1.0, 2.0, 3.0],
+            true,
+        )
+        .unwrap();
+        let layer = CompressedLayer::compress(dense, CompressOptions::default())
+            .unwrap()
+            .with_activation_range(8.0);
+        let other = layer.with_input(vec![0.0, 4.0, 0.5]).unwrap();
+        assert_eq!(other.input(), [0.0, 4.0, 0.5]);
+        assert_eq!(other.fixed(), layer.fixed());
+        assert_ne!(other.content_hash(), layer.content_hash());
+        assert_eq!(
+            other
+                .with_input(vec![1.0, 2.0, 3.0])
+                .unwrap()
+                .content_hash(),
+            layer.content_hash()
+        );
+        assert!(layer.with_input(vec![1.0; 2]).is_err());
+        assert!(layer.with_input(vec![1.0, f32::NAN, 0.0]).is_err());
+    }
 }
