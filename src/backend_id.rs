@@ -35,6 +35,14 @@ pub enum BackendId {
     TorchCudaDenseF32,
     /// cuSPARSE through PyTorch (CSR `torch.mv` / `torch.mm` on CUDA), measured by `scripts/gpu-libs.py`.
     TorchCudaCsrF32,
+    /// PyTorch on the CPU, dense (`addmv` / `addmm`: MKL or oneDNN), measured by `scripts/cpu-libs.py`.
+    TorchCpuDenseF32,
+    /// PyTorch on the CPU, CSR (`mv` / `mm` on a CSR tensor: MKL's sparse BLAS), by `scripts/cpu-libs.py`.
+    TorchCpuCsrF32,
+    /// numpy's dense product through its BLAS (OpenBLAS in the wheels), by `scripts/cpu-libs.py`.
+    NumpyDenseF32,
+    /// scipy's CSR product (its own loops, one thread), by `scripts/cpu-libs.py`.
+    ScipyCsrF32,
 }
 
 /// The matrix layout a backend reads.
@@ -59,7 +67,7 @@ pub enum Arith {
 
 impl BackendId {
     /// Every backend, in the order tables list them.
-    pub const ALL: [BackendId; 17] = [
+    pub const ALL: [BackendId; 21] = [
         BackendId::CpuDenseF32,
         BackendId::CpuCsrF32,
         BackendId::CpuEieF32,
@@ -77,6 +85,10 @@ impl BackendId {
         BackendId::EieModel,
         BackendId::TorchCudaDenseF32,
         BackendId::TorchCudaCsrF32,
+        BackendId::TorchCpuDenseF32,
+        BackendId::TorchCpuCsrF32,
+        BackendId::NumpyDenseF32,
+        BackendId::ScipyCsrF32,
     ];
 
     /// The backends `eie measure` and the report time by default (every kernel this process can run): the
@@ -105,6 +117,10 @@ impl BackendId {
             BackendId::EieModel => "eie-model",
             BackendId::TorchCudaDenseF32 => "torch-cuda-dense-f32",
             BackendId::TorchCudaCsrF32 => "torch-cuda-csr-f32",
+            BackendId::TorchCpuDenseF32 => "torch-cpu-dense-f32",
+            BackendId::TorchCpuCsrF32 => "torch-cpu-csr-f32",
+            BackendId::NumpyDenseF32 => "numpy-dense-f32",
+            BackendId::ScipyCsrF32 => "scipy-csr-f32",
         }
     }
 
@@ -150,14 +166,24 @@ impl BackendId {
                 | BackendId::FaerCsrF32
                 | BackendId::TorchCudaDenseF32
                 | BackendId::TorchCudaCsrF32
+                | BackendId::TorchCpuDenseF32
+                | BackendId::TorchCpuCsrF32
+                | BackendId::NumpyDenseF32
+                | BackendId::ScipyCsrF32
         )
     }
 
-    /// Whether this process can build and run it (the PyTorch rows come from a Python script).
+    /// Whether this process can build and run it (the PyTorch, numpy and scipy rows come from Python
+    /// scripts).
     pub fn in_process(self) -> bool {
         !matches!(
             self,
-            BackendId::TorchCudaDenseF32 | BackendId::TorchCudaCsrF32
+            BackendId::TorchCudaDenseF32
+                | BackendId::TorchCudaCsrF32
+                | BackendId::TorchCpuDenseF32
+                | BackendId::TorchCpuCsrF32
+                | BackendId::NumpyDenseF32
+                | BackendId::ScipyCsrF32
         )
     }
 
@@ -168,12 +194,16 @@ impl BackendId {
             | BackendId::GpuDenseF32
             | BackendId::NdarrayDenseF32
             | BackendId::FaerDenseF32
-            | BackendId::TorchCudaDenseF32 => Matrix::Dense,
+            | BackendId::TorchCudaDenseF32
+            | BackendId::TorchCpuDenseF32
+            | BackendId::NumpyDenseF32 => Matrix::Dense,
             BackendId::CpuCsrF32
             | BackendId::GpuCsrF32
             | BackendId::SprsCsrF32
             | BackendId::FaerCsrF32
-            | BackendId::TorchCudaCsrF32 => Matrix::Csr,
+            | BackendId::TorchCudaCsrF32
+            | BackendId::TorchCpuCsrF32
+            | BackendId::ScipyCsrF32 => Matrix::Csr,
             BackendId::CpuEieF32
             | BackendId::CpuEieFixed
             | BackendId::CpuEiePaperF32
@@ -205,6 +235,10 @@ impl BackendId {
             BackendId::CpuEiePaperFixed => "cpu-eie-paper-fixed (EIE's bytes)",
             BackendId::FaerDenseF32 => "faer dense",
             BackendId::FaerCsrF32 => "faer CSR",
+            BackendId::TorchCpuDenseF32 => "MKL dense (PyTorch)",
+            BackendId::TorchCpuCsrF32 => "MKL CSR (PyTorch)",
+            BackendId::NumpyDenseF32 => "numpy dense (OpenBLAS)",
+            BackendId::ScipyCsrF32 => "scipy CSR",
             other => other.name(),
         }
     }
