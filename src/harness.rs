@@ -136,6 +136,18 @@ pub fn check_f32(y: &[f32], r64: &[f64], bound: &[f64]) -> Check {
     }
 }
 
+/// The most `--budget-ms` may ask for one measurement: ten minutes (a larger value is a typo, and would
+/// run for hours over a report's hundreds of measurements).
+pub const MAX_BUDGET_MS: u64 = 600_000;
+
+/// `--budget-ms` checked: 0 (the fewest runs) to [`MAX_BUDGET_MS`].
+pub fn check_budget_ms(ms: u64) -> Result<()> {
+    if ms > MAX_BUDGET_MS {
+        bail!("--budget-ms {ms}: expected 0 to {MAX_BUDGET_MS} (ten minutes per measurement)");
+    }
+    Ok(())
+}
+
 /// Refuses a batch size whose inputs, outputs and references alone would not fit: about
 /// `batch x (6 inputs + 32 outputs)` bytes per layer, against half this machine's memory (or 8 GiB where
 /// it cannot be read), with the amount it would need in the error.

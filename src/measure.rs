@@ -83,6 +83,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.batch == 0 || args.threads == 0 {
         bail!("--batch and --threads must be at least 1");
     }
+    eie_bench::harness::check_budget_ms(args.budget_ms)?;
     let explicit = !args.backends.is_empty();
     let ids = parse_backends(&args.backends, BackendId::MEASURED)?;
     let opts = Options {

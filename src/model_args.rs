@@ -72,7 +72,54 @@ impl ModelArgs {
         })
     }
 
+    /// The named flags against the model's documented ranges, before they become TOML (whose own errors
+    /// would speak of TOML, not of the option).
+    fn check_flags(&self) -> Result<()> {
+        use eie_accel_model::config::limits;
+        let range = |flag: &str, ok: bool, r: String| -> Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                anyhow::bail!("{flag}: expected {r}")
+            }
+        };
+        if let Some(v) = self.pes {
+            let r = limits::PES;
+            range(
+                &format!("--pes {v}"),
+                r.contains(&v),
+                format!("{} to {}", r.start(), r.end()),
+            )?;
+        }
+        if let Some(v) = self.fifo {
+            let r = limits::FIFO_DEPTH;
+            range(
+                &format!("--fifo {v}"),
+                r.contains(&v),
+                format!("{} to {}", r.start(), r.end()),
+            )?;
+        }
+        if let Some(v) = self.sram_width {
+            let r = limits::SRAM_WIDTH_BITS;
+            range(
+                &format!("--sram-width {v}"),
+                r.contains(&v),
+                format!("{} to {} bits", r.start(), r.end()),
+            )?;
+        }
+        if let Some(v) = self.clock_mhz {
+            let r = limits::CLOCK_MHZ;
+            range(
+                &format!("--clock-mhz {v}"),
+                r.contains(&v),
+                format!("{} to {} MHz", r.start(), r.end()),
+            )?;
+        }
+        Ok(())
+    }
+
     fn config_with(&self, extra: &[String]) -> Result<EieConfig> {
+        self.check_flags()?;
         let mut cfg = match &self.config {
             Some(path) => EieConfig::from_file(path)?,
             None => EieConfig::default(),

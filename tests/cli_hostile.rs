@@ -763,3 +763,46 @@ fn second_sweep_classes_end_in_clear_errors_and_leave_files_alone() {
         assert_eq!(o.status.code(), Some(1));
     }
 }
+
+/// Options past their documented ranges are refused up front, naming the option and the range, before any
+/// measurement starts.
+#[test]
+fn options_past_their_ranges_are_refused_up_front() {
+    let empty = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["measure", "--layer", "NT-We", "--budget-ms", "600000000"],
+            "--budget-ms 600000000",
+        ),
+        (
+            vec![
+                "simulate",
+                "--layer",
+                "NT-We",
+                "--fifo",
+                "18446744073709551615",
+            ],
+            "--fifo 18446744073709551615: expected 1 to",
+        ),
+        (
+            vec!["simulate", "--layer", "NT-We", "--clock-mhz", "nan"],
+            "--clock-mhz NaN: expected",
+        ),
+        (
+            vec![
+                "report",
+                "--layer",
+                "NT-We",
+                "--from-criterion",
+                "--criterion-dir",
+                empty.path().to_str().unwrap(),
+            ],
+            "no criterion results",
+        ),
+    ] {
+        let o = eie(&args);
+        assert!(!o.status.success(), "{args:?}");
+        no_panic(&o);
+        assert!(err(&o).contains(says), "{args:?}: {}", err(&o));
+    }
+}

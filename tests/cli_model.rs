@@ -98,7 +98,7 @@ fn bad_model_configuration_gets_clear_errors() {
     for (args, needle) in [
         (
             vec!["simulate", "--layer", "NT-We", "--fifo", "0"],
-            "fifo_depth = 0",
+            "--fifo 0: expected 1 to 1048576",
         ),
         (
             vec!["simulate", "--layer", "NT-We", "--sram-width", "60"],

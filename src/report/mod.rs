@@ -133,6 +133,7 @@ pub fn run(args: Args) -> Result<()> {
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
+    eie_bench::harness::check_budget_ms(args.budget_ms)?;
     let backends = parse_backends(&args.backends, BackendId::MEASURED)?;
     if args.from_criterion
         && (args.layers.weights.is_some() || args.layers.bits != 4 || args.layers.index_bits != 4)
@@ -142,7 +143,7 @@ pub fn run(args: Args) -> Result<()> {
              compression; leave out --weights, --bits and --index-bits, or measure without --from-criterion"
         );
     }
-    if args.from_criterion && !args.criterion_dir.is_dir() {
+    if args.from_criterion && !has_estimates(&args.criterion_dir, 5) {
         bail!(
             "{}: no criterion results (run `cargo bench --bench backends` first, or leave out --from-criterion)",
             args.criterion_dir.display()
@@ -169,12 +170,55 @@ pub fn run(args: Args) -> Result<()> {
         criterion_dir: args.from_criterion.then(|| args.criterion_dir.clone()),
     };
     let records = collect::measure_all(&layers, &session, &settings)?;
+    if args.from_criterion {
+        // Asked for criterion's times: a run that found none must not pass off our harness's as them.
+        let timed = |s: record::TimeSource| {
+            records
+                .iter()
+                .filter(|r| r.timing.as_ref().is_some_and(|t| t.source == s))
+                .count()
+        };
+        let (from_criterion, ours) = (
+            timed(record::TimeSource::Criterion),
+            timed(record::TimeSource::Harness),
+        );
+        if from_criterion == 0 {
+            bail!(
+                "--from-criterion: {} holds no criterion results for these layers and backends (run `cargo \
+                 bench --bench backends` first)",
+                args.criterion_dir.display()
+            );
+        }
+        if ours > 0 {
+            eprintln!(
+                "warning: --from-criterion: {ours} of {} timings had no criterion result and were measured by \
+                 our harness (their records say so)",
+                ours + from_criterion
+            );
+        }
+    }
     let file = save_fresh(&args.out, &records)?;
     print!(
         "{}",
         render(record::read(&file)?, declared, &args.out, &[])?
     );
     fail_on_checks(&records)
+}
+
+/// Whether `dir` holds a criterion `estimates.json` within `depth` folders (criterion's layout:
+/// LAYER/BACKEND/bBATCH/new/estimates.json).
+fn has_estimates(dir: &Path, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            depth > 0 && has_estimates(&p, depth - 1)
+        } else {
+            e.file_name() == "estimates.json"
+        }
+    })
 }
 
 /// Writes `records` as OUT/records.jsonl (replacing an earlier run's, atomically); the file's path.

@@ -127,7 +127,8 @@ fn sources_line(v: &View) -> String {
 /// The whole report as Markdown.
 pub fn markdown(v: &View) -> String {
     let mut s = String::from(
-        "# eie-bench report\n\nRendered from records alone (`eie report FILE.jsonl...`).\n\n",
+        "# eie-bench report\n\nRendered from records (`eie report FILE.jsonl...` renders any set of them again, on \
+         any machine).\n\n",
     );
     s.push_str("Machines:\n\n");
     for m in &v.machines {
