@@ -117,15 +117,9 @@ impl Backend for FaerDense {
         Ok(())
     }
     fn work(&self, _input: Data<'_>) -> Work {
-        let Some(s) = &self.s else {
-            return Work::default();
-        };
-        let elems = (s.inputs * s.outputs) as u64;
-        Work {
-            macs: elems * s.batch as u64,
-            entries: elems,
-            bytes_read: elems * 4 + (s.inputs * s.batch * 4) as u64,
-        }
+        self.s
+            .as_ref()
+            .map_or_else(Work::default, Shape::dense_work)
     }
     fn detail(&self) -> String {
         let kernel = match self.s.as_ref().map(|s| s.batch) {

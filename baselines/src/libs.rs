@@ -40,6 +40,17 @@ impl Shape {
         })
     }
 
+    /// The work of a dense product over this shape: every element of W multiplied for every sample, W read
+    /// once (f32) and the input once.
+    pub(crate) fn dense_work(&self) -> Work {
+        let elems = (self.inputs * self.outputs) as u64;
+        Work {
+            macs: elems * self.batch as u64,
+            entries: elems,
+            bytes_read: elems * 4 + (self.inputs * self.batch * 4) as u64,
+        }
+    }
+
     pub(crate) fn finish(&self, y: &mut [f32]) {
         eie_compress::backend::add_bias_relu(y, self.batch, self.bias.as_deref(), self.relu);
     }
@@ -98,15 +109,9 @@ impl Backend for NdarrayDense {
         Ok(())
     }
     fn work(&self, _input: Data<'_>) -> Work {
-        let Some(s) = &self.s else {
-            return Work::default();
-        };
-        let elems = (s.inputs * s.outputs) as u64;
-        Work {
-            macs: elems * s.batch as u64,
-            entries: elems,
-            bytes_read: elems * 4 + (s.inputs * s.batch * 4) as u64,
-        }
+        self.s
+            .as_ref()
+            .map_or_else(Work::default, Shape::dense_work)
     }
     fn detail(&self) -> String {
         if cfg!(feature = "blas") {
