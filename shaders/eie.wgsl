@@ -59,7 +59,7 @@ struct Params {
     is_f32: u32,
     chunks: u32,
     direct: u32,
-    _pad0: u32,
+    wround: u32,
 }
 
 override WG: u32 = 64u;
@@ -330,7 +330,8 @@ fn rows_f32(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_inde
 // ---- 16-bit fixed point ----
 // WGSL integer addition and multiplication wrap (two's complement): EIE's wrapping 32-bit accumulator,
 // whose sum does not depend on the order of the additions. i16 x i16 is exact in i32; `>>` on i32 is an
-// arithmetic shift (floor), as in the reference.
+// arithmetic shift (floor), as in the reference; `params.wround` (0, or half an LSB for round-to-nearest)
+// is added to each product first, as in the reference (at most 2^30 + 2^29: no overflow).
 
 @group(0) @binding(3) var<storage, read> codebook_q: array<i32>;
 @group(0) @binding(4) var<storage, read> x_q: array<i32>;
@@ -377,7 +378,7 @@ fn pe_walk_fixed(w: vec4<u32>, li: u32) -> u32 {
             r += (b & 15u) + 1u;
             let v = b >> 4u;
             if (v != 0u) {
-                atomicAdd(&acc_q[r], (cb_q[v] * a) >> params.wfrac);
+                atomicAdd(&acc_q[r], (cb_q[v] * a + i32(params.wround)) >> params.wfrac);
             }
         }
     }
@@ -441,6 +442,7 @@ fn rows_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     var acc = vec4<i32>(bias_q[r]);
     var c = 0u;
     let shift = vec4<u32>(params.wfrac);
+    let round = vec4<i32>(i32(params.wround));
     // Four entries a step (columns decoded first, then four independent gathers), then the tail; the
     // wrapping sum does not depend on the order. Padding entries (index 0, weight 0) add 0.
     var e = ptr[r];
@@ -448,16 +450,16 @@ fn rows_fixed(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
     for (; e + 4u <= end; e += 4u) {
         let f = four(e, c);
         c = f.col.w;
-        acc += (cb_q[f.k.x] * x4_q[(f.col.x - 1u) * groups + sg]) >> shift;
-        acc += (cb_q[f.k.y] * x4_q[(f.col.y - 1u) * groups + sg]) >> shift;
-        acc += (cb_q[f.k.z] * x4_q[(f.col.z - 1u) * groups + sg]) >> shift;
-        acc += (cb_q[f.k.w] * x4_q[(f.col.w - 1u) * groups + sg]) >> shift;
+        acc += (cb_q[f.k.x] * x4_q[(f.col.x - 1u) * groups + sg] + round) >> shift;
+        acc += (cb_q[f.k.y] * x4_q[(f.col.y - 1u) * groups + sg] + round) >> shift;
+        acc += (cb_q[f.k.z] * x4_q[(f.col.z - 1u) * groups + sg] + round) >> shift;
+        acc += (cb_q[f.k.w] * x4_q[(f.col.w - 1u) * groups + sg] + round) >> shift;
     }
     for (; e < end; e++) {
         let v = entry16(e);
         c += v & 0xFFFu;
         let k = v >> 12u;
-        acc += (cb_q[k] * x4_q[(c - 1u) * groups + sg]) >> shift;
+        acc += (cb_q[k] * x4_q[(c - 1u) * groups + sg] + round) >> shift;
     }
     for (var s = 0u; s < 4u; s++) {
         let b = 4u * sg + s;

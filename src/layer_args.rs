@@ -6,7 +6,8 @@ use eie_bench::harness::Tagged;
 use eie_compress::load::load_dense;
 use eie_compress::real::REAL_FC8_NAME;
 use eie_compress::{
-    CompressOptions, CompressedLayer, LoadRequest, TensorSource, build_layer, default_layer_names,
+    CompressOptions, CompressedLayer, LoadRequest, Rounding, TensorSource, build_layer,
+    default_layer_names,
 };
 use std::time::Instant;
 
@@ -47,6 +48,11 @@ pub struct LayerArgs {
     /// Relative-index (z) bits of the EIE encoding, 1..=8.
     #[arg(long, value_name = "B", default_value_t = 4)]
     pub index_bits: u8,
+    /// How 16-bit fixed-point products round when shifted into the activation format: floor (an
+    /// arithmetic shift, EIE's datapath as modelled) or nearest (half an LSB added first). Every
+    /// fixed-point backend, the EIE model and the reference follow it.
+    #[arg(long, value_name = "floor|nearest", default_value = "floor")]
+    pub rounding: Rounding,
 }
 
 impl Default for LayerArgs {
@@ -62,6 +68,7 @@ impl Default for LayerArgs {
             no_relu: false,
             bits: 4,
             index_bits: 4,
+            rounding: Rounding::Floor,
         }
     }
 }
@@ -141,7 +148,7 @@ impl LayerArgs {
                     layer.content_hash()
                 );
             }
-            out.push(Tagged::new(layer, paper));
+            out.push(Tagged::new(layer.with_rounding(self.rounding), paper));
         }
         if let Some(n) = &self.name
             && (n.trim().is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control))
@@ -170,7 +177,7 @@ impl LayerArgs {
                     layer.name()
                 );
             }
-            out.push(Tagged::new(layer, None));
+            out.push(Tagged::new(layer.with_rounding(self.rounding), None));
         }
         Ok(out)
     }

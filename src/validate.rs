@@ -11,6 +11,7 @@ use eie_bench::backend_id::BackendId;
 use eie_bench::harness::{Inputs, Session, Tagged};
 use eie_bench::record::Record;
 use eie_bench::registry::{Options, checked_threads, parse_backends};
+use eie_compress::Rounding;
 use eie_kernels::cpu::IsaLevel;
 use std::path::PathBuf;
 
@@ -68,6 +69,11 @@ pub fn run(args: Args) -> Result<()> {
              output where error / bound is largest. Fixed-point backends and the EIE model: outputs that differ from \
              the fixed-point reference (0 = bit for bit)."
         );
+        println!(
+            "\n16-bit fixed point against the f64 reference, in both roundings (output units; the mode in use is \
+             marked; --rounding chooses it):\n"
+        );
+        print!("{}", rounding_table(&layers).markdown());
     }
     crate::report::fail_on_checks(&records)
 }
@@ -103,6 +109,33 @@ pub fn check(
         }
     }
     Ok(records)
+}
+
+/// Per layer: the fixed-point reference's largest and mean error against f64, floor and nearest.
+fn rounding_table(layers: &[Tagged]) -> Table {
+    let mut t = Table::new(&[
+        "Layer",
+        "LSB",
+        "floor: max |err|",
+        "floor: mean err",
+        "nearest: max |err|",
+        "nearest: mean err",
+    ]);
+    for l in layers {
+        let used = l.layer.fixed().rounding;
+        let mut row = vec![
+            l.id.name.clone(),
+            format!("{:.3e}", l.layer.fixed().act.lsb()),
+        ];
+        for r in Rounding::ALL {
+            let e = l.layer.clone().with_rounding(r).fixed_error();
+            let mark = if r == used { " (used)" } else { "" };
+            row.push(format!("{:.3e}{mark}", e.max_abs));
+            row.push(format!("{:+.3e}", e.mean));
+        }
+        t.push(row);
+    }
+    t
 }
 
 fn table(records: &[Record]) -> Table {

@@ -136,7 +136,11 @@ impl Backend for EieModelBackend {
         Work::default()
     }
     fn detail(&self) -> String {
-        format!("functional model, {} PEs", self.config.pes)
+        format!(
+            "functional model, {} PEs{}",
+            self.config.pes,
+            self.p.as_ref().map_or("", |p| p.spec.rounding_note())
+        )
     }
 }
 

@@ -22,7 +22,11 @@
 //!
 //! For each stored weight `w` (i16, weight format) and its activation `a` (i16, activation format), the
 //! product `w * a` (exact in i32) is shifted right arithmetically by the weight format's fraction bits
-//! (floor), which puts it in the activation format, and added into a **wrapping** i32 accumulator. The
+//! `f`, which puts it in the activation format, and added into a **wrapping** i32 accumulator. How the
+//! shift rounds is the layer's [`Rounding`]: `floor` (the plain shift, round toward minus infinity,
+//! EIE's datapath as we model it and the default) or `nearest` (`(w * a + 2^(f-1)) >> f`: to the nearest,
+//! ties toward plus infinity; one more addition per product). Both are exact integer rules, so every
+//! backend agrees bit for bit in either mode; `w * a + 2^(f-1)` never leaves i32 (at most 2^30 + 2^29). The
 //! bias is the extra column, with activation `1.0` in the activation format. The output is ReLU'd (for
 //! ReLU layers) and saturated to i16. Integer addition is order-independent, so every fixed-point backend
 //! must agree with [`fixed_point_reference`] bit for bit.
@@ -163,20 +167,78 @@ impl QFormat {
     }
 }
 
-/// The fixed-point formats of one layer.
+/// How a product is brought from `weight.frac + act.frac` fraction bits down to the activation format's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rounding {
+    /// Arithmetic shift: round toward minus infinity (EIE's datapath as we model it). Each product
+    /// loses up to one LSB, always downwards, so a sum of `n` products drifts by up to `-n` LSB.
+    #[default]
+    Floor,
+    /// Add half an LSB, then shift: to the nearest, ties toward plus infinity. Errors of at most half an
+    /// LSB per product, of either sign.
+    Nearest,
+}
+
+impl Rounding {
+    /// Both modes, the default first.
+    pub const ALL: [Rounding; 2] = [Rounding::Floor, Rounding::Nearest];
+
+    /// `floor` or `nearest`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Floor => "floor",
+            Self::Nearest => "nearest",
+        }
+    }
+
+    /// What is added to `w * a` before the shift by `frac` bits: 0 (floor) or `2^(frac-1)` (nearest;
+    /// 0 when `frac` is 0, where the shift is exact).
+    #[inline]
+    pub fn bias(self, frac: u8) -> i32 {
+        match self {
+            Self::Nearest if frac > 0 => 1 << (frac - 1),
+            _ => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Rounding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Rounding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "floor" => Ok(Self::Floor),
+            "nearest" => Ok(Self::Nearest),
+            other => Err(format!(
+                "unknown rounding '{other}': expected floor or nearest"
+            )),
+        }
+    }
+}
+
+/// The fixed-point formats of one layer and how its products round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct FixedPointSpec {
     /// Format of the codebook entries.
     pub weight: QFormat,
     /// Format of input, bias activation and output.
     pub act: QFormat,
+    /// How each product's shift rounds.
+    pub rounding: Rounding,
 }
 
-/// How both formats of a layer were chosen.
+/// How both formats of a layer were chosen, and the rounding of its products.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct FixedPointChoice {
     pub weight: FormatChoice,
     pub act: FormatChoice,
+    pub rounding: Rounding,
 }
 
 impl FixedPointChoice {
@@ -185,6 +247,7 @@ impl FixedPointChoice {
         FixedPointSpec {
             weight: self.weight.format,
             act: self.act.format,
+            rounding: self.rounding,
         }
     }
 
@@ -224,13 +287,29 @@ impl FixedPointSpec {
         FixedPointChoice {
             weight: QFormat::choose(max_w),
             act: QFormat::choose(max_in.max(bias_act).max(max_abs_output)),
+            rounding: Rounding::default(),
         }
     }
 
-    /// One product in the activation format: `(w * a) >> weight.frac` (arithmetic shift).
+    /// For a backend's detail: `""` for the default rounding, `", nearest rounding"` otherwise (so that
+    /// records of the two modes are told apart).
+    pub fn rounding_note(self) -> &'static str {
+        match self.rounding {
+            Rounding::Floor => "",
+            Rounding::Nearest => ", nearest rounding",
+        }
+    }
+
+    /// What each product adds before its shift ([`Rounding::bias`] at the weight format's fraction bits).
+    #[inline]
+    pub fn round_bias(self) -> i32 {
+        self.rounding.bias(self.weight.frac)
+    }
+
+    /// One product in the activation format: `(w * a + round_bias) >> weight.frac` (arithmetic shift).
     #[inline]
     pub fn product(self, w: i16, a: i16) -> i32 {
-        (w as i32 * a as i32) >> self.weight.frac
+        (w as i32 * a as i32 + self.round_bias()) >> self.weight.frac
     }
 
     /// The output of an accumulator: ReLU (if `relu`) then saturation to i16.
@@ -349,6 +428,7 @@ mod tests {
         let spec = FixedPointSpec {
             weight: QFormat { frac: 2 },
             act: QFormat { frac: 0 },
+            rounding: Rounding::Floor,
         };
         assert_eq!(spec.product(-1, 1), -1); // -1/4 floors to -1
         assert_eq!(spec.product(5, 3), 3); // 15/4 = 3.75 floors to 3
@@ -359,6 +439,7 @@ mod tests {
         let big = FixedPointSpec {
             weight: QFormat { frac: 0 },
             act: QFormat { frac: 0 },
+            rounding: Rounding::Floor,
         };
         let m = SparseCodes::from_dense(1, 3, &[1, 1, 1]);
         let y = fixed_point_reference(
@@ -370,6 +451,52 @@ mod tests {
         );
         // 3 * 2^30 wraps to -2^30: saturates to i16::MIN.
         assert_eq!(y, vec![i16::MIN]);
+    }
+
+    #[test]
+    fn nearest_rounds_half_up_and_matches_the_real_product() {
+        let spec = FixedPointSpec {
+            weight: QFormat { frac: 2 },
+            act: QFormat { frac: 0 },
+            rounding: Rounding::Nearest,
+        };
+        assert_eq!(spec.product(-1, 1), 0); // -0.25 to 0
+        assert_eq!(spec.product(5, 3), 4); // 3.75 to 4
+        assert_eq!(spec.product(1, 2), 1); // 0.5: ties up
+        assert_eq!(spec.product(-1, 2), 0); // -0.5: ties up
+        assert_eq!(spec.product(-3, 1), -1); // -0.75 to -1
+        assert_eq!(spec.product(0, 7), 0, "padding stays exactly zero");
+        assert_eq!(Rounding::Nearest.bias(0), 0, "a shift by 0 is exact");
+        // Every product, both modes, against the real quotient; the extremes do not overflow.
+        for frac in [0u8, 1, 7, 15, 30] {
+            for w in [i16::MIN, -32767, -12345, -1, 0, 1, 999, i16::MAX] {
+                for a in [i16::MIN, -3, 0, 5, 20001, i16::MAX] {
+                    let exact = f64::from(w) * f64::from(a) / 2f64.powi(i32::from(frac));
+                    for rounding in Rounding::ALL {
+                        let s = FixedPointSpec {
+                            weight: QFormat { frac },
+                            act: QFormat { frac: 0 },
+                            rounding,
+                        };
+                        let want = match rounding {
+                            Rounding::Floor => exact.floor(),
+                            Rounding::Nearest => (exact + 0.5).floor(),
+                        };
+                        assert_eq!(
+                            f64::from(s.product(w, a)),
+                            want,
+                            "{rounding} {w}*{a}>>{frac}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!("nearest".parse::<Rounding>(), Ok(Rounding::Nearest));
+        assert!(
+            "up".parse::<Rounding>()
+                .unwrap_err()
+                .contains("floor or nearest")
+        );
     }
 
     #[test]
@@ -430,6 +557,7 @@ mod tests {
         let spec = FixedPointSpec {
             weight: QFormat { frac: 0 },
             act: QFormat { frac: 0 },
+            rounding: Rounding::Floor,
         };
         assert_eq!(spec.finish_checked(40_000, false), (i16::MAX, true));
         assert_eq!(spec.finish_checked(-40_000, true), (0, false));

@@ -55,6 +55,19 @@ impl CompressOptions {
     }
 }
 
+/// The fixed-point reference's error against the f64 reference ([`CompressedLayer::fixed_error`]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct FixedError {
+    /// The rounding of the products.
+    pub rounding: crate::fixed::Rounding,
+    /// Largest `|y_fixed - y_f64|` over the outputs.
+    pub max_abs: f64,
+    /// Mean of `y_fixed - y_f64` (signed: floor's products all round down).
+    pub mean: f64,
+    /// One LSB of the output format.
+    pub lsb: f64,
+}
+
 /// Raw CSR arrays of the decoded weights (W only, no bias).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CsrArrays {
@@ -220,6 +233,13 @@ impl CompressedLayer {
     pub fn with_activation_range(mut self, max_abs: f64) -> Self {
         let bias_act = if self.bias.is_some() { 1.0 } else { 0.0 };
         self.fixed.act = QFormat::choose(max_abs.max(bias_act));
+        self
+    }
+
+    /// The same layer with its fixed-point products rounded as `rounding` says (the formats are kept;
+    /// the content hash too, as it describes the layer, not the arithmetic).
+    pub fn with_rounding(mut self, rounding: crate::fixed::Rounding) -> Self {
+        self.fixed.rounding = rounding;
         self
     }
 
@@ -425,6 +445,25 @@ impl CompressedLayer {
             &self.fixed_input(),
             self.relu,
         )
+    }
+
+    /// How far the fixed-point reference ([`CompressedLayer::fixed_reference`], in this layer's
+    /// rounding) lies from the f64 reference, over every output.
+    pub fn fixed_error(&self) -> FixedError {
+        let (y64, _) = self.reference_f64();
+        let act = self.fixed.act.format;
+        let (mut max_abs, mut sum) = (0.0f64, 0.0f64);
+        for (&q, &r) in self.fixed_reference().iter().zip(&y64) {
+            let e = act.acc_to_f64(i32::from(q)) - r;
+            max_abs = max_abs.max(e.abs());
+            sum += e;
+        }
+        FixedError {
+            rounding: self.fixed.rounding,
+            max_abs,
+            mean: sum / y64.len().max(1) as f64,
+            lsb: act.lsb(),
+        }
     }
 
     /// Non-zero weights of W (bias excluded).

@@ -39,8 +39,8 @@ pub use backend::{Arithmetic, Backend, BackendError, Data, DataMut, Work, check_
 pub use dense::DenseLayer;
 pub use eie::{EieEncoding, PeSlice};
 pub use error::{CompressError, Result};
-pub use fixed::{FixedOutcome, FixedPointChoice, FixedPointSpec, FormatChoice, QFormat};
-pub use layer::{CompressOptions, CompressedLayer, CsrArrays};
+pub use fixed::{FixedOutcome, FixedPointChoice, FixedPointSpec, FormatChoice, QFormat, Rounding};
+pub use layer::{CompressOptions, CompressedLayer, CsrArrays, FixedError};
 pub use load::{LoadRequest, TensorSource};
 pub use real::REAL_FC8_NAME;
 pub use share::{Codebook, SharingReport};

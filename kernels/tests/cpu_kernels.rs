@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{check, dense, small_layers};
+use common::{check, dense, nearest, small_layers};
 use eie_compress::real::{load_real_fc8, real_fc8_dir};
 use eie_compress::{Arithmetic, CompressOptions, CompressedLayer, Data, DataMut, build_layer};
 use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
@@ -69,6 +69,14 @@ fn benchmark_layers_and_the_real_fc8() {
         None => eprintln!("SKIP alexnet-fc8-real: data folder not found (set EIE_DATA_DIR)"),
     }
     run_all(&layers, &[1, 64]);
+}
+
+/// Round-to-nearest fixed point: every fixed-point kernel follows the layer's rounding bit for bit.
+#[test]
+fn nearest_rounding_every_kernel_every_level() {
+    let mut layers = small_layers();
+    layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
+    run_all(&nearest(layers), &[1, 7, 64]);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check, dense, small_layers};
+use common::{check, dense, nearest, small_layers};
 use eie_compress::real::{load_real_fc8, real_fc8_dir};
 use eie_compress::{CompressOptions, CompressedLayer, build_layer};
 use eie_kernels::gpu::shaders::Shader;
@@ -82,6 +82,16 @@ fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
 fn small_layers_every_kernel() {
     if have_gpu() {
         run_all(&small_layers(), &[1, 7, 64]);
+    }
+}
+
+/// Round-to-nearest fixed point in the shaders, bit for bit with the reference.
+#[test]
+fn nearest_rounding_every_kernel() {
+    if have_gpu() {
+        let mut layers = small_layers();
+        layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
+        run_all(&nearest(layers), &[1, 7, 64]);
     }
 }
 

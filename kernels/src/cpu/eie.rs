@@ -451,6 +451,7 @@ impl Kernel for RowWalkFixed<'_> {
         let b = self.batch;
         let block = 4 * S::LANES;
         let shift = self.spec.weight.frac as u32;
+        let round = s.isplat(self.spec.round_bias());
         let x = &self.x[self.col0 * b..];
         let mut tmp = [0i32; 64];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
@@ -467,7 +468,10 @@ impl Kernel for RowWalkFixed<'_> {
                     for k in 0..4 {
                         acc[k] = s.iadd(
                             acc[k],
-                            s.isra(s.imul(w, s.load_i16(&xr[k * S::LANES..])), shift),
+                            s.isra(
+                                s.iadd(s.imul(w, s.load_i16(&xr[k * S::LANES..])), round),
+                                shift,
+                            ),
                         );
                     }
                 }
@@ -734,6 +738,11 @@ impl Backend for EieFixed {
             .map_or_else(Work::default, |d| d.work(input))
     }
     fn detail(&self) -> String {
-        format!("{}, {} thread(s)", self.level.name(), self.threads.count())
+        format!(
+            "{}, {} thread(s){}",
+            self.level.name(),
+            self.threads.count(),
+            self.spec.map_or("", |s| s.rounding_note())
+        )
     }
 }

@@ -262,7 +262,7 @@ impl Kernel for PeWalkBatchFixed<'_> {
         let l = self.layout;
         let b = self.batch;
         let (ib, zmask) = (l.index_bits, ((1u16 << l.index_bits) - 1) as u8);
-        let shift = self.spec.weight.frac as u32;
+        let (shift, round) = (self.spec.weight.frac as u32, self.spec.round_bias());
         self.acc.iter_mut().for_each(|v| *v = 0);
         for (p, acc) in self.acc.chunks_mut(l.stride * b).enumerate() {
             let k = self.pe0 + p;
@@ -279,7 +279,7 @@ impl Kernel for PeWalkBatchFixed<'_> {
                         let w = self.wq[v as usize] as i32;
                         let out = &mut acc[r * b..(r + 1) * b];
                         for (o, &xv) in out.iter_mut().zip(xr) {
-                            *o = o.wrapping_add((w * xv as i32) >> shift);
+                            *o = o.wrapping_add((w * xv as i32 + round) >> shift);
                         }
                     }
                     r += 1;
@@ -631,9 +631,10 @@ impl Backend for EiePaperFixed {
     fn detail(&self) -> String {
         let pes = self.d.as_ref().map_or(0, |d| d.layout.pes);
         format!(
-            "{}, {} thread(s), the paper's 8-bit entries on {pes} PEs",
+            "{}, {} thread(s), the paper's 8-bit entries on {pes} PEs{}",
             self.level.name(),
-            self.threads.count()
+            self.threads.count(),
+            self.spec.map_or("", |s| s.rounding_note())
         )
     }
 }

@@ -250,7 +250,11 @@ impl GpuBackend {
             passes,
             work: plan.work,
             col_work: plan.col_work,
-            detail: plan.detail,
+            detail: if self.kernel.arithmetic() == Arithmetic::Fixed16 {
+                format!("{}{}", plan.detail, frame.layer.fixed().rounding_note())
+            } else {
+                plan.detail
+            },
             timestamps: Timestamps::new(ctx),
             wide: std::sync::Mutex::new(Vec::new()),
             _keep: plan.keep,

@@ -29,6 +29,8 @@ struct Tables {
     codebook: Vec<u8>,
     bias: Vec<u8>,
     wfrac: u32,
+    /// Added to each product before the shift ([`eie_compress::FixedPointSpec::round_bias`]).
+    wround: u32,
 }
 
 impl Tables {
@@ -72,6 +74,7 @@ impl Tables {
             codebook,
             bias,
             wfrac: spec.weight.frac as u32,
+            wround: spec.round_bias() as u32,
         }
     }
 }
@@ -112,7 +115,7 @@ fn params(
         is_f32: u32::from(!t.fixed),
         chunks: chunks as u32,
         direct: u32::from(zeros == EieZeros::Walk),
-        ..Default::default()
+        wround: t.wround,
     }
 }
 

@@ -99,7 +99,9 @@ shader_params! {
         chunks,
         /// 1: the batch-1 walk skips zero activations itself, no non-zero list ([`super::EieZeros::Walk`]).
         direct,
-        _pad0,
+        /// Fixed point: added to each product before the shift by `wfrac` (0: floor; `2^(wfrac-1)`:
+        /// nearest).
+        wround,
     }
 }
 

@@ -153,3 +153,20 @@ pub fn small_layers() -> Vec<CompressedLayer> {
     ));
     v
 }
+
+/// `layers` with round-to-nearest fixed-point products, after checking that the mode changes some
+/// layer's fixed-point reference (else a kernel that ignored it would pass).
+pub fn nearest(layers: Vec<CompressedLayer>) -> Vec<CompressedLayer> {
+    let out: Vec<CompressedLayer> = layers
+        .into_iter()
+        .map(|l| l.with_rounding(eie_compress::Rounding::Nearest))
+        .collect();
+    assert!(
+        out.iter().any(|l| {
+            let floor = l.clone().with_rounding(eie_compress::Rounding::Floor);
+            l.fixed_reference() != floor.fixed_reference()
+        }),
+        "round-to-nearest changes no output of these layers: the test could not fail"
+    );
+    out
+}
