@@ -485,6 +485,48 @@ pub fn encode_trained(
     FixedNetwork::calibrated(layers, &decoded, calibration)
 }
 
+/// A pruned network weight-shared, fine-tuned and encoded ([`share_and_encode`]).
+#[derive(Clone, Debug)]
+pub struct SharedNetwork {
+    /// Accuracy on the test data right after k-means sharing.
+    pub shared_accuracy: f64,
+    /// Accuracy after centroid fine-tuning.
+    pub fine_tuned_accuracy: f64,
+    /// The fine-tuned network, EIE-encoded, its 16-bit activation format calibrated on `train`.
+    pub network: FixedNetwork,
+}
+
+/// The second half of Deep Compression on an already pruned (and retrained) network: k-means sharing to
+/// `opts.bits`, centroid fine-tuning on `train` (`opts.finetune`), the EIE encoding for `opts.pes` PEs
+/// and the activation format calibrated on `train`; accuracies measured on `test` (whose first sample is
+/// each layer's stored input). `opts.densities` and the pruning options are not used.
+pub fn share_and_encode(
+    pruned: &Mlp,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &DeepCompressionOptions,
+) -> Result<SharedNetwork> {
+    check_bits(opts.bits)?;
+    opts.finetune.validate()?;
+    if test.is_empty() {
+        return Err(NetError::Data {
+            what: "test data".into(),
+            reason: "no samples to measure accuracy on".into(),
+        });
+    }
+    let mut shared_net = pruned.clone();
+    let mut shared = share(&mut shared_net, opts.bits)?;
+    let shared_accuracy = shared_net.accuracy(test)?;
+    fine_tune(&mut shared_net, &mut shared, train, &opts.finetune)?;
+    let fine_tuned_accuracy = shared_net.accuracy(test)?;
+    let layers = encode(&shared_net, &shared, opts.bits, opts.pes, test.sample(0))?;
+    Ok(SharedNetwork {
+        shared_accuracy,
+        fine_tuned_accuracy,
+        network: FixedNetwork::calibrated(layers, &shared_net, train)?,
+    })
+}
+
 /// Deep Compression of `dense` (trained on `train`), every stage's accuracy measured on `test`.
 pub fn deep_compress(
     dense: &Mlp,
@@ -507,14 +549,12 @@ pub fn deep_compress(
     let pruned = prune_and_retrain(dense, train, opts)?;
     accuracies.push((Stage::Retrained, pruned.accuracy(test)?));
 
-    let mut shared_net = pruned.clone();
-    let mut shared = share(&mut shared_net, opts.bits)?;
-    accuracies.push((Stage::Shared, shared_net.accuracy(test)?));
-    fine_tune(&mut shared_net, &mut shared, train, &opts.finetune)?;
-    accuracies.push((Stage::FineTuned, shared_net.accuracy(test)?));
-
-    let layers = encode(&shared_net, &shared, opts.bits, opts.pes, test.sample(0))?;
-    let network = FixedNetwork::calibrated(layers, &shared_net, train)?;
+    let s = share_and_encode(&pruned, train, test, opts)?;
+    accuracies.extend([
+        (Stage::Shared, s.shared_accuracy),
+        (Stage::FineTuned, s.fine_tuned_accuracy),
+    ]);
+    let network = s.network;
     accuracies.push((Stage::Fixed16, network.accuracy(test)?));
     let summaries = network
         .layers()

@@ -84,6 +84,21 @@ impl FixedNetwork {
         Self::new(layers, max_activation(decoded, calibration)?)
     }
 
+    /// The same network with its fixed-point products rounded as `rounding` says.
+    pub fn with_rounding(mut self, rounding: eie_compress::Rounding) -> Self {
+        self.layers = self
+            .layers
+            .into_iter()
+            .map(|l| l.with_rounding(rounding))
+            .collect();
+        self
+    }
+
+    /// The rounding of its fixed-point products.
+    pub fn rounding(&self) -> eie_compress::Rounding {
+        self.layers[0].fixed().rounding
+    }
+
     /// The layers, each carrying the network's activation format.
     pub fn layers(&self) -> &[CompressedLayer] {
         &self.layers

@@ -17,16 +17,19 @@ pub mod data;
 pub mod error;
 pub mod fixed;
 pub mod mlp;
+pub mod precision;
 pub mod train;
 pub mod weights;
 
 pub use builtin::{BUILTIN_SEED, builtin_dense, builtin_pipeline};
 pub use compress::{
-    DeepCompressionOptions, Pipeline, PipelineSummary, Stage, deep_compress, encode_trained,
+    DeepCompressionOptions, Pipeline, PipelineSummary, SharedNetwork, Stage, deep_compress,
+    encode_trained, prune_and_retrain, share_and_encode,
 };
 pub use data::{Dataset, Digits};
 pub use error::{NetError, Result};
 pub use fixed::{FixedNetwork, FixedRun};
 pub use mlp::{Layer, Mlp};
+pub use precision::{Arith, PrecisionRun, run_at};
 pub use train::{TrainOptions, TrainReport, train, train_masked};
 pub use weights::{BiasSource, ChainLayer, load_chain, parse_chain};
