@@ -243,3 +243,130 @@ impl BarChart<'_> {
         crate::output::write_atomic(path, svg.as_bytes())
     }
 }
+
+/// A line chart with two y axes over categorical x positions: `left` series (solid, circles) on the left
+/// axis, `right` series (dashed, triangles) on the right one (Fig. 10: accuracy and energy).
+pub struct DualAxisChart<'a> {
+    pub title: &'a str,
+    pub x_label: &'a str,
+    /// Tick labels of the x positions 0, 1, 2, ...
+    pub x_ticks: Vec<String>,
+    pub left_label: &'a str,
+    pub left: Vec<Series>,
+    pub right_label: &'a str,
+    pub right: Vec<Series>,
+    pub legend: Legend,
+}
+
+/// A linear axis range around every y of `series` (from 0 when `from_zero`), with a little headroom.
+fn y_range(series: &[Series], from_zero: bool) -> std::ops::Range<f64> {
+    let (lo, hi) = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), y| {
+            (l.min(y), h.max(y))
+        });
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let lo = if from_zero { lo.min(0.0) } else { lo };
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.01).max(1e-9);
+    (if from_zero { lo } else { lo - pad })..(hi + pad)
+}
+
+impl DualAxisChart<'_> {
+    /// Writes the chart as SVG to `path`.
+    pub fn write_svg(&self, path: &Path) -> Result<()> {
+        let n = self.x_ticks.len().max(1);
+        let xr = -0.2f64..(n as f64 - 0.8);
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+            let err =
+                |e: &dyn std::fmt::Display| anyhow!("{}: drawing the chart: {e}", path.display());
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(self.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(44)
+                .y_label_area_size(70)
+                .right_y_label_area_size(80)
+                .build_cartesian_2d(xr.clone(), y_range(&self.left, false))
+                .map_err(|e| err(&e))?
+                .set_secondary_coord(xr, y_range(&self.right, true));
+            let ticks = self.x_ticks.clone();
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label)
+                .y_desc(self.left_label)
+                .x_labels(n)
+                .x_label_formatter(&move |x| {
+                    let i = x.round();
+                    if (x - i).abs() < 1e-6 && i >= 0.0 {
+                        ticks.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .draw()
+                .map_err(|e| err(&e))?;
+            chart
+                .configure_secondary_axes()
+                .y_desc(self.right_label)
+                .draw()
+                .map_err(|e| err(&e))?;
+            for (i, s) in self.left.iter().enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                chart
+                    .draw_series(LineSeries::new(
+                        s.points.iter().copied(),
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| err(&e))?
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| err(&e))?;
+            }
+            for (i, s) in self.right.iter().enumerate() {
+                let color = PALETTE[(self.left.len() + i) % PALETTE.len()];
+                chart
+                    .draw_secondary_series(DashedLineSeries::new(
+                        s.points.iter().copied(),
+                        6,
+                        4,
+                        color.stroke_width(2),
+                    ))
+                    .map_err(|e| err(&e))?
+                    .label(format!("{} (right axis)", s.name))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(1))
+                    });
+                chart
+                    .draw_secondary_series(
+                        s.points
+                            .iter()
+                            .map(|&p| TriangleMarker::new(p, 5, color.filled())),
+                    )
+                    .map_err(|e| err(&e))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(match self.legend {
+                    Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                    Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                    Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                })
+                .draw()
+                .map_err(|e| err(&e))?;
+            root.present().map_err(|e| err(&e))?;
+        }
+        crate::output::write_atomic(path, svg.as_bytes())
+    }
+}

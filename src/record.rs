@@ -50,6 +50,10 @@ pub struct Record {
     /// The EIE model's figures (backend `eie-model`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelFigures>,
+    /// A whole network's accuracy in one arithmetic (`eie sweep precision --net`): the report's Fig. 10.
+    /// The layer is then the network (its name, a digest of its layers' hashes, its inputs and outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<NetAccuracy>,
     pub tool: Tool,
     /// When it was measured, UTC, RFC 3339.
     pub time: String,
@@ -321,6 +325,39 @@ pub struct ModelFigures {
     pub real_work_ratio: f64,
 }
 
+/// A network's top-1 accuracy on its test samples in one arithmetic format, with how it was compressed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NetAccuracy {
+    /// The network, in words.
+    pub network: String,
+    /// What the sweep varied at this point: `format` (Fig. 10 proper), `weight-bits` or `density`.
+    pub axis: String,
+    /// `float32`, `fixed32`, `fixed16`, `fixed8`.
+    pub format: String,
+    /// `floor` or `nearest` (fixed point only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<String>,
+    /// Codebook index bits.
+    pub weight_bits: u8,
+    /// Non-zero weights over all weights of the network (biases excluded).
+    pub weight_density: f64,
+    /// Whether pruning and sharing were followed by retraining (Deep Compression) or not.
+    pub retrained: bool,
+    pub samples: usize,
+    pub correct: usize,
+    /// Outputs saturated, and accumulators wrapped, over every layer and sample (fixed point).
+    pub saturated: usize,
+    pub wrapped: usize,
+    /// The EIE model on this network in this format, per inference (mean over the samples, each layer
+    /// on its real input in this arithmetic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_cycles: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_energy_nj: Option<f64>,
+}
+
 /// The tool that wrote a record.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Tool {
@@ -383,6 +420,7 @@ impl Record {
             power: None,
             bandwidth: None,
             model: None,
+            accuracy: None,
             tool: Tool::this(),
             time: now_rfc3339(),
         }
@@ -569,6 +607,17 @@ impl Record {
             && !(p.watts.is_finite() && p.watts > 0.0)
         {
             return Err(format!("power {} W must be positive and finite", p.watts));
+        }
+        if let Some(a) = &self.accuracy
+            && (a.samples == 0
+                || a.correct > a.samples
+                || !(a.weight_density > 0.0 && a.weight_density <= 1.0))
+        {
+            return Err(format!(
+                "accuracy: {} correct of {} samples at weight density {} (need 1 sample or more, at most \
+                 all correct, density in (0, 1])",
+                a.correct, a.samples, a.weight_density
+            ));
         }
         Ok(())
     }

@@ -48,6 +48,21 @@ pub struct Args {
     /// Folder for `sweep-<kind>.csv` and the SVG charts.
     #[arg(long, value_name = "DIR", default_value = "report")]
     pub out: PathBuf,
+    /// `precision` only: a whole network instead of layers, for Fig. 10's accuracy axis: `builtin`
+    /// (LeNet-300-100 on optdigits, re-compressed with retraining per point) or FILE.safetensors:CHAIN (as
+    /// in `eie net --weights`; compressed without retraining) with --net-inputs and --net-labels.
+    #[arg(long, value_name = "builtin|FILE:CHAIN")]
+    pub net: Option<String>,
+    /// Test inputs of a --net chain: float32 .npy [samples, features].
+    #[arg(long, value_name = "X.npy", requires = "net")]
+    pub net_inputs: Option<PathBuf>,
+    /// Test labels of a --net chain: .npy [samples] of class numbers.
+    #[arg(long, value_name = "y.npy", requires = "net")]
+    pub net_labels: Option<PathBuf>,
+    /// With --net: append every point as a record to this JSON Lines file (`eie report` draws Fig. 10
+    /// from them).
+    #[arg(long, value_name = "FILE.jsonl", requires = "net")]
+    pub save: Option<PathBuf>,
 }
 
 /// A metric of a record, for tables and charts.
@@ -144,6 +159,9 @@ pub fn run(args: Args) -> Result<()> {
         Kind::Precision => None,
     };
     let field = kind.field();
+    if let Some(net) = &args.net {
+        return run_net(&args, net, own, field);
+    }
     if let Some(flag) = own.or_else(|| {
         args.model
             .set
@@ -216,6 +234,41 @@ pub fn run(args: Args) -> Result<()> {
         println!("wrote {}", w.display());
     }
     Ok(())
+}
+
+/// `eie sweep precision --net`.
+fn run_net(args: &Args, net: &str, own: Option<&str>, field: &str) -> Result<()> {
+    if !matches!(args.kind, Kind::Precision) {
+        anyhow::bail!(
+            "--net sweeps a network's accuracy against precision: use `eie sweep precision --net {net}`"
+        );
+    }
+    let l = &args.layers;
+    if !l.layers.is_empty() || l.weights.is_some() {
+        anyhow::bail!(
+            "--net runs a whole network; --layer and --weights choose single layers: give one or the other"
+        );
+    }
+    if own.is_some()
+        || args
+            .model
+            .set
+            .iter()
+            .any(|s| s.split('=').next().is_some_and(|k| k.trim() == field))
+    {
+        anyhow::bail!(
+            "--set {field}=...: `eie sweep precision` varies {field} over its own values"
+        );
+    }
+    let base = args.model.config()?;
+    crate::net::sweep::run(crate::net::sweep::NetSweep {
+        net,
+        inputs: args.net_inputs.as_deref(),
+        labels: args.net_labels.as_deref(),
+        base,
+        out: &args.out,
+        save: args.save.as_deref(),
+    })
 }
 
 fn summary(

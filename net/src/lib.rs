@@ -30,6 +30,6 @@ pub use data::{Dataset, Digits};
 pub use error::{NetError, Result};
 pub use fixed::{FixedNetwork, FixedRun};
 pub use mlp::{Layer, Mlp};
-pub use precision::{Arith, PrecisionRun, run_at};
+pub use precision::{Arith, PrecisionRun, run_at, run_keeping};
 pub use train::{TrainOptions, TrainReport, train, train_masked};
 pub use weights::{BiasSource, ChainLayer, load_chain, parse_chain};

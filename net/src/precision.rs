@@ -63,6 +63,10 @@ pub struct PrecisionRun {
     /// Fraction bits of the shared activation format and of each layer's weights (fixed point).
     pub act_frac: Option<u32>,
     pub weight_fracs: Vec<u32>,
+    /// Per sample, every layer's input in this arithmetic, as real values (kept on request only: what
+    /// the EIE model needs to see the activation sparsity this format gives).
+    #[serde(skip)]
+    pub layer_inputs: Vec<Vec<Vec<f32>>>,
 }
 
 /// Most fraction bits `f` in `0..=max_frac` with `round(max_abs * 2^f) <= limit` (`max_frac` when
@@ -107,6 +111,18 @@ pub fn run_at(
     arith: Arith,
     rounding: Rounding,
 ) -> Result<PrecisionRun> {
+    run_keeping(net, data, arith, rounding, false)
+}
+
+/// [`run_at`], keeping every layer's input of every sample when `keep` is set
+/// ([`PrecisionRun::layer_inputs`]).
+pub fn run_keeping(
+    net: &FixedNetwork,
+    data: &Dataset,
+    arith: Arith,
+    rounding: Rounding,
+    keep: bool,
+) -> Result<PrecisionRun> {
     if data.features() != net.inputs() {
         return Err(NetError::Shape(format!(
             "data of {} features for a network of {} inputs",
@@ -116,7 +132,18 @@ pub fn run_at(
     }
     let n = match arith {
         Arith::Float32 => {
-            let predictions = net.decoded()?.predict(data)?;
+            let decoded = net.decoded()?;
+            let predictions = decoded.predict(data)?;
+            let mut layer_inputs = Vec::new();
+            if keep {
+                for s in 0..data.len() {
+                    let x = data.sample(s);
+                    let acts = decoded.activations(x)?;
+                    let mut ins = vec![x.to_vec()];
+                    ins.extend(acts.into_iter().take(net.layers().len() - 1));
+                    layer_inputs.push(ins);
+                }
+            }
             return Ok(PrecisionRun {
                 arith,
                 rounding: None,
@@ -125,6 +152,7 @@ pub fn run_at(
                 outcome: FixedOutcome::default(),
                 act_frac: None,
                 weight_fracs: Vec::new(),
+                layer_inputs,
             });
         }
         Arith::Fixed(n) if (4..=32).contains(&n) => u32::from(n),
@@ -144,7 +172,9 @@ pub fn run_at(
         .iter()
         .map(|l| {
             let values = l.codebook().padded();
-            let max_w = values.iter().fold(0.0f64, |m, &w| m.max(f64::from(w).abs()));
+            let max_w = values
+                .iter()
+                .fold(0.0f64, |m, &w| m.max(f64::from(w).abs()));
             let wfrac = frac_for(max_w, hi, max_frac);
             LayerN {
                 codes: l.augmented_codes(),
@@ -159,13 +189,19 @@ pub fn run_at(
     let one = quantize(1.0, act_frac, lo, hi);
     let mut outcome = FixedOutcome::default();
     let mut predictions = Vec::with_capacity(data.len());
+    let mut layer_inputs = Vec::new();
+    let lsb = 2f64.powi(-(act_frac as i32));
     for s in 0..data.len() {
         let mut a: Vec<i64> = data
             .sample(s)
             .iter()
             .map(|&x| quantize(x, act_frac, lo, hi))
             .collect();
+        let mut ins = Vec::new();
         for layer in &layers {
+            if keep {
+                ins.push(a.iter().map(|&q| (q as f64 * lsb) as f32).collect());
+            }
             if layer.bias {
                 a.push(one);
             }
@@ -201,6 +237,9 @@ pub fn run_at(
             }
         }
         predictions.push(best);
+        if keep {
+            layer_inputs.push(ins);
+        }
     }
     Ok(PrecisionRun {
         arith,
@@ -210,6 +249,7 @@ pub fn run_at(
         outcome,
         act_frac: Some(act_frac),
         weight_fracs: layers.iter().map(|l| l.wfrac).collect(),
+        layer_inputs,
     })
 }
 
@@ -218,11 +258,21 @@ mod tests {
     use super::*;
     use eie_compress::{CompressOptions, CompressedLayer, DenseLayer};
 
-    fn layer(name: &str, outputs: usize, inputs: usize, relu: bool, seed: usize) -> CompressedLayer {
+    fn layer(
+        name: &str,
+        outputs: usize,
+        inputs: usize,
+        relu: bool,
+        seed: usize,
+    ) -> CompressedLayer {
         let w = (0..outputs * inputs)
             .map(|k| {
                 let h = (k * 7919 + seed * 104_729) % 101;
-                if h < 40 { (h as f32 - 20.0) / 17.0 } else { 0.0 }
+                if h < 40 {
+                    (h as f32 - 20.0) / 17.0
+                } else {
+                    0.0
+                }
             })
             .collect();
         let dense = DenseLayer::new(
@@ -257,13 +307,18 @@ mod tests {
                 .unwrap()
                 .with_rounding(rounding);
             let eie = net.predict(&d).unwrap();
-            let ours = run_at(&net, &d, Arith::Fixed(16), rounding).unwrap();
+            let ours = run_keeping(&net, &d, Arith::Fixed(16), rounding, true).unwrap();
+            // The kept inputs of layer 1 are layer 0's 16-bit outputs.
+            let mut o = FixedOutcome::default();
+            let f = net.act_format().format;
+            for s in [0, 17, 49] {
+                let y = net.forward(&net.quantize(d.sample(s)), &mut o).unwrap();
+                let want: Vec<f32> = y[0].iter().map(|&q| f.to_f32(q)).collect();
+                assert_eq!(ours.layer_inputs[s][1], want);
+            }
             assert_eq!(ours.predictions, eie.predictions, "{rounding}");
             assert_eq!(ours.outcome, eie.outcome, "{rounding}");
-            assert_eq!(
-                ours.act_frac,
-                Some(u32::from(net.act_format().format.frac))
-            );
+            assert_eq!(ours.act_frac, Some(u32::from(net.act_format().format.frac)));
             assert_eq!(
                 ours.weight_fracs,
                 net.layers()
@@ -274,7 +329,11 @@ mod tests {
         }
         let net = FixedNetwork::new(layers, 6.0).unwrap();
         let f4 = run_at(&net, &d, Arith::Fixed(4), Rounding::Floor).unwrap();
-        assert_eq!(f4.act_frac, Some(0), "6.0 fits 4 bits (at most 7) with no fraction bits");
+        assert_eq!(
+            f4.act_frac,
+            Some(0),
+            "6.0 fits 4 bits (at most 7) with no fraction bits"
+        );
         let f16 = run_at(&net, &d, Arith::Fixed(16), Rounding::Floor).unwrap();
         assert_ne!(f4.predictions, f16.predictions, "4 bits change predictions");
         assert!(run_at(&net, &d, Arith::Fixed(3), Rounding::Floor).is_err());

@@ -8,6 +8,7 @@ mod backends;
 mod model;
 mod network;
 mod print;
+pub mod sweep;
 
 use crate::table::Format;
 use anyhow::{Result, bail};

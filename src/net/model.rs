@@ -72,23 +72,13 @@ pub struct ModelNetwork {
 
 /// Simulates every layer on every test sample's real 16-bit input.
 pub fn run_model(net: &Network, refs: &References) -> Result<(Vec<ModelLayer>, ModelNetwork)> {
-    let layers = net.fixed.layers();
     let fmt = net.fixed.act_format().format;
-    let n = net.test.len();
-    let mut out = Vec::with_capacity(layers.len());
-    let mut per_sample_cycles = vec![0u64; n];
-    let mut per_sample_pj = vec![0.0f64; n];
-    let mut cfg0 = None;
-    let mut multi_pass_switches = 0u64;
-    for (l, layer) in layers.iter().enumerate() {
-        let (cfg, note) = EieConfig::default().fitted_to(layer).with_context(|| {
-            format!("the EIE model's configuration for layer '{}'", layer.name())
-        })?;
-        let (mut sum_c, mut min_c, mut max_c) = (0u64, u64::MAX, 0u64);
-        let (mut sum_us, mut sum_pj, mut sum_lb) = (0.0, 0.0, 0.0);
-        let mut passes = 1;
-        for s in 0..n {
-            let input: Vec<f32> = if l == 0 {
+    model_on(
+        net.fixed.layers(),
+        net.test.len(),
+        &EieConfig::default(),
+        |s, l| {
+            if l == 0 {
                 net.fixed
                     .quantize(net.test.sample(s))
                     .iter()
@@ -99,8 +89,33 @@ pub fn run_model(net: &Network, refs: &References) -> Result<(Vec<ModelLayer>, M
                     .iter()
                     .map(|&q| fmt.to_f32(q))
                     .collect()
-            };
-            let sim = simulate(&layer.with_input(input)?, &cfg)
+            }
+        },
+    )
+}
+
+/// Simulates every layer of `layers` (a chain) on `n` samples, layer `l` of sample `s` on
+/// `input(s, l)`, with `base` fitted to each layer's widths.
+pub fn model_on(
+    layers: &[eie_compress::CompressedLayer],
+    n: usize,
+    base: &EieConfig,
+    input: impl Fn(usize, usize) -> Vec<f32>,
+) -> Result<(Vec<ModelLayer>, ModelNetwork)> {
+    let mut out = Vec::with_capacity(layers.len());
+    let mut per_sample_cycles = vec![0u64; n];
+    let mut per_sample_pj = vec![0.0f64; n];
+    let mut cfg0 = None;
+    let mut multi_pass_switches = 0u64;
+    for (l, layer) in layers.iter().enumerate() {
+        let (cfg, note) = base.fitted_to(layer).with_context(|| {
+            format!("the EIE model's configuration for layer '{}'", layer.name())
+        })?;
+        let (mut sum_c, mut min_c, mut max_c) = (0u64, u64::MAX, 0u64);
+        let (mut sum_us, mut sum_pj, mut sum_lb) = (0.0, 0.0, 0.0);
+        let mut passes = 1;
+        for s in 0..n {
+            let sim = simulate(&layer.with_input(input(s, l))?, &cfg)
                 .with_context(|| format!("the EIE model on layer '{}'", layer.name()))?;
             let c = sim.cycles.0;
             sum_c += c;

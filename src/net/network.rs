@@ -40,6 +40,34 @@ impl Network {
     /// A user's chain (`FILE:CHAIN`, eie-net's chain syntax) with inputs `x` and labels `y`, compressed
     /// without retraining at `bits` (and pruned to `density` if set), calibrated on `x`.
     pub fn user(spec: &str, x: &Path, y: &Path, bits: u8, density: Option<f64>) -> Result<Self> {
+        let (file, net, test) = load_user(spec, x, y)?;
+        let opts = CompressOptions {
+            bits,
+            density,
+            ..CompressOptions::default()
+        };
+        let fixed = eie_net::encode_trained(&net, opts, &test)?;
+        let decoded = fixed.decoded()?;
+        Ok(Self {
+            name: format!(
+                "{}: {} layers ({}), {bits}-bit weights{}",
+                file.display(),
+                net.layers().len(),
+                widths(&net),
+                density.map_or(String::new(), |d| format!(", pruned to {:.1} %", d * 100.0))
+            ),
+            stages: None,
+            fixed,
+            decoded,
+            test,
+        })
+    }
+}
+
+/// A user's chain (`FILE:CHAIN`) as trained, with its test inputs `x` and labels `y`: the file, the
+/// network and the samples, every shape checked.
+pub fn load_user(spec: &str, x: &Path, y: &Path) -> Result<(std::path::PathBuf, Mlp, Dataset)> {
+    {
         let (file, chain) = spec.rsplit_once(':').ok_or_else(|| {
             anyhow!(
                 "--weights {spec}: expected FILE.safetensors:WEIGHT[+BIAS],WEIGHT[+BIAS],... \
@@ -85,30 +113,12 @@ impl Network {
         if test.is_empty() {
             bail!("{}: no samples", x.display());
         }
-        let opts = CompressOptions {
-            bits,
-            density,
-            ..CompressOptions::default()
-        };
-        let fixed = eie_net::encode_trained(&net, opts, &test)?;
-        let decoded = fixed.decoded()?;
-        Ok(Self {
-            name: format!(
-                "{}: {} layers ({}), {bits}-bit weights{}",
-                file.display(),
-                net.layers().len(),
-                widths(&net),
-                density.map_or(String::new(), |d| format!(", pruned to {:.1} %", d * 100.0))
-            ),
-            stages: None,
-            fixed,
-            decoded,
-            test,
-        })
+        Ok((file.to_path_buf(), net, test))
     }
 }
 
-fn widths(net: &Mlp) -> String {
+/// The layer widths, `64-300-100-10`.
+pub fn widths(net: &Mlp) -> String {
     std::iter::once(net.inputs())
         .chain(net.layers().iter().map(|l| l.outputs()))
         .map(|n| n.to_string())
