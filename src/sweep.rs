@@ -260,6 +260,12 @@ fn run_net(args: &Args, net: &str, own: Option<&str>, field: &str) -> Result<()>
             "--set {field}=...: `eie sweep precision` varies {field} over its own values"
         );
     }
+    if (l.bits, l.index_bits, l.rounding) != (4, 4, eie_compress::Rounding::Floor) {
+        anyhow::bail!(
+            "--net sweeps the weight bits and both roundings itself (4-bit relative indices): leave out --bits, \
+             --index-bits and --rounding"
+        );
+    }
     let base = args.model.config()?;
     crate::net::sweep::run(crate::net::sweep::NetSweep {
         net,

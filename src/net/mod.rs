@@ -5,6 +5,7 @@
 //! whole network. Exit 1 on any failed check.
 
 mod backends;
+pub mod fig10;
 mod model;
 mod network;
 mod print;
@@ -55,6 +56,10 @@ pub struct Args {
     /// Threads of our CPU kernels.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// How 16-bit fixed-point products round: floor (EIE's datapath as modelled) or nearest. Every
+    /// fixed-point backend, the EIE model and the 16-bit reference follow it.
+    #[arg(long, value_name = "floor|nearest", default_value = "floor")]
+    pub rounding: eie_compress::Rounding,
     /// Output format (json: one object with everything).
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
@@ -69,6 +74,8 @@ pub struct NetReport {
     pub stages: Option<eie_net::PipelineSummary>,
     /// The 16-bit activation format every layer shares.
     pub activation_format: eie_compress::FormatChoice,
+    /// The rounding of the 16-bit products.
+    pub rounding: eie_compress::Rounding,
     /// Accuracy of the decoded network in f64 and on eie-net's 16-bit datapath (all test samples).
     pub f64_accuracy: f64,
     pub fixed_accuracy: f64,
@@ -131,7 +138,7 @@ pub fn run(args: Args) -> Result<()> {
         ..Options::default()
     }
     .with_gpu_knobs_from_env(&ids)?;
-    let net = match (&args.weights, &args.inputs, &args.labels) {
+    let mut net = match (&args.weights, &args.inputs, &args.labels) {
         (Some(w), Some(x), Some(y)) => Network::user(w, x, y, args.bits, args.density)?,
         (None, None, None) => {
             eprintln!("training and compressing the built-in network (about 10 s in release) ...");
@@ -139,6 +146,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         _ => bail!("--weights, --inputs and --labels go together"),
     };
+    net.fixed = net.fixed.clone().with_rounding(args.rounding);
     let report = evaluate(&net, &ids, &batches, args.gpu_samples, opts)?;
     print::print(&report, args.format)?;
     if let Some(r) = report
@@ -279,6 +287,7 @@ fn evaluate(
         test_samples: n,
         stages: net.stages.clone(),
         activation_format: net.fixed.act_format(),
+        rounding: net.fixed.rounding(),
         f64_accuracy,
         fixed_accuracy,
         fixed_changed,

@@ -252,11 +252,13 @@ fn markdown(r: &NetReport) -> String {
 fn backend_notes(r: &NetReport) -> String {
     let mut s = format!(
         "References (all {} samples): the compressed network with its decoded weights in f64: top-1 {}; on eie-net's \
-         16-bit FixedNetwork ({} fraction bits, fitted to {:.2}): top-1 {}, {} of {} outputs saturated, {} wrapped.\n\n",
+         16-bit FixedNetwork ({} fraction bits, fitted to {:.2}; products rounded: {}): top-1 {}, {} of {} outputs \
+         saturated, {} wrapped.\n\n",
         r.test_samples,
         pct(r.f64_accuracy),
         r.activation_format.format.frac,
         r.activation_format.max_abs,
+        r.rounding,
         pct(r.fixed_accuracy),
         r.fixed_outcome.saturated,
         r.fixed_outcome.outputs,

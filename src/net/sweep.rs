@@ -18,8 +18,7 @@
 
 use super::model::model_on;
 use super::network::{load_user, widths};
-use crate::chart::{DualAxisChart, Legend, Series};
-use crate::table::Table;
+use super::fig10::{self, Axis};
 use anyhow::{Context, Result, bail};
 use eie_accel_model::EieConfig;
 use eie_bench::backend_id::BackendId;
@@ -30,7 +29,7 @@ use eie_net::{
     run_keeping, share_and_encode,
 };
 use rayon::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Scales of the default per-layer densities on the density axis.
 const DENSITY_SCALES: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
@@ -77,9 +76,6 @@ struct Point {
 }
 
 impl Point {
-    fn accuracy_pct(&self) -> f64 {
-        100.0 * self.correct as f64 / self.samples.max(1) as f64
-    }
     fn label(&self) -> String {
         match self.rounding {
             Some(r) => format!("{} {r}", self.arith.name()),
@@ -324,71 +320,51 @@ pub fn run(args: NetSweep<'_>) -> Result<()> {
             })
         })
         .collect::<Result<_>>()?;
+    let short = if retrained {
+        "lenet-300-100-optdigits".to_string()
+    } else {
+        let file = args.net.rsplit_once(':').map_or(args.net, |(f, _)| f);
+        Path::new(file)
+            .file_stem()
+            .map_or("network".into(), |s| s.to_string_lossy().into_owned())
+    };
+    let records: Vec<Record> = points
+        .iter()
+        .map(|p| record(p, &short, &name, &variants[0].network, retrained))
+        .collect();
+    let acc: Vec<&NetAccuracy> = records.iter().filter_map(|r| r.accuracy.as_ref()).collect();
     std::fs::create_dir_all(args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     println!("# Accuracy vs arithmetic precision (Fig. 10): {name}\n");
     println!(
-        "Top-1 accuracy on {} test samples; the EIE model per inference (64 PEs, 800 MHz unless configured), each \
-         layer on the real input this arithmetic gives it.\n",
-        test.len()
+        "Top-1 accuracy on {} test samples; the EIE model per inference ({} PEs, {} MHz), each layer on the real \
+         input this arithmetic gives it.\n",
+        test.len(),
+        args.base.pes,
+        args.base.clock_mhz
     );
-    let is_default = |p: &Point| (p.scale, p.bits) == DEFAULT;
-    let fig10: Vec<&Point> = points.iter().filter(|p| is_default(p)).collect();
     println!("## Format (Fig. 10)\n");
-    print!("{}", format_table(&fig10).markdown());
-    println!(
-        "\nThe paper (AlexNet on ImageNet, probably top-5): 32-bit float 80.3 %, 16-bit fixed 79.8 %, 8-bit fixed 53 %.\n"
-    );
-    let by_bits: Vec<&Point> = points.iter().filter(|p| p.scale == DEFAULT.0).collect();
-    println!("## Weight bits (density as by default)\n");
-    print!(
-        "{}",
-        axis_table(&by_bits, "Weight bits", |p| p.bits.to_string()).markdown()
-    );
-    let by_density: Vec<&Point> = points.iter().filter(|p| p.bits == DEFAULT.1).collect();
+    print!("{}", fig10::format_table(&acc).markdown());
+    println!("\n{PAPER_FIG10}\n");
+    println!("## Weight bits (densities as by default)\n");
+    print!("{}", fig10::axis_table(&acc, Axis::WeightBits).markdown());
     println!("\n## Weight density ({}-bit weights)\n", DEFAULT.1);
-    print!(
-        "{}",
-        axis_table(&by_density, "Weight density", |p| format!(
-            "{:.1} %",
-            p.density * 100.0
-        ))
-        .markdown()
-    );
+    print!("{}", fig10::axis_table(&acc, Axis::Density).markdown());
     println!();
-    let mut written = vec![args.out.join("sweep-precision-net.csv")];
-    crate::output::write_atomic(&written[0], to_csv(&points).as_bytes())?;
-    written.push(fig10_chart(&fig10, args.out)?);
-    written.push(axis_chart(
-        &by_bits,
-        "Accuracy vs weight bits",
-        "weight (codebook index) bits",
-        |p| p.bits.to_string(),
-        &args.out.join("sweep-precision-net-bits.svg"),
-    )?);
-    written.push(axis_chart(
-        &by_density,
-        "Accuracy vs weight density",
-        "weight density",
-        |p| format!("{:.1} %", p.density * 100.0),
-        &args.out.join("sweep-precision-net-density.svg"),
-    )?);
-    for w in &written {
-        println!("wrote {}", w.display());
+    let out = |f: &str| args.out.join(f);
+    crate::output::write_atomic(&out("sweep-precision-net.csv"), fig10::csv(&acc).as_bytes())?;
+    fig10::fig10_chart(&acc, FIG10_TITLE, &out("fig10-accuracy.svg"))?;
+    fig10::axis_chart(&acc, Axis::WeightBits, &out("sweep-precision-net-bits.svg"))?;
+    fig10::axis_chart(&acc, Axis::Density, &out("sweep-precision-net-density.svg"))?;
+    for f in [
+        "sweep-precision-net.csv",
+        "fig10-accuracy.svg",
+        "sweep-precision-net-bits.svg",
+        "sweep-precision-net-density.svg",
+    ] {
+        println!("wrote {}", out(f).display());
     }
     if let Some(path) = args.save {
-        let short = if retrained {
-            "lenet-300-100-optdigits".to_string()
-        } else {
-            let file = args.net.rsplit_once(':').map_or(args.net, |(f, _)| f);
-            Path::new(file)
-                .file_stem()
-                .map_or("network".into(), |s| s.to_string_lossy().into_owned())
-        };
-        let records: Vec<Record> = points
-            .iter()
-            .map(|p| record(p, &short, &name, &variants[0].network, retrained))
-            .collect();
         eie_bench::record::append(path, &records)
             .with_context(|| format!("appending the records to {}", path.display()))?;
         println!("appended {} records to {}", records.len(), path.display());
@@ -396,201 +372,12 @@ pub fn run(args: NetSweep<'_>) -> Result<()> {
     Ok(())
 }
 
-fn format_table(points: &[&Point]) -> Table {
-    let mut t = Table::new(&[
-        "Format",
-        "Rounding",
-        "Top-1",
-        "Saturated",
-        "Wrapped",
-        "Cycles",
-        "Time (µs)",
-        "Energy (nJ)",
-    ]);
-    for p in points {
-        t.push(vec![
-            p.arith.name(),
-            p.rounding.map_or("-".into(), |r| r.to_string()),
-            format!("{:.2} %", p.accuracy_pct()),
-            p.saturated.to_string(),
-            p.wrapped.to_string(),
-            format!("{:.1}", p.cycles),
-            format!("{:.3}", p.us),
-            format!("{:.2}", p.energy_nj),
-        ]);
-    }
-    t
-}
+/// The chart's title (the sweep's and the report's).
+pub const FIG10_TITLE: &str = "Accuracy and energy vs arithmetic precision (Fig. 10)";
 
-/// Rows: the axis' values; columns: the formats' accuracies, then the model's 16-bit (floor) energy.
-fn axis_table(points: &[&Point], what: &str, key: impl Fn(&Point) -> String) -> Table {
-    let formats = axis_formats();
-    let labels: Vec<String> = formats
-        .iter()
-        .map(|&(a, r)| match r {
-            Some(r) => format!("{} {r}", a.name()),
-            None => a.name(),
-        })
-        .collect();
-    let mut headers = vec![what.to_string()];
-    headers.extend(labels.iter().cloned());
-    headers.push("Energy, fixed16 floor (nJ)".into());
-    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut t = Table::new(&h);
-    let mut keys: Vec<(f64, u8, String)> = Vec::new();
-    for p in points {
-        if !keys.iter().any(|k| k.0 == p.scale && k.1 == p.bits) {
-            keys.push((p.scale, p.bits, key(p)));
-        }
-    }
-    keys.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    for (scale, bits, label) in keys {
-        let at = |a: Arith, r: Option<Rounding>| {
-            points
-                .iter()
-                .find(|p| p.scale == scale && p.bits == bits && p.arith == a && p.rounding == r)
-        };
-        let mut row = vec![label];
-        for &(a, r) in &formats {
-            row.push(at(a, r).map_or("-".into(), |p| format!("{:.2} %", p.accuracy_pct())));
-        }
-        row.push(
-            at(Arith::Fixed(16), Some(Rounding::Floor))
-                .map_or("-".into(), |p| format!("{:.2}", p.energy_nj)),
-        );
-        t.push(row);
-    }
-    t
-}
-
-fn fig10_chart(points: &[&Point], out: &Path) -> Result<PathBuf> {
-    let ticks: Vec<String> = Arith::FIG10.iter().map(|a| a.name()).collect();
-    let x = |a: Arith| Arith::FIG10.iter().position(|&f| f == a).unwrap_or(0) as f64;
-    let float = points.iter().find(|p| p.arith == Arith::Float32);
-    let mut left = Vec::new();
-    let mut right = Vec::new();
-    for r in Rounding::ALL {
-        // Float32 has no rounding: both lines start from it.
-        let pts: Vec<&&Point> = float
-            .into_iter()
-            .chain(points.iter().filter(|p| p.rounding == Some(r)))
-            .collect();
-        left.push(Series {
-            name: format!("accuracy, {r}"),
-            points: pts.iter().map(|p| (x(p.arith), p.accuracy_pct())).collect(),
-        });
-        right.push(Series {
-            name: format!("model energy (nJ), {r}"),
-            points: pts.iter().map(|p| (x(p.arith), p.energy_nj)).collect(),
-        });
-    }
-    let path = out.join("fig10-accuracy.svg");
-    DualAxisChart {
-        title: "Accuracy and energy vs arithmetic precision (Fig. 10)",
-        x_label: "arithmetic",
-        x_ticks: ticks,
-        left_label: "top-1 accuracy (%)",
-        left,
-        right_label: "EIE model energy per inference (nJ)",
-        right,
-        legend: Legend::LowerLeft,
-    }
-    .write_svg(&path)?;
-    Ok(path)
-}
-
-fn axis_chart(
-    points: &[&Point],
-    title: &str,
-    x_label: &str,
-    key: impl Fn(&Point) -> String,
-    path: &Path,
-) -> Result<PathBuf> {
-    let mut keys: Vec<(f64, u8, String)> = Vec::new();
-    for p in points {
-        if !keys.iter().any(|k| k.0 == p.scale && k.1 == p.bits) {
-            keys.push((p.scale, p.bits, key(p)));
-        }
-    }
-    keys.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let at = |p: &Point| {
-        keys.iter()
-            .position(|k| k.0 == p.scale && k.1 == p.bits)
-            .unwrap_or(0) as f64
-    };
-    let left = axis_formats()
-        .into_iter()
-        .map(|(a, r)| Series {
-            name: match r {
-                Some(r) => format!("{} {r}", a.name()),
-                None => a.name(),
-            },
-            points: points
-                .iter()
-                .filter(|p| p.arith == a && p.rounding == r)
-                .map(|p| (at(p), p.accuracy_pct()))
-                .collect(),
-        })
-        .collect();
-    let right = vec![Series {
-        name: "model energy, fixed16 floor (nJ)".into(),
-        points: points
-            .iter()
-            .filter(|p| p.arith == Arith::Fixed(16) && p.rounding == Some(Rounding::Floor))
-            .map(|p| (at(p), p.energy_nj))
-            .collect(),
-    }];
-    DualAxisChart {
-        title,
-        x_label,
-        x_ticks: keys.into_iter().map(|k| k.2).collect(),
-        left_label: "top-1 accuracy (%)",
-        left,
-        right_label: "EIE model energy per inference (nJ)",
-        right,
-        legend: Legend::LowerLeft,
-    }
-    .write_svg(path)?;
-    Ok(path.to_path_buf())
-}
-
-fn to_csv(points: &[Point]) -> String {
-    let mut t = Table::new(&[
-        "density_scale",
-        "weight_density",
-        "weight_bits",
-        "format",
-        "rounding",
-        "top1",
-        "correct",
-        "samples",
-        "saturated",
-        "wrapped",
-        "model_cycles",
-        "model_us",
-        "model_energy_nj",
-        "network_hash",
-    ]);
-    for p in points {
-        t.push(vec![
-            format!("{}", p.scale),
-            format!("{:.5}", p.density),
-            p.bits.to_string(),
-            p.arith.name(),
-            p.rounding.map_or(String::new(), |r| r.to_string()),
-            format!("{:.5}", p.correct as f64 / p.samples.max(1) as f64),
-            p.correct.to_string(),
-            p.samples.to_string(),
-            p.saturated.to_string(),
-            p.wrapped.to_string(),
-            format!("{:.2}", p.cycles),
-            format!("{:.4}", p.us),
-            format!("{:.3}", p.energy_nj),
-            p.hash.clone(),
-        ]);
-    }
-    t.csv()
-}
+/// What the paper's Fig. 10 says, for beside ours.
+pub const PAPER_FIG10: &str = "The paper's Fig. 10 (AlexNet on ImageNet, probably top-5): 32-bit float 80.3 %, \
+     16-bit fixed 79.8 %, 8-bit fixed 53 %; multiply energy 6.2x (float32) and 5x (fixed32) the 16-bit one.";
 
 /// A point as a record: the network is the "layer", the EIE model the backend.
 fn record(p: &Point, short: &str, name: &str, net: &FixedNetwork, retrained: bool) -> Record {

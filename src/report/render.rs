@@ -1,14 +1,16 @@
 //! The report as Markdown (stdout and report.md), CSV per table, report.json (the view's records and
-//! tables) and the SVG charts of Figs. 6 and 7, written atomically into one folder.
+//! tables) and the SVG charts of Figs. 6 and 7 (and Fig. 10 where network-accuracy records are given),
+//! written atomically into one folder.
 
 use super::tables::{
     bandwidth_table, checks_table, ratio_rows, ratio_table, table_iv, table_v, validation_summary,
 };
 use super::view::{View, geomean, in_geomean};
 use crate::chart::BarChart;
+use crate::net::fig10::{self, Axis};
 use crate::output::OutDir;
 use anyhow::Result;
-use eie_bench::record::{Machine, Record, TimeSource};
+use eie_bench::record::{Machine, NetAccuracy, Record, TimeSource};
 
 /// What was measured on one machine: its CPU, adapters, bandwidth, power sources, dates, tool commits.
 fn machine_line(v: &View, m: &Machine) -> String {
@@ -176,6 +178,29 @@ pub fn markdown(v: &View) -> String {
         s.push_str("\n## Table V: Alex-7 (AlexNet FC7) frames/s and frames/J\n\n");
         s.push_str(&t.markdown());
     }
+    for (i, (name, points)) in networks(v).iter().enumerate() {
+        let f = fig10_files(i);
+        s.push_str(&format!(
+            "\n## Fig. 10: accuracy vs arithmetic precision, {name}\n\nTop-1 accuracy of a whole network on its \
+             test samples in each arithmetic (`eie sweep precision --net`), beside the EIE model's cycles and energy \
+             per inference with every layer on the activations that arithmetic gives it. Fixed point in both \
+             roundings of the products: `floor` (EIE's datapath as modelled) and `nearest`. Chart: {}; every \
+             point: {}.\n\n",
+            f[0], f[1]
+        ));
+        s.push_str(&fig10::format_table(points).markdown());
+        s.push_str(&format!("\n{}\n", crate::net::sweep::PAPER_FIG10));
+        for (axis, what) in [
+            (Axis::WeightBits, "weight bits (densities as by default)"),
+            (Axis::Density, "weight density (4-bit weights)"),
+        ] {
+            let t = fig10::axis_table(points, axis);
+            if t.rows.len() > 1 {
+                s.push_str(&format!("\nTop-1 against {what}:\n\n"));
+                s.push_str(&t.markdown());
+            }
+        }
+    }
     s.push_str("\n## Validation\n\n");
     s.push_str(&validation_summary(v));
     s.push_str("\nEvery check: validation.csv.\n");
@@ -205,11 +230,19 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
             "table_v": table_v(v).map(|t| table_json(&t)),
         },
         "records": v.records,
+        "network_accuracy": v.accuracy,
     });
     out.put(
         "report.json",
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
+    for (i, (_, points)) in networks(v).iter().enumerate() {
+        let f = fig10_files(i);
+        out.put(&f[1], fig10::csv(points).as_bytes())?;
+        fig10::fig10_chart(points, crate::net::sweep::FIG10_TITLE, &out.target(&f[0])?)?;
+        fig10::axis_chart(points, Axis::WeightBits, &out.target(&f[2])?)?;
+        fig10::axis_chart(points, Axis::Density, &out.target(&f[3])?)?;
+    }
     let mut cats: Vec<String> = v.columns.iter().map(|c| c.label.clone()).collect();
     cats.push("Geo. mean".into());
     let mask = in_geomean(&v.columns);
@@ -249,6 +282,35 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
         .write_svg(&path)?;
     }
     Ok(())
+}
+
+/// The network-accuracy points, per network (its name and description), in the order they came.
+fn networks(v: &View) -> Vec<(String, Vec<&NetAccuracy>)> {
+    let mut out: Vec<(String, Vec<&NetAccuracy>)> = Vec::new();
+    for r in &v.accuracy {
+        let Some(a) = &r.accuracy else { continue };
+        let name = format!("{} ({})", r.layer.name, a.network);
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, pts)) => pts.push(a),
+            None => out.push((name, vec![a])),
+        }
+    }
+    out
+}
+
+/// The files of the `i`th network's Fig. 10: chart, CSV, weight-bits chart, density chart.
+fn fig10_files(i: usize) -> [String; 4] {
+    let sfx = if i == 0 {
+        String::new()
+    } else {
+        format!("-{}", i + 1)
+    };
+    [
+        format!("fig10-accuracy{sfx}.svg"),
+        format!("fig10-accuracy{sfx}.csv"),
+        format!("fig10-weight-bits{sfx}.svg"),
+        format!("fig10-density{sfx}.svg"),
+    ]
 }
 
 /// A table as {headers, rows} for report.json.

@@ -54,14 +54,40 @@ pub struct View {
     pub declared: Declared,
     /// Records dropped because a later one had the same (machine, layer, backend, threads, batch).
     pub superseded: usize,
+    /// Network-accuracy records (Fig. 10), apart from the per-layer ones; per (machine, network, point)
+    /// the latest.
+    pub accuracy: Vec<Record>,
 }
 
 impl View {
     /// Arranges `records` (later records replace earlier ones of the same key).
     pub fn new(records: Vec<Record>, declared: Declared) -> Self {
+        let (accuracy, records): (Vec<Record>, Vec<Record>) =
+            records.into_iter().partition(|r| r.accuracy.is_some());
+        let mut acc_latest: BTreeMap<String, usize> = BTreeMap::new();
+        let mut superseded = 0;
+        for (i, r) in accuracy.iter().enumerate() {
+            let a = r.accuracy.as_ref().expect("partitioned");
+            let key = format!(
+                "{:?}|{}|{}|{}|{}|{:?}|{}|{}",
+                r.machine,
+                r.layer.name,
+                r.layer.hash,
+                a.axis,
+                a.format,
+                a.rounding,
+                a.weight_bits,
+                a.weight_density
+            );
+            if acc_latest.insert(key, i).is_some() {
+                superseded += 1;
+            }
+        }
+        let mut keep: Vec<usize> = acc_latest.into_values().collect();
+        keep.sort_unstable();
+        let accuracy: Vec<Record> = keep.into_iter().map(|i| accuracy[i].clone()).collect();
         let mut latest: BTreeMap<(String, String, String, BackendId, usize, usize), usize> =
             BTreeMap::new();
-        let mut superseded = 0;
         for (i, r) in records.iter().enumerate() {
             let key = (
                 format!("{:?}", r.machine),
@@ -148,6 +174,7 @@ impl View {
             machines,
             declared,
             superseded,
+            accuracy,
         }
     }
 
