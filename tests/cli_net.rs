@@ -67,6 +67,90 @@ fn builtin_network_on_cpu_backends_and_the_model() {
     let extra = m["extra_cycles"].as_f64().unwrap();
     assert!((per_layer + extra - m["mean_cycles"].as_f64().unwrap()).abs() < 1e-6);
     assert!(r["failures"].as_array().unwrap().is_empty());
+    precision_sweep_agrees_with_eie_net(&r);
+}
+
+/// `eie sweep precision --net builtin`: its 16-bit floor point is `eie net`'s 16-bit network (accuracy,
+/// and the model's energy, through another code path: the n-bit datapath at n = 16); its records render
+/// Fig. 10 in the report, both roundings.
+fn precision_sweep_agrees_with_eie_net(net: &serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let rec = dir.path().join("r.jsonl");
+    let o = eie(&[
+        "sweep",
+        "precision",
+        "--net",
+        "builtin",
+        "--out",
+        p(&out),
+        "--save",
+        p(&rec),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("## Format (Fig. 10)"), "{md}");
+    let csv = std::fs::read_to_string(out.join("sweep-precision-net.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // Fig. 10: float32 + 3 widths x 2 roundings; 6 more weight widths and 3 more densities x 5 formats.
+    assert_eq!(rows.len(), 7 + 6 * 5 + 3 * 5, "{csv}");
+    let point = |axis: &str, format: &str, rounding: &str| {
+        rows.iter()
+            .find(|r| r[0] == axis && r[3] == format && r[4] == rounding)
+            .unwrap_or_else(|| panic!("{axis} {format} {rounding} in {csv}"))
+    };
+    let f16 = point("format", "fixed16", "floor");
+    let top1: f64 = f16[5].parse().unwrap();
+    assert!(
+        (top1 - net["fixed_accuracy"].as_f64().unwrap()).abs() < 1e-5,
+        "{f16:?}"
+    );
+    let energy: f64 = f16[12].parse().unwrap();
+    let want = net["model_network"]["mean_energy_nj"].as_f64().unwrap();
+    assert!(
+        (energy - want).abs() < 1e-3 * want,
+        "{energy} vs eie net's {want}"
+    );
+    for r in &rows {
+        let (correct, samples): (usize, usize) = (r[6].parse().unwrap(), r[7].parse().unwrap());
+        assert!(correct <= samples && samples == 359, "{r:?}");
+    }
+    for f in [
+        "fig10-accuracy.svg",
+        "sweep-precision-net-bits.svg",
+        "sweep-precision-net-density.svg",
+    ] {
+        let svg = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("top-1 accuracy"),
+            "{f}"
+        );
+    }
+    let report = dir.path().join("report");
+    let o = eie(&["report", p(&rec), "--out", p(&report)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Fig. 10: accuracy vs arithmetic precision"),
+        "{md}"
+    );
+    for row in [
+        "| fixed8  | floor",
+        "| fixed8  | nearest",
+        "| fixed16 | nearest",
+    ] {
+        assert!(md.contains(row), "{row} in {md}");
+    }
+    assert!(report.join("fig10-accuracy.svg").is_file());
+    assert_eq!(
+        std::fs::read_to_string(report.join("fig10-accuracy.csv")).unwrap(),
+        csv,
+        "the report's points are the sweep's"
+    );
 }
 
 /// A 6-8-6-3 chain whose weights take few exact values (so 4-bit sharing keeps them), its inputs and
@@ -226,6 +310,63 @@ fn a_users_chain_runs_with_its_inputs_and_labels() {
     assert!(md.contains("80.00 %"), "{md}");
     assert!(md.contains("Whole network per inference"), "{md}");
     assert!(md.contains("Layer switch"), "{md}");
+    // Fig. 10 on the user's chain: compressed as trained, which the title says.
+    let out = tempfile::tempdir().unwrap();
+    let o = eie(&[
+        "sweep",
+        "precision",
+        "--net",
+        &weights,
+        "--net-inputs",
+        p(&u.x),
+        "--net-labels",
+        p(&u.y),
+        "--out",
+        p(out.path()),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = stdout(&o);
+    assert!(md.contains("without retraining"), "{md}");
+    assert!(md.contains("| float32 | -        | 80.00 %"), "{md}");
+}
+
+#[test]
+fn precision_sweep_flags_are_checked() {
+    assert_clear_error(
+        &["sweep", "fifo", "--net", "builtin"],
+        &["eie sweep precision --net"],
+    );
+    assert_clear_error(
+        &[
+            "sweep",
+            "precision",
+            "--net",
+            "builtin",
+            "--layer",
+            "Alex-7",
+        ],
+        &["--layer"],
+    );
+    assert_clear_error(
+        &[
+            "sweep",
+            "precision",
+            "--net",
+            "builtin",
+            "--rounding",
+            "nearest",
+        ],
+        &["--rounding"],
+    );
+    assert_clear_error(
+        &[
+            "sweep",
+            "precision",
+            "--net",
+            "model.safetensors:fc1.weight",
+        ],
+        &["--net-inputs"],
+    );
 }
 
 /// Fails with a clear error: exit code 1, an `error:` line naming every needle, no panic.

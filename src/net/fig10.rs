@@ -112,10 +112,7 @@ impl Axis {
 
 /// The points on `axis`: its own and Fig. 10's (the default point, which lies on every axis), as rows
 /// keyed by (weight bits, density), in the axis' order.
-fn rows<'a>(
-    points: &[&'a NetAccuracy],
-    axis: Axis,
-) -> Vec<(String, Vec<&'a NetAccuracy>)> {
+fn rows<'a>(points: &[&'a NetAccuracy], axis: Axis) -> Vec<(String, Vec<&'a NetAccuracy>)> {
     let on: Vec<&NetAccuracy> = points
         .iter()
         .copied()

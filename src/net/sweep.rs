@@ -9,16 +9,16 @@
 //!   one: Deep Compression's densities, 4-bit weights);
 //! - **weight-bits**: codebooks of 2 to 8 bits at the default densities;
 //! - **density**: the default per-layer densities scaled by 1/2, 1, 2 and 4 (at most 100 %), 4-bit
-//!   weights.
+//!   weights (a user's chain: as trained, then pruned to 50, 25 and 10 %).
 //!
 //! The built-in network is re-compressed for each weight width and density with Deep Compression's
 //! retraining (pruning with masked retraining once per density, then k-means sharing and centroid
 //! fine-tuning); a user's chain (`--net FILE:CHAIN`) is compressed as trained, without retraining (we
 //! have no training data for it), which the output says.
 
+use super::fig10::{self, Axis};
 use super::model::model_on;
 use super::network::{load_user, widths};
-use super::fig10::{self, Axis};
 use anyhow::{Context, Result, bail};
 use eie_accel_model::EieConfig;
 use eie_bench::backend_id::BackendId;
@@ -178,6 +178,17 @@ fn builtin_variants() -> Result<(String, Dataset, Vec<Variant>)> {
     ))
 }
 
+/// A user's chain on the density axis, by the density-scale key of [`DENSITY_SCALES`]: as trained (the
+/// default point), then pruned by magnitude to 50 %, 25 % and 10 % of every layer's weights.
+fn user_density(scale: f64) -> Option<f64> {
+    match scale {
+        s if s == DEFAULT.0 => None,
+        s if s < DEFAULT.0 => Some(0.5),
+        s if s <= 2.0 => Some(0.25),
+        _ => Some(0.1),
+    }
+}
+
 /// (density scale, bits) of every variant: the default, the other widths, the other densities.
 fn wanted_variants() -> Vec<(f64, u8)> {
     let mut v = vec![DEFAULT];
@@ -196,7 +207,7 @@ fn wanted_variants() -> Vec<(f64, u8)> {
 }
 
 /// A user's chain, compressed as trained (no retraining): the density axis prunes every layer to
-/// `scale x 10 %` of its weights by magnitude (scale 1: 10 %).
+/// [`user_density`] of its weights by magnitude.
 fn user_variants(spec: &str, x: &Path, y: &Path) -> Result<(String, Dataset, Vec<Variant>)> {
     let (file, net, test) = load_user(spec, x, y)?;
     let variants = wanted_variants()
@@ -204,7 +215,7 @@ fn user_variants(spec: &str, x: &Path, y: &Path) -> Result<(String, Dataset, Vec
         .map(|&(scale, bits)| {
             let opts = CompressOptions {
                 bits,
-                density: Some((0.1 * scale).min(1.0)),
+                density: user_density(scale),
                 ..CompressOptions::default()
             };
             let network = eie_net::encode_trained(&net, opts, &test)
@@ -312,7 +323,7 @@ pub fn run(args: NetSweep<'_>) -> Result<()> {
         .map(|&(i, a, r)| {
             evaluate(&variants[i], &test, a, r, &args.base).with_context(|| {
                 format!(
-                    "{} at {}-bit weights, {} x the default densities",
+                    "{} at {}-bit weights, density step {}",
                     a.name(),
                     variants[i].bits,
                     variants[i].scale
