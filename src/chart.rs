@@ -30,6 +30,7 @@ pub enum Legend {
     UpperLeft,
     LowerLeft,
     UpperRight,
+    MiddleLeft,
 }
 
 const PALETTE: [RGBColor; 12] = [
@@ -127,6 +128,7 @@ impl LineChart<'_> {
                     Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
                     Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
                     Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                    Legend::MiddleLeft => SeriesLabelPosition::MiddleLeft,
                 })
                 .draw()
                 .map_err(|e| err(&e))?;
@@ -362,6 +364,7 @@ impl DualAxisChart<'_> {
                     Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
                     Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
                     Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                    Legend::MiddleLeft => SeriesLabelPosition::MiddleLeft,
                 })
                 .draw()
                 .map_err(|e| err(&e))?;

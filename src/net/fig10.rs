@@ -237,7 +237,7 @@ pub fn fig10_chart(points: &[&NetAccuracy], title: &str, path: &Path) -> Result<
         left,
         right_label: "EIE model energy per inference (nJ)",
         right,
-        legend: Legend::LowerLeft,
+        legend: Legend::MiddleLeft,
     }
     .write_svg(path)
 }
@@ -283,7 +283,7 @@ pub fn axis_chart(points: &[&NetAccuracy], axis: Axis, path: &Path) -> Result<()
         left,
         right_label: "EIE model energy per inference (nJ)",
         right,
-        legend: Legend::LowerLeft,
+        legend: Legend::MiddleLeft,
     }
     .write_svg(path)
 }
