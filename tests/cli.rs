@@ -247,3 +247,60 @@ fn adapters_lists_what_wgpu_finds() {
         None => assert!(v["error"].as_str().is_some_and(|e| !e.is_empty())),
     }
 }
+
+/// `--rounding nearest`: every fixed-point backend (CPU, the kernel on EIE's bytes, GPU where there is
+/// one) and the model follow it bit for bit, say so in their records, and validate's last table gives
+/// both roundings' error against f64, nearest marked as used and smaller than floor's.
+#[test]
+fn validate_in_round_to_nearest() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("r.jsonl");
+    let o = eie(&[
+        "validate",
+        "--layer",
+        "Alex-8",
+        "--rounding",
+        "nearest",
+        "--batch",
+        "1",
+        "--batch",
+        "7",
+        "--backend",
+        "cpu-eie-fixed",
+        "--backend",
+        "cpu-eie-paper-fixed",
+        "--backend",
+        "gpu-eie-fixed",
+        "--backend",
+        "eie-model",
+        "--save",
+        rec.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = stdout(&o);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| Alex-8") && l.contains("(used)"))
+        .unwrap_or_else(|| panic!("no rounding row in {md}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    // | Layer | LSB | floor max | floor mean | nearest max | nearest mean |
+    assert!(cells[5].ends_with("(used)"), "{row}");
+    let num = |c: &str| c.trim_end_matches(" (used)").parse::<f64>().unwrap();
+    assert!(
+        num(cells[5]) < num(cells[3]),
+        "nearest errs less than floor: {row}"
+    );
+    assert!(num(cells[4]) < 0.0, "floor's mean error is negative: {row}");
+    let text = std::fs::read_to_string(&rec).unwrap();
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let ran = r["check"]["unavailable"].is_null();
+        if ran {
+            assert_eq!(r["check"]["ok"], true, "{line}");
+            assert!(
+                r["detail"].as_str().unwrap().contains("nearest rounding"),
+                "{line}"
+            );
+        }
+    }
+}

@@ -23,6 +23,8 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn builtin_network_on_cpu_backends_and_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("net.jsonl");
     let o = eie(&[
         "net",
         "--backend",
@@ -33,6 +35,8 @@ fn builtin_network_on_cpu_backends_and_the_model() {
         "eie-model",
         "--format",
         "json",
+        "--save",
+        p(&saved),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -67,13 +71,13 @@ fn builtin_network_on_cpu_backends_and_the_model() {
     let extra = m["extra_cycles"].as_f64().unwrap();
     assert!((per_layer + extra - m["mean_cycles"].as_f64().unwrap()).abs() < 1e-6);
     assert!(r["failures"].as_array().unwrap().is_empty());
-    precision_sweep_agrees_with_eie_net(&r);
+    precision_sweep_agrees_with_eie_net(&r, &saved);
 }
 
 /// `eie sweep precision --net builtin`: its 16-bit floor point is `eie net`'s 16-bit network (accuracy,
 /// and the model's energy, through another code path: the n-bit datapath at n = 16); its records render
 /// Fig. 10 in the report, both roundings.
-fn precision_sweep_agrees_with_eie_net(net: &serde_json::Value) {
+fn precision_sweep_agrees_with_eie_net(net: &serde_json::Value, net_records: &Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
     let rec = dir.path().join("r.jsonl");
@@ -131,9 +135,17 @@ fn precision_sweep_agrees_with_eie_net(net: &serde_json::Value) {
         );
     }
     let report = dir.path().join("report");
-    let o = eie(&["report", p(&rec), "--out", p(&report)]);
+    let o = eie(&["report", p(&rec), p(net_records), "--out", p(&report)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    // eie net's records: one row per backend and batch, each checked.
+    assert!(md.contains("## Networks end to end"), "{md}");
+    for b in ["cpu-eie-f32", "cpu-eie-fixed", "eie-model"] {
+        for batch in [1, 64] {
+            let row = format!("| lenet-300-100-optdigits | {b:<13} | {batch:>5} |");
+            assert!(md.contains(&row), "{row} in {md}");
+        }
+    }
     assert!(
         md.contains("## Fig. 10: accuracy vs arithmetic precision"),
         "{md}"

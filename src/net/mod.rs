@@ -12,9 +12,10 @@ mod print;
 pub mod sweep;
 
 use crate::table::Format;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use backends::{BackendRun, References, run_backend};
 use eie_bench::backend_id::{Arith, BackendId};
+use eie_bench::record::{Check, LayerRef, NetAccuracy, Record};
 use eie_bench::registry::{Options, checked_threads, parse_backends};
 use model::{ModelLayer, ModelNetwork, run_model};
 use network::Network;
@@ -63,6 +64,10 @@ pub struct Args {
     /// Output format (json: one object with everything).
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
+    /// Append one record per backend and batch (top-1, check; the model's figures per inference) to this
+    /// JSON Lines file; `eie report` lists them.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub save: Option<PathBuf>,
 }
 
 /// Everything `eie net` found (the `--format json` object).
@@ -149,6 +154,12 @@ pub fn run(args: Args) -> Result<()> {
     net.fixed = net.fixed.clone().with_rounding(args.rounding);
     let report = evaluate(&net, &ids, &batches, args.gpu_samples, opts)?;
     print::print(&report, args.format)?;
+    if let Some(path) = &args.save {
+        let records = records(&net, &report, opts.threads);
+        eie_bench::record::append(path, &records)
+            .with_context(|| format!("appending the records to {}", path.display()))?;
+        eprintln!("appended {} records to {}", records.len(), path.display());
+    }
     if let Some(r) = report
         .backends
         .iter()
@@ -171,6 +182,99 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The short name records give a network: the built-in one's, or the weight file's stem.
+pub fn short_name(weights: Option<&str>) -> String {
+    match weights {
+        None => "lenet-300-100-optdigits".into(),
+        Some(spec) => {
+            let file = spec.rsplit_once(':').map_or(spec, |(f, _)| f);
+            std::path::Path::new(file)
+                .file_stem()
+                .map_or("network".into(), |s| s.to_string_lossy().into_owned())
+        }
+    }
+}
+
+/// One record per backend run: the network as the layer, top-1 as the accuracy (axis `backend`), the
+/// check; the EIE model's run carries the model's figures per inference.
+fn records(net: &Network, report: &NetReport, threads: usize) -> Vec<Record> {
+    let layers = net.fixed.layers();
+    let layer = LayerRef {
+        name: net.short.clone(),
+        hash: sweep::network_hash(&net.fixed),
+        paper: None,
+        inputs: layers[0].inputs(),
+        outputs: layers[layers.len() - 1].outputs(),
+    };
+    report
+        .backends
+        .iter()
+        .map(|b| {
+            let mut r = Record::new(
+                layer.clone(),
+                b.backend,
+                b.batch,
+                if b.backend.follows_threads() {
+                    threads
+                } else {
+                    1
+                },
+            );
+            let fixed = b.arithmetic != Arith::F32;
+            r.detail = format!(
+                "eie net: {} of {} test samples",
+                b.samples, report.test_samples
+            );
+            r.check = Some(Check {
+                max_abs_err: if fixed {
+                    b.not_bit_exact.unwrap_or(0) as f64
+                } else {
+                    b.max_abs_logit_err.unwrap_or(0.0)
+                },
+                bound: 0.0,
+                exact: fixed,
+                ok: b.ok,
+                unavailable: b.unavailable.clone(),
+                message: (!b.ok && b.unavailable.is_none()).then(|| {
+                    format!(
+                        "{} samples' predictions differ from f64, {} not bit-exact",
+                        b.differ_from_f64.len(),
+                        b.not_bit_exact.unwrap_or(0)
+                    )
+                }),
+                warning: None,
+            });
+            let model = b.backend == BackendId::EieModel;
+            let m = &report.model_network;
+            r.accuracy = b.accuracy.map(|a| NetAccuracy {
+                network: report.network.clone(),
+                axis: "backend".into(),
+                format: if fixed { "fixed16" } else { "float32" }.into(),
+                rounding: fixed.then(|| report.rounding.to_string()),
+                weight_bits: layers[0].codebook().bits(),
+                weight_density: sweep::overall_density(&net.fixed),
+                retrained: report.stages.is_some(),
+                samples: b.samples,
+                correct: (a * b.samples as f64).round() as usize,
+                saturated: if fixed {
+                    report.fixed_outcome.saturated
+                } else {
+                    0
+                },
+                wrapped: if fixed {
+                    report.fixed_outcome.wrapped
+                } else {
+                    0
+                },
+                model_cycles: model.then_some(m.mean_cycles),
+                model_us: model.then_some(m.mean_us),
+                model_energy_nj: model.then_some(m.mean_energy_nj),
+            });
+            r
+        })
+        .collect()
 }
 
 /// Runs the network on every backend and batch and on the EIE model.

@@ -10,6 +10,8 @@ use std::path::Path;
 pub struct Network {
     /// What it is, in words.
     pub name: String,
+    /// Its name in records (`lenet-300-100-optdigits`, or the weight file's stem).
+    pub short: String,
     /// The Deep Compression stages (built-in network only).
     pub stages: Option<PipelineSummary>,
     /// The compressed layers on EIE's 16-bit datapath.
@@ -30,6 +32,7 @@ impl Network {
         let decoded = fixed.decoded()?;
         Ok(Self {
             name: "built-in: LeNet-300-100 (64-300-100-10) on optdigits, Deep-Compressed".into(),
+            short: super::short_name(None),
             stages: Some(pipeline.summary()),
             fixed,
             decoded,
@@ -56,6 +59,7 @@ impl Network {
                 widths(&net),
                 density.map_or(String::new(), |d| format!(", pruned to {:.1} %", d * 100.0))
             ),
+            short: super::short_name(Some(spec)),
             stages: None,
             fixed,
             decoded,

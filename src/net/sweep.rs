@@ -107,7 +107,7 @@ fn fig10_formats() -> Vec<(Arith, Option<Rounding>)> {
 }
 
 /// Non-zero weights over all weights of the network (biases excluded).
-fn overall_density(net: &FixedNetwork) -> f64 {
+pub fn overall_density(net: &FixedNetwork) -> f64 {
     let (nnz, all) = net.layers().iter().fold((0usize, 0usize), |(n, a), l| {
         (n + l.nnz(), a + l.inputs() * l.outputs())
     });
@@ -115,7 +115,7 @@ fn overall_density(net: &FixedNetwork) -> f64 {
 }
 
 /// A digest of the layers' content hashes: which network a point ran on.
-fn network_hash(net: &FixedNetwork) -> String {
+pub fn network_hash(net: &FixedNetwork) -> String {
     let mut h = blake3::Hasher::new();
     for l in net.layers() {
         h.update(l.content_hash().as_bytes());
@@ -331,14 +331,7 @@ pub fn run(args: NetSweep<'_>) -> Result<()> {
             })
         })
         .collect::<Result<_>>()?;
-    let short = if retrained {
-        "lenet-300-100-optdigits".to_string()
-    } else {
-        let file = args.net.rsplit_once(':').map_or(args.net, |(f, _)| f);
-        Path::new(file)
-            .file_stem()
-            .map_or("network".into(), |s| s.to_string_lossy().into_owned())
-    };
+    let short = super::short_name(if retrained { None } else { Some(args.net) });
     let records: Vec<Record> = points
         .iter()
         .map(|p| record(p, &short, &name, &variants[0].network, retrained))

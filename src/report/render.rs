@@ -201,6 +201,14 @@ pub fn markdown(v: &View) -> String {
             }
         }
     }
+    if let Some(t) = networks_end_to_end(v) {
+        s.push_str(
+            "\n## Networks end to end (`eie net --save`)\n\nTop-1 accuracy of a whole network through each backend \
+             (layer by layer, real activations), its check (f32: every prediction as f64's; fixed point: bit-exact \
+             with the 16-bit reference), and the EIE model per inference.\n\n",
+        );
+        s.push_str(&t.markdown());
+    }
     s.push_str("\n## Validation\n\n");
     s.push_str(&validation_summary(v));
     s.push_str("\nEvery check: validation.csv.\n");
@@ -288,7 +296,9 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
 fn networks(v: &View) -> Vec<(String, Vec<&NetAccuracy>)> {
     let mut out: Vec<(String, Vec<&NetAccuracy>)> = Vec::new();
     for r in &v.accuracy {
-        let Some(a) = &r.accuracy else { continue };
+        let Some(a) = r.accuracy.as_ref().filter(|a| a.axis != "backend") else {
+            continue;
+        };
         let name = format!("{} ({})", r.layer.name, a.network);
         match out.iter_mut().find(|(n, _)| *n == name) {
             Some((_, pts)) => pts.push(a),
@@ -296,6 +306,47 @@ fn networks(v: &View) -> Vec<(String, Vec<&NetAccuracy>)> {
         }
     }
     out
+}
+
+/// `eie net`'s records (axis `backend`) as a table, if there are any.
+fn networks_end_to_end(v: &View) -> Option<crate::table::Table> {
+    let mut t = crate::table::Table::new(&[
+        "Network",
+        "Backend",
+        "Batch",
+        "Samples",
+        "Top-1",
+        "Check",
+        "Model µs",
+        "Model nJ",
+    ]);
+    for r in &v.accuracy {
+        let Some(a) = r.accuracy.as_ref().filter(|a| a.axis == "backend") else {
+            continue;
+        };
+        let check = r
+            .check
+            .as_ref()
+            .map_or("-", |c| match (&c.unavailable, c.ok) {
+                (Some(_), _) => "unavailable",
+                (None, true) => "ok",
+                (None, false) => "FAILED",
+            });
+        t.push(vec![
+            r.layer.name.clone(),
+            r.backend.to_string(),
+            r.batch.to_string(),
+            a.samples.to_string(),
+            format!(
+                "{:.2} %",
+                100.0 * a.correct as f64 / a.samples.max(1) as f64
+            ),
+            check.into(),
+            a.model_us.map_or("-".into(), |v| format!("{v:.3}")),
+            a.model_energy_nj.map_or("-".into(), |v| format!("{v:.2}")),
+        ]);
+    }
+    (!t.rows.is_empty()).then_some(t)
 }
 
 /// The files of the `i`th network's Fig. 10: chart, CSV, weight-bits chart, density chart.

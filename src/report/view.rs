@@ -69,8 +69,11 @@ impl View {
         for (i, r) in accuracy.iter().enumerate() {
             let a = r.accuracy.as_ref().expect("partitioned");
             let key = format!(
-                "{:?}|{}|{}|{}|{}|{:?}|{}|{}",
+                "{:?}|{}|{}|{}|{}|{}|{}|{}|{:?}|{}|{}",
                 r.machine,
+                r.backend,
+                r.batch,
+                r.threads,
                 r.layer.name,
                 r.layer.hash,
                 a.axis,
