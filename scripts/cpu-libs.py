@@ -22,6 +22,13 @@ machine falls on all of them alike. Thread counts are set per library (torch.set
 The records (backends torch-cpu-dense-f32, torch-cpu-csr-f32, numpy-dense-f32, scipy-csr-f32; time source
 `wall-clock`) go beside ours in `eie report`.
 
+`--ours BACKEND` (repeatable; e.g. cpu-dense-f32, cpu-csr-f32, cpu-eie-f32, faer-dense-f32) puts our backends in
+the same rounds: after the libraries, each round runs `eie measure` on the same layer, batch and threads and takes
+its median. Our records then carry the median of those round medians (with their spread), and the script prints,
+per layer, batch and thread count, the median over rounds of each per-round ratio (ours against MKL's dense and
+CSR products, and our EIE-format kernel against the fastest peer of that round), which a drift of the machine
+during the run does not bias.
+
 PyTorch from PyPI is its CUDA build (about 5 GB with its CUDA libraries). When this Python lacks torch, numpy,
 scipy or threadpoolctl, the script makes a virtual environment of its own (`target/cpu-libs-venv`, ignored by git),
 installs them there and runs itself again inside it. It is not part of CI or of the README's two commands.
@@ -217,6 +224,53 @@ def machine():
     return {"cpu": cpu, "logical_cpus": os.cpu_count() or 1, "os": f"linux {platform.machine()}"}
 
 
+def measure_ours(args, name, batch, threads):
+    """Our backends on one layer, batch and thread count: `eie measure`'s records (one process)."""
+    cmd = [args.eie, "measure", "--layer", name, "--batch", str(batch), "--threads", str(threads),
+           "--budget-ms", str(args.budget_ms), "--format", "json"]
+    for b in args.ours:
+        cmd += ["--backend", b]
+    p = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(p.stdout)
+
+
+# (label, our backend, the peers it is held against: the fastest of them in each round)
+PAIRS = [
+    ("dense vs MKL dense", "cpu-dense-f32", ["torch-cpu-dense-f32"]),
+    ("faer dense vs MKL dense", "faer-dense-f32", ["torch-cpu-dense-f32"]),
+    ("CSR vs MKL CSR", "cpu-csr-f32", ["torch-cpu-csr-f32"]),
+    ("EIE-format vs fastest peer", "cpu-eie-f32",
+     ["torch-cpu-dense-f32", "torch-cpu-csr-f32", "numpy-dense-f32", "scipy-csr-f32", "faer-dense-f32",
+      "faer-csr-f32"]),
+]
+
+
+def round_ratios(name, batch, threads, times, ours, rounds):
+    """Per pair: the median over rounds of peer time / our time (> 1: ours faster) and its range."""
+    rows = []
+    for label, mine, peers in PAIRS:
+        if mine not in ours:
+            continue
+        meds = ours[mine][0]
+        per_round = []
+        for i in range(min(rounds, len(meds))):
+            cand = [times[p][i] for p in peers if p in times and len(times[p]) > i]
+            cand += [ours[p][0][i] for p in peers if p in ours and len(ours[p][0]) > i]
+            if cand:
+                per_round.append(min(cand) / meds[i])
+        if per_round:
+            rows.append((name, batch, threads, label, statistics.median(per_round), min(per_round),
+                         max(per_round)))
+    return rows
+
+
+def print_ratios(rows):
+    print("\n| layer | batch | threads | pair | peer time / ours (median of rounds) | range |", file=sys.stderr)
+    print("|---|---:|---:|---|---:|---|", file=sys.stderr)
+    for name, batch, threads, label, med, lo, hi in rows:
+        print(f"| {name} | {batch} | {threads} | {label} | {med:.2f}x | {lo:.2f}-{hi:.2f} |", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--eie", default=os.path.join(ROOT, "target", "release", "eie"))
@@ -227,11 +281,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--min-ms", type=float, default=30.0, help="time per round and backend")
     ap.add_argument("--export-dir", default="/tmp/eie-export")
+    ap.add_argument("--ours", action="append", default=[], help="our backend to interleave (eie measure)")
+    ap.add_argument("--budget-ms", type=int, default=300, help="eie measure's budget per backend and round")
     args = ap.parse_args()
     ensure_packages()
     import numpy as np
     threads = args.threads or sorted({1, os.cpu_count() or 1})
     tool_version = None
+    ratios = []
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out = []
     for name in args.layer or LAYERS:
@@ -258,11 +315,23 @@ def main():
                 checks = {b: check(f(), ref, bound) for b, (f, _) in fns.items()}
                 times = {b: [] for b in fns}
                 reps = {}
-                for _ in range(args.rounds):  # interleaved: every library once per round
+                ours = {}  # backend -> (per-round medians, last record)
+                for _ in range(args.rounds):  # interleaved: every library once per round, then ours
                     for b, (f, _) in fns.items():
                         if checks[b]["ok"]:
                             _, per, reps[b] = time_calls(f, args.min_ms, 1)
                             times[b].extend(per)
+                    if args.ours:
+                        for r in measure_ours(args, name, batch, n):
+                            if r.get("timing"):
+                                meds, _ = ours.get(r["backend"], ([], None))
+                                ours[r["backend"]] = (meds + [r["timing"]["wall"]["median_us"]], r)
+                ratios.extend(round_ratios(name, batch, n, times, ours, args.rounds))
+                for b, (meds, r) in ours.items():
+                    r["timing"]["wall"] = spread(meds)
+                    r["timing"]["samples"] = len(meds)
+                    r["detail"] += f"; median of {len(meds)} round medians, interleaved with the libraries"
+                    out.append(r)
                 for b, (f, lib) in fns.items():
                     c = checks[b]
                     r = {"schema": 1, "layer": layer, "backend": b, "batch": batch,
@@ -282,10 +351,13 @@ def main():
     tool = {"name": "scripts/cpu-libs.py", "version": tool_version or "none"}
     with open(args.records, "a") as f:
         for r in out:
-            r["tool"] = tool
-            r["time"] = now
+            if r.get("tool", {}).get("name") != "eie":
+                r["tool"] = tool
+                r["time"] = now
             f.write(json.dumps(r) + "\n")
     print(f"appended {len(out)} records to {args.records}", file=sys.stderr)
+    if ratios:
+        print_ratios(ratios)
     failed = [r for r in out if not r["check"]["ok"]]
     return 1 if failed else 0
 

@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
-# The CPU-kernel targets of the README, measured side by side in one run (release build).
+# Our CPU kernels against the libraries a user would pick instead, like for like, in one run:
+# MKL (PyTorch's dense addmv/addmm and CSR mv/mm), OpenBLAS (numpy), scipy's CSR and faer (dense and CSR),
+# interleaved round by round with our dense, CSR and EIE-format kernels (scripts/cpu-libs.py --ours),
+# on every Table III layer and the real AlexNet FC8, batch 1 and 64, 1 and 2 threads.
+#
+#   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
+#
+# Writes OUT_DIR/records.jsonl (every backend's record, ours with the median of its round medians),
+# OUT_DIR/ratios.md (the per-round ratios against MKL and the fastest peer), OUT_DIR/probe.txt (this
+# machine's read bandwidth) and OUT_DIR/report/ (eie report of the records). Keep the machine quiet while
+# it runs: the ratios are robust to drift, not to a compiler running beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+out=${1:-target/cpu-targets}
+mkdir -p "$out"
+cargo build --release --features faer --quiet
 eie=./target/release/eie
-echo "## read bandwidth by working-set size, 1 thread (eie probe)"
-$eie probe; echo
-echo "## dense GEMV, VGG-6, cold (DRAM), 1 and 2 threads"
-for t in 1 2; do $eie measure --layer VGG-6 --backend cpu-dense-f32 --backend ndarray-dense-f32 --cold --threads "$t" --budget-ms 1500 2>/dev/null; echo; done
-echo "## VGG-7, batch 1, 1 thread, every backend"
-$eie measure --layer VGG-7 2>/dev/null; echo
-echo "## VGG-7, EIE format, 2 threads"
-$eie measure --layer VGG-7 --backend cpu-eie-f32 --backend cpu-eie-fixed --threads 2 2>/dev/null; echo
-echo "## VGG-7, batch 64, 1 thread"
-$eie measure --layer VGG-7 --backend cpu-eie-f32 --backend cpu-eie-fixed --backend cpu-csr-f32 --backend cpu-dense-f32 --batch 64 2>/dev/null
+grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1 | sed 's/^/best ISA level: /' | tee "$out/isa.txt"
+$eie probe > "$out/probe.txt"
+$eie probe --threads 2 >> "$out/probe.txt"
+rm -f "$out/records.jsonl"
+"${PYTHON:-python3}" scripts/cpu-libs.py --eie "$eie" --records "$out/records.jsonl" \
+    --threads 1 --threads 2 --batch 1 --batch 64 --rounds "${ROUNDS:-5}" \
+    --ours cpu-dense-f32 --ours cpu-csr-f32 --ours cpu-eie-f32 --ours cpu-eie-fixed \
+    --ours faer-dense-f32 --ours faer-csr-f32 2> "$out/log.txt"
+sed -n '/^| layer | batch/,$p' "$out/log.txt" > "$out/ratios.md"
+$eie report "$out/records.jsonl" --out "$out/report" > /dev/null
+cat "$out/ratios.md"
+echo "wrote $out/records.jsonl, $out/ratios.md, $out/probe.txt, $out/report/"
