@@ -104,6 +104,9 @@ pub trait Simd: Copy + Send + Sync {
     fn add(self, a: Self::F, b: Self::F) -> Self::F;
     /// Sum of the lanes.
     fn sum(self, v: Self::F) -> f32;
+    /// Hints that the cache line holding `p` will be read soon: fetch it into L2 (no-op at the portable
+    /// level). Any address will do: a prefetch reads nothing into the program and never faults.
+    fn prefetch(self, p: *const f32);
     fn izero(self) -> Self::I;
     fn isplat(self, x: i32) -> Self::I;
     /// Loads `LANES` i16 values, sign-extended to i32.
@@ -186,6 +189,8 @@ impl Simd for Portable {
     fn sum(self, v: [f32; 8]) -> f32 {
         ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
     }
+    #[inline(always)]
+    fn prefetch(self, _: *const f32) {}
     #[inline(always)]
     fn izero(self) -> [i32; 8] {
         [0; 8]
@@ -285,6 +290,10 @@ mod x86 {
             }
         }
         #[inline(always)]
+        fn prefetch(self, p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
+        }
+        #[inline(always)]
         fn izero(self) -> __m256i {
             unsafe { _mm256_setzero_si256() }
         }
@@ -352,6 +361,10 @@ mod x86 {
         #[inline(always)]
         fn sum(self, v: __m512) -> f32 {
             unsafe { _mm512_reduce_add_ps(v) }
+        }
+        #[inline(always)]
+        fn prefetch(self, p: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) }
         }
         #[inline(always)]
         fn izero(self) -> __m512i {
