@@ -32,20 +32,37 @@ fn machine_line(v: &View, m: &Machine) -> String {
     isas.sort();
     isas.dedup();
     let bw = rs.iter().filter_map(|r| r.bandwidth).collect::<Vec<_>>();
-    let mut bws: Vec<String> = bw
+    // One entry per thread count: the value, or the range over the probes of several processes.
+    let mut threads: Vec<usize> = bw.iter().map(|b| b.threads).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    let range = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        match (v.first(), v.last()) {
+            (Some(a), Some(b)) if (b - a).abs() >= 0.05 => format!("{a:.1}-{b:.1}"),
+            (Some(a), _) => format!("{a:.1}"),
+            _ => "-".into(),
+        }
+    };
+    let bws: Vec<String> = threads
         .iter()
-        .map(|b| {
+        .map(|&t| {
+            let of: Vec<_> = bw.iter().filter(|b| b.threads == t).collect();
+            let mut hot: Vec<f64> = of.iter().map(|b| b.hot_gbps).collect();
+            let mut cold: Vec<f64> = of.iter().map(|b| b.cold_gbps).collect();
             format!(
-                "{:.1} GB/s in cache, {:.1} GB/s from DRAM on {} thread(s) (LLC {} MiB)",
-                b.hot_gbps,
-                b.cold_gbps,
-                b.threads,
-                b.llc_bytes >> 20
+                "{} GB/s in cache, {} GB/s from DRAM on {t} thread(s) (LLC {} MiB{})",
+                range(&mut hot),
+                range(&mut cold),
+                of[0].llc_bytes >> 20,
+                if of.len() > 1 {
+                    format!(", {} probes", of.len())
+                } else {
+                    String::new()
+                }
             )
         })
         .collect();
-    bws.sort();
-    bws.dedup();
     let mut dates: Vec<&str> = rs.iter().map(|r| &r.time[..r.time.len().min(10)]).collect();
     dates.sort_unstable();
     dates.dedup();
@@ -275,7 +292,10 @@ pub fn write(v: &View, out: &mut OutDir) -> Result<()> {
                 let mut vals = r.values.clone();
                 vals.push(geomean(&r.values, &mask));
                 (
-                    r.name.trim_start_matches("ours: ").replace(", batch 1", ""),
+                    r.name
+                        .trim_start_matches("ours: ")
+                        .trim_start_matches("peer: ")
+                        .replace(", batch 1", ""),
                     vals,
                 )
             })

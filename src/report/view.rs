@@ -197,7 +197,8 @@ impl View {
 
     /// A series' name in tables.
     pub fn series_name(&self, s: &SeriesKey) -> String {
-        let who = if s.backend.is_library() && !s.backend.in_process() {
+        // A library someone else wrote is a peer, whether our harness or a script timed it.
+        let who = if s.backend.is_library() {
             format!("peer: {}", s.backend.label())
         } else {
             format!("ours: {}", s.backend.label())
