@@ -33,6 +33,27 @@ pub enum Legend {
     MiddleLeft,
 }
 
+impl Legend {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::MiddleLeft => SeriesLabelPosition::MiddleLeft,
+        }
+    }
+}
+
+/// The label of categorical x position `x`: `ticks[x]` at whole positions, nothing between them.
+fn tick_label(ticks: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        ticks.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
@@ -85,14 +106,7 @@ impl LineChart<'_> {
                 .x_desc(self.x_label)
                 .y_desc(self.y_label)
                 .x_labels(n)
-                .x_label_formatter(&move |x| {
-                    let i = x.round();
-                    if (x - i).abs() < 1e-6 && i >= 0.0 {
-                        ticks.get(i as usize).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
+                .x_label_formatter(&move |x| tick_label(&ticks, *x))
                 .y_label_formatter(&|y| {
                     if self.log2_y {
                         format!("{}", 2f64.powf(*y))
@@ -124,12 +138,7 @@ impl LineChart<'_> {
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(match self.legend {
-                    Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                    Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-                    Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                    Legend::MiddleLeft => SeriesLabelPosition::MiddleLeft,
-                })
+                .position(self.legend.position())
                 .draw()
                 .map_err(|e| err(&e))?;
             root.present().map_err(|e| err(&e))?;
@@ -303,14 +312,7 @@ impl DualAxisChart<'_> {
                 .x_desc(self.x_label)
                 .y_desc(self.left_label)
                 .x_labels(n)
-                .x_label_formatter(&move |x| {
-                    let i = x.round();
-                    if (x - i).abs() < 1e-6 && i >= 0.0 {
-                        ticks.get(i as usize).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
+                .x_label_formatter(&move |x| tick_label(&ticks, *x))
                 .draw()
                 .map_err(|e| err(&e))?;
             chart
@@ -360,12 +362,7 @@ impl DualAxisChart<'_> {
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .position(match self.legend {
-                    Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                    Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-                    Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                    Legend::MiddleLeft => SeriesLabelPosition::MiddleLeft,
-                })
+                .position(self.legend.position())
                 .draw()
                 .map_err(|e| err(&e))?;
             root.present().map_err(|e| err(&e))?;

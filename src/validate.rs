@@ -128,7 +128,7 @@ fn rounding_table(layers: &[Tagged]) -> Table {
             format!("{:.3e}", l.layer.fixed().act.lsb()),
         ];
         for r in Rounding::ALL {
-            let e = l.layer.clone().with_rounding(r).fixed_error();
+            let e = l.layer.fixed_error_in(r);
             let mark = if r == used { " (used)" } else { "" };
             row.push(format!("{:.3e}{mark}", e.max_abs));
             row.push(format!("{:+.3e}", e.mean));

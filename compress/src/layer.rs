@@ -450,16 +450,32 @@ impl CompressedLayer {
     /// How far the fixed-point reference ([`CompressedLayer::fixed_reference`], in this layer's
     /// rounding) lies from the f64 reference, over every output.
     pub fn fixed_error(&self) -> FixedError {
+        self.fixed_error_in(self.fixed.rounding)
+    }
+
+    /// [`CompressedLayer::fixed_error`] with the products rounded as `rounding` says instead.
+    pub fn fixed_error_in(&self, rounding: crate::fixed::Rounding) -> FixedError {
         let (y64, _) = self.reference_f64();
         let act = self.fixed.act.format;
+        let spec = FixedPointSpec {
+            rounding,
+            ..self.fixed()
+        };
+        let (y, _) = fixed_point_reference_checked(
+            spec,
+            &self.augmented_codes(),
+            &self.fixed_codebook(),
+            &self.fixed_input(),
+            self.relu,
+        );
         let (mut max_abs, mut sum) = (0.0f64, 0.0f64);
-        for (&q, &r) in self.fixed_reference().iter().zip(&y64) {
+        for (&q, &r) in y.iter().zip(&y64) {
             let e = act.acc_to_f64(i32::from(q)) - r;
             max_abs = max_abs.max(e.abs());
             sum += e;
         }
         FixedError {
-            rounding: self.fixed.rounding,
+            rounding,
             max_abs,
             mean: sum / y64.len().max(1) as f64,
             lsb: act.lsb(),
