@@ -103,3 +103,40 @@ fn wrong_lengths_are_errors_not_panics() {
         assert!(b.prepare(l, 0).is_err());
     }
 }
+
+/// The f32 EIE kernel's batch-1 row walk, which its cost model picks for a wide layer with a dense
+/// input: rows with padding entries (runs of 4095 zeros and more), and a non-finite input, which must
+/// send it back to the column walk (a padding entry times an infinite input would be NaN).
+#[test]
+fn eie_row_walk_padding_and_non_finite_inputs() {
+    let w = |i: usize, j: usize| match i {
+        0 if j.is_multiple_of(3) => 1.5,
+        1 if j == 8999 => 2.0,
+        2 if j == 1 || j == 8000 => -1.0,
+        _ => 0.0,
+    };
+    let l = dense("wide", 3, 9000, w, |j| (j % 7) as f32 + 1.0, true, false);
+    run_all(std::slice::from_ref(&l), &[1]);
+    let mut x: Vec<f32> = (0..9000).map(|j| (j % 7) as f32 + 1.0).collect();
+    for level in IsaLevel::available() {
+        let mut b = CpuKernel::EieF32.backend(level, Par::Seq);
+        b.prepare(&l, 1).unwrap();
+        // Rows 1 and 2 need two and one padding entries; the row walk counts them.
+        assert_eq!(
+            b.work(Data::F32(&x)).entries,
+            l.nnz() as u64 + 3,
+            "the cost model picks the row walk here"
+        );
+        // Row 1's first padding entry sits on input 4094, which no real entry of any row uses.
+        x[4094] = f32::INFINITY;
+        let mut y = vec![0.0f32; 3];
+        b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+        let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+        let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+        assert!(
+            ok && y.iter().all(|v| v.is_finite()),
+            "{y:?} vs {r:?}: {err:e}"
+        );
+        x[4094] = 5.0;
+    }
+}

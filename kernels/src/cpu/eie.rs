@@ -15,9 +15,14 @@
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
+//! - **Batch 1, row-major, f32** (the same entries, `z` counting zero columns, one tile of every
+//!   column): per row, four accumulators read `codebook[v] * x[c]`, no stores. It skips no activations,
+//!   so a cost model fitted to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when
+//!   it costs less: on dense inputs and long rows (NT-We). Inputs with a non-finite value always take
+//!   the column walk (its padding entries add exactly 0; a row walk's would add `0 * inf`).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
-//!   a block of samples in registers and decodes each weight once for all of them.
+//!   64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight once for all of them.
 
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
@@ -155,6 +160,26 @@ fn walk_columns<A, T, F>(
     }
 }
 
+/// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds per column
+/// walked, per column entry, per row and per row entry. Fitted to interleaved single-thread
+/// minimum times of both walks, forced, on NT-We, NT-Wd, NT-LSTM, VGG-7 and Alex-7 (AMD EPYC Zen 3
+/// class, AVX2, one thread): the fit is within 7 % of each. A column costs a 16-product table and its pointers; a column entry a
+/// read-modify-write of an output; a row its four accumulators' sum and store; a row entry a read of
+/// an input (no store). Only the choice depends on them, never the result's correctness.
+const WALK_COST_NS: WalkCost = WalkCost {
+    column: 6.5,
+    column_entry: 0.69,
+    row: 10.6,
+    row_entry: 0.58,
+};
+
+struct WalkCost {
+    column: f64,
+    column_entry: f64,
+    row: f64,
+    row_entry: f64,
+}
+
 /// Columns per tile of the batch-B layout: a tile's slice of the input (512 x 64 samples x 4 bytes =
 /// 128 KB) stays in L2 while every row walks it.
 const TILE_COLS: usize = 512;
@@ -162,6 +187,8 @@ const TILE_COLS: usize = 512;
 /// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + TILE_COLS`.
 struct Tile {
     col0: usize,
+    /// Columns in the tile; no row walks past it.
+    width: usize,
     row_ptr: Vec<u32>,
     entries: Vec<u16>,
 }
@@ -174,10 +201,13 @@ struct RowLayout {
 }
 
 impl RowLayout {
-    fn new(m: &SparseCodes) -> Self {
-        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
+    /// Row-major entries in tiles of `tc` columns (`usize::MAX`: one tile).
+    fn new(m: &SparseCodes, tc: usize) -> Self {
+        let tc = tc.min(m.cols()).max(1);
+        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(tc))
             .map(|t| Tile {
-                col0: t * TILE_COLS,
+                col0: t * tc,
+                width: tc.min(m.cols() - t * tc),
                 row_ptr: vec![0],
                 entries: Vec::new(),
             })
@@ -186,13 +216,23 @@ impl RowLayout {
             let (cols, codes) = m.row(i);
             let mut next = vec![0u32; tiles.len()];
             for (&j, &c) in cols.iter().zip(codes) {
-                let t = j as usize / TILE_COLS;
-                let local = j - (t * TILE_COLS) as u32;
+                let t = j as usize / tc;
+                let local = j - (t * tc) as u32;
                 push(&mut tiles[t].entries, local - next[t], c);
                 next[t] = local + 1;
             }
             for tile in tiles.iter_mut() {
                 tile.row_ptr.push(tile.entries.len() as u32);
+            }
+        }
+        // The invariant the unchecked batch-1 row walk relies on: no row walks past its tile.
+        for tile in &tiles {
+            for w in tile.row_ptr.windows(2) {
+                let walked: usize = tile.entries[w[0] as usize..w[1] as usize]
+                    .iter()
+                    .map(|&e| (e & Z_MASK) as usize)
+                    .sum();
+                assert!(walked <= tile.width, "row layout walks past its tile");
             }
         }
         let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
@@ -215,11 +255,15 @@ struct EieData {
 }
 
 impl EieData {
+    /// `row_walk`: at batch 1, also prepare the row walk (the f32 backend: its row walk beats the
+    /// column walk on dense inputs; the fixed-point one's, with a multiply, add and shift per entry,
+    /// measured slower on every layer).
     fn new(
         name: &str,
         layer: &CompressedLayer,
         batch: usize,
         level: IsaLevel,
+        row_walk: bool,
     ) -> Result<Self, BackendError> {
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -239,10 +283,13 @@ impl EieData {
         }
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
+        // Batch 1: the column layout (it skips zero activations) and, with `row_walk`, the row layout
+        // in one tile, cheaper per entry when few activations are zero (see `row_walk_pays`).
         let (cols, rows) = if batch == 1 {
-            (Some(ColumnLayout::new(&layer.augmented_codes())), None)
+            let rows = row_walk.then(|| RowLayout::new(layer.codes(), usize::MAX));
+            (Some(ColumnLayout::new(&layer.augmented_codes())), rows)
         } else {
-            (None, Some(RowLayout::new(layer.codes())))
+            (None, Some(RowLayout::new(layer.codes(), TILE_COLS)))
         };
         Ok(Self {
             p,
@@ -274,6 +321,18 @@ impl EieData {
         }
     }
 
+    /// Batch 1: whether walking every entry row by row costs less than walking the `walked` entries of
+    /// the `columns` non-zero columns ([`WALK_COST_NS`]).
+    fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
+        let (Some(_), Some(r)) = (&self.cols, &self.rows) else {
+            return false;
+        };
+        let k = &WALK_COST_NS;
+        let col = columns as f64 * k.column + walked as f64 * k.column_entry;
+        let row = self.p.outputs as f64 * k.row + r.entries as f64 * k.row_entry;
+        row < col
+    }
+
     fn work(&self, input: Data<'_>) -> Work {
         let b = self.p.batch as u64;
         if let Some(c) = &self.cols {
@@ -284,11 +343,17 @@ impl EieData {
                 cols += 1;
             }
             let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
-            return Work {
-                macs: real,
-                entries,
-                bytes_read: entries * 2 + cols * 8 + (self.p.inputs * act_bytes) as u64 + 64,
+            let finite = match input {
+                Data::F32(v) => v.iter().all(|a| a.is_finite()),
+                _ => true,
             };
+            if !(finite && self.row_walk_pays(cols, entries)) {
+                return Work {
+                    macs: real,
+                    entries,
+                    bytes_read: entries * 2 + cols * 8 + (self.p.inputs * act_bytes) as u64 + 64,
+                };
+            }
         }
         let r = self.rows.as_ref().expect("one layout is prepared");
         let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
@@ -374,8 +439,61 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Batch B, f32, one column tile: per row, blocks of 4 vectors of samples accumulate into `y` (which
-/// the first tile overwrites).
+/// Batch 1, the row walk of one tile spanning every input: per row, four accumulators (independent
+/// chains) take the products `prod(codebook index, input)` of four consecutive entries.
+struct RowWalkOne<'a, A, T, P> {
+    row_ptr: &'a [u32],
+    entries: &'a [u16],
+    x: &'a [A],
+    y: &'a mut [T],
+    prod: &'a P,
+}
+
+impl<A: Copy, T: Accumulate, P: Fn(usize, A) -> T> Kernel for RowWalkOne<'_, A, T, P> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, _s: S) {
+        let (prod, x) = (self.prod, self.x);
+        // `walk_rows_one` checked that no row of the tile walks past `x`.
+        let at = |c: usize| {
+            debug_assert!(c >= 1 && c <= x.len());
+            // SAFETY: every advance is at least 1 and no row walks past the tile's width, which
+            // `walk_rows_one` checked equals `x.len()`.
+            unsafe { *x.get_unchecked(c - 1) }
+        };
+        for (o, ptr) in self.y.iter_mut().zip(self.row_ptr.windows(2)) {
+            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
+            let mut acc = [T::default(); 4];
+            let mut c = 0usize;
+            let mut quads = row.chunks_exact(4);
+            for q in &mut quads {
+                for k in 0..4 {
+                    c += (q[k] & Z_MASK) as usize;
+                    acc[k] = acc[k].accumulate(prod((q[k] >> Z_BITS) as usize, at(c)));
+                }
+            }
+            for &e in quads.remainder() {
+                c += (e & Z_MASK) as usize;
+                acc[0] = acc[0].accumulate(prod((e >> Z_BITS) as usize, at(c)));
+            }
+            *o = acc[0]
+                .accumulate(acc[1])
+                .accumulate(acc[2].accumulate(acc[3]));
+        }
+    }
+}
+
+/// Accumulator vectors per row of the batch-B walks: as many as cover 64 samples (8 AVX2 / portable
+/// vectors, 4 AVX-512 vectors), so that each entry is decoded once for 64 samples and the `N`
+/// independent FMA chains hide the FMA latency (with 4 vectors of 8 lanes the walk needed two passes
+/// over each row and stalled on the accumulators' chains).
+#[inline(always)]
+fn row_tile<S: Simd>() -> usize {
+    if S::LANES >= 16 { 4 } else { 8 }
+}
+
+/// Batch B, f32, one column tile: per row, blocks of `N` vectors of samples accumulate into `y`
+/// (which the first tile overwrites).
 struct RowWalkF32<'a> {
     row_ptr: &'a [u32],
     entries: &'a [u16],
@@ -387,20 +505,22 @@ struct RowWalkF32<'a> {
     batch: usize,
 }
 
-impl Kernel for RowWalkF32<'_> {
-    type Output = ();
+impl RowWalkF32<'_> {
     #[inline(always)]
-    fn run<S: Simd>(self, s: S) {
+    fn walk<S: Simd, const N: usize>(&mut self, s: S, lo: usize, hi: usize) {
+        if lo == hi {
+            return;
+        }
         let b = self.batch;
-        let block = 4 * S::LANES;
+        let block = N * S::LANES;
         let x = &self.x[self.col0 * b..];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
             let out = &mut self.y[r * b..(r + 1) * b];
-            let mut b0 = 0;
-            while b0 + block <= b {
-                let mut acc = if self.first {
-                    [s.zero(); 4]
+            let mut b0 = lo;
+            while b0 + block <= hi {
+                let mut acc: [S::F; N] = if self.first {
+                    [s.zero(); N]
                 } else {
                     std::array::from_fn(|k| s.load(&out[b0 + k * S::LANES..]))
                 };
@@ -408,8 +528,8 @@ impl Kernel for RowWalkF32<'_> {
                 for &e in row {
                     c += (e & Z_MASK) as usize;
                     let wv = s.splat(self.codebook[(e >> Z_BITS) as usize]);
-                    let xr = &x[(c - 1) * b + b0..];
-                    for k in 0..4 {
+                    let xr = &x[(c - 1) * b + b0..(c - 1) * b + b0 + block];
+                    for k in 0..N {
                         acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
                     }
                 }
@@ -418,7 +538,7 @@ impl Kernel for RowWalkF32<'_> {
                 }
                 b0 += block;
             }
-            for (bb, o) in out.iter_mut().enumerate().skip(b0) {
+            for (bb, o) in out.iter_mut().enumerate().take(hi).skip(b0) {
                 let (mut c, mut sum) = (0usize, if self.first { 0.0 } else { *o });
                 for &e in row {
                     c += (e & Z_MASK) as usize;
@@ -427,6 +547,22 @@ impl Kernel for RowWalkF32<'_> {
                 *o = sum;
             }
         }
+    }
+}
+
+impl Kernel for RowWalkF32<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        // Whole 8-vector tiles first, then the rest in 4-vector tiles (and scalars).
+        let mut w = self;
+        let wide = if row_tile::<S>() == 8 {
+            w.batch / (8 * S::LANES) * (8 * S::LANES)
+        } else {
+            0
+        };
+        w.walk::<S, 8>(s, 0, wide);
+        w.walk::<S, 4>(s, wide, w.batch);
     }
 }
 
@@ -444,28 +580,30 @@ struct RowWalkFixed<'a> {
     batch: usize,
 }
 
-impl Kernel for RowWalkFixed<'_> {
-    type Output = ();
+impl RowWalkFixed<'_> {
     #[inline(always)]
-    fn run<S: Simd>(self, s: S) {
+    fn walk<S: Simd, const N: usize>(&mut self, s: S, lo: usize, hi: usize) {
+        if lo == hi {
+            return;
+        }
         let b = self.batch;
-        let block = 4 * S::LANES;
+        let block = N * S::LANES;
         let shift = self.spec.weight.frac as u32;
         let round = s.isplat(self.spec.round_bias());
         let x = &self.x[self.col0 * b..];
-        let mut tmp = [0i32; 64];
+        let mut tmp = [0i32; 128];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
             let out = &mut self.acc[r * b..(r + 1) * b];
-            let mut b0 = 0;
-            while b0 + block <= b {
-                let mut acc = [s.izero(); 4];
+            let mut b0 = lo;
+            while b0 + block <= hi {
+                let mut acc = [s.izero(); N];
                 let mut c = 0usize;
                 for &e in row {
                     c += (e & Z_MASK) as usize;
                     let w = s.isplat(self.wq[(e >> Z_BITS) as usize] as i32);
-                    let xr = &x[(c - 1) * b + b0..];
-                    for k in 0..4 {
+                    let xr = &x[(c - 1) * b + b0..(c - 1) * b + b0 + block];
+                    for k in 0..N {
                         acc[k] = s.iadd(
                             acc[k],
                             s.isra(
@@ -483,7 +621,7 @@ impl Kernel for RowWalkFixed<'_> {
                 }
                 b0 += block;
             }
-            for (bb, o) in out.iter_mut().enumerate().skip(b0) {
+            for (bb, o) in out.iter_mut().enumerate().take(hi).skip(b0) {
                 let (mut c, mut acc) = (0usize, if self.first { 0 } else { *o });
                 for &e in row {
                     c += (e & Z_MASK) as usize;
@@ -496,6 +634,42 @@ impl Kernel for RowWalkFixed<'_> {
             }
         }
     }
+}
+
+impl Kernel for RowWalkFixed<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, s: S) {
+        // Whole 8-vector tiles first, then the rest in 4-vector tiles (and scalars).
+        let mut w = self;
+        let wide = if row_tile::<S>() == 8 {
+            w.batch / (8 * S::LANES) * (8 * S::LANES)
+        } else {
+            0
+        };
+        w.walk::<S, 8>(s, 0, wide);
+        w.walk::<S, 4>(s, wide, w.batch);
+    }
+}
+
+/// Batch 1, the row walk: the rows split into one contiguous block per thread, each block walked by
+/// `block(row pointers, outputs)` over the one tile's entries.
+fn walk_rows_one<T, B>(threads: &Threads, r: &RowLayout, inputs: usize, y: &mut [T], block: &B)
+where
+    T: Send + Sync,
+    B: Fn(&[u32], &[u16], &mut [T]) + Sync,
+{
+    let [tile] = r.tiles.as_slice() else {
+        panic!("the batch-1 row layout is one tile")
+    };
+    // The invariant the unchecked row walks rely on (`RowLayout::new` checked the walks against it).
+    assert_eq!(tile.width, inputs, "one input per column of the tile");
+    assert_eq!(tile.row_ptr.len(), y.len() + 1, "one output per row");
+    let per = rows_per_task(y.len(), threads.count());
+    threads.for_rows(y, 1, per, |t, ys| {
+        let r0 = t * per;
+        block(&tile.row_ptr[r0..=r0 + ys.len()], &tile.entries, ys);
+    });
 }
 
 /// The per-thread output buffers [`walk_columns`] needs beyond the caller's (batch 1 only).
@@ -537,7 +711,7 @@ impl Backend for EieF32 {
         Arithmetic::F32
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        self.d = Some(EieData::new(&self.name(), layer, batch, self.level)?);
+        self.d = Some(EieData::new(&self.name(), layer, batch, self.level, true)?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
     }
@@ -562,6 +736,33 @@ impl Backend for EieF32 {
         if let Some(c) = &d.cols {
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
+            // The row walk multiplies padding entries (codebook[0] = 0) by an input: only with finite inputs.
+            let walked = nz
+                .iter()
+                .map(|&(j, _)| c.col_entries[j as usize] as u64)
+                .sum();
+            if d.row_walk_pays(nz.len() as u64, walked) && nz.iter().all(|(_, a)| a.is_finite()) {
+                d.nz = nz;
+                let r = d.rows.as_ref().expect("the row layout is prepared");
+                let cb = &d.codebook;
+                let block = |row_ptr: &[u32], entries: &[u16], y: &mut [f32]| {
+                    let prod = |v: usize, a: f32| cb[v] * a;
+                    let prod = &prod;
+                    dispatch(
+                        level,
+                        RowWalkOne {
+                            row_ptr,
+                            entries,
+                            x,
+                            y,
+                            prod,
+                        },
+                    );
+                };
+                walk_rows_one(&self.threads, r, x.len(), y, &block);
+                finish_f32(&d.p, y);
+                return Ok(());
+            }
             let cb = d.codebook;
             // Entry 0 (padding) is exactly 0, even for a non-finite activation.
             let table = move |a: f32| -> [f32; 16] {
@@ -581,20 +782,24 @@ impl Backend for EieF32 {
         let per = rows_per_task(d.p.outputs, self.threads.count());
         let cb = &d.codebook;
         self.threads.for_rows(y, b, per, |t, ys| {
-            let r0 = t * per;
             let rows = ys.len() / b;
-            for (i, tile) in r.tiles.iter().enumerate() {
-                let walk = RowWalkF32 {
-                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
-                    entries: &tile.entries,
-                    col0: tile.col0,
-                    first: i == 0,
-                    codebook: cb,
-                    x,
-                    y: &mut *ys,
-                    batch: b,
-                };
-                dispatch(level, walk);
+            let rb = rows.max(1);
+            for (blk, yb) in ys.chunks_mut(rb * b).enumerate() {
+                let r0 = t * per + blk * rb;
+                let n = yb.len() / b;
+                for (i, tile) in r.tiles.iter().enumerate() {
+                    let walk = RowWalkF32 {
+                        row_ptr: &tile.row_ptr[r0..=r0 + n],
+                        entries: &tile.entries,
+                        col0: tile.col0,
+                        first: i == 0,
+                        codebook: cb,
+                        x,
+                        y: &mut *yb,
+                        batch: b,
+                    };
+                    dispatch(level, walk);
+                }
             }
         });
         finish_f32(&d.p, y);
@@ -651,7 +856,7 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        let d = EieData::new(&self.name(), layer, batch, self.level)?;
+        let d = EieData::new(&self.name(), layer, batch, self.level, false)?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
@@ -707,21 +912,25 @@ impl Backend for EieFixed {
         let wq = &self.wq;
         let acc = &mut self.acc;
         self.threads.for_rows(acc, b, per, |t, accs| {
-            let r0 = t * per;
             let rows = accs.len() / b;
-            for (i, tile) in r.tiles.iter().enumerate() {
-                let walk = RowWalkFixed {
-                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
-                    entries: &tile.entries,
-                    col0: tile.col0,
-                    first: i == 0,
-                    wq,
-                    spec,
-                    x,
-                    acc: &mut *accs,
-                    batch: b,
-                };
-                dispatch(level, walk);
+            let rb = rows.max(1);
+            for (blk, ab) in accs.chunks_mut(rb * b).enumerate() {
+                let r0 = t * per + blk * rb;
+                let n = ab.len() / b;
+                for (i, tile) in r.tiles.iter().enumerate() {
+                    let walk = RowWalkFixed {
+                        row_ptr: &tile.row_ptr[r0..=r0 + n],
+                        entries: &tile.entries,
+                        col0: tile.col0,
+                        first: i == 0,
+                        wq,
+                        spec,
+                        x,
+                        acc: &mut *ab,
+                        batch: b,
+                    };
+                    dispatch(level, walk);
+                }
             }
         });
         for (i, (ys, accs)) in y.chunks_mut(b).zip(acc.chunks(b)).enumerate() {
