@@ -2,6 +2,7 @@
 //! baseline. Batch 1: a scalar row walk with four accumulators (gathers are slow on the CPUs we target).
 //! Batch B: per row, vectors of samples accumulate `w * x[col]`.
 
+use super::hugebuf::HugeBuf;
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
 use super::{Prepared, finish_f32};
@@ -14,8 +15,9 @@ pub struct CsrF32 {
     level: IsaLevel,
     threads: Threads,
     indptr: Vec<u32>,
-    indices: Vec<u32>,
-    data: Vec<f32>,
+    /// Column indices and values, on huge pages where large (see [`HugeBuf`]).
+    indices: HugeBuf<u32>,
+    data: HugeBuf<f32>,
     p: Option<Prepared>,
 }
 
@@ -26,8 +28,8 @@ impl CsrF32 {
             level,
             threads: Threads::new(par),
             indptr: Vec::new(),
-            indices: Vec::new(),
-            data: Vec::new(),
+            indices: HugeBuf::new(),
+            data: HugeBuf::new(),
             p: None,
         }
     }
@@ -115,8 +117,9 @@ impl Backend for CsrF32 {
             .iter()
             .map(|&p| u32::try_from(p).map_err(|_| too_big("nnz")))
             .collect::<Result<_, _>>()?;
-        self.indices = a.indices;
-        self.data = a.data;
+        (self.indices, self.data) = (HugeBuf::new(), HugeBuf::new());
+        self.indices = HugeBuf::from_slice(&a.indices);
+        self.data = HugeBuf::from_slice(&a.data);
         Ok(())
     }
     fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {

@@ -24,6 +24,7 @@
 //!   zero-padded in x and only its `B mod NR` real samples are written to y; the last input block is shorter.
 //! - Threads split the rows (multiples of MR) as the other kernels do; each thread walks its own rows.
 
+use super::hugebuf::HugeBuf;
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
 use super::{Prepared, finish_f32};
@@ -35,7 +36,8 @@ use eie_compress::{
 pub struct DenseF32 {
     level: IsaLevel,
     threads: Threads,
-    w: Vec<f32>,
+    /// W, row-major, on huge pages where large (see [`HugeBuf`]).
+    w: HugeBuf<f32>,
     /// Packed x (batch > 1), with room to start it on a 64-byte boundary; sized in `prepare`.
     xp: Vec<f32>,
     p: Option<Prepared>,
@@ -47,7 +49,7 @@ impl DenseF32 {
         Self {
             level,
             threads: Threads::new(par),
-            w: Vec::new(),
+            w: HugeBuf::new(),
             xp: Vec::new(),
             p: None,
         }
@@ -429,7 +431,8 @@ impl Backend for DenseF32 {
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
         self.p = Some(Prepared::new(&self.name(), layer, batch, self.level)?);
-        self.w = layer.dense_weights().into_raw_vec_and_offset().0;
+        self.w = HugeBuf::new();
+        self.w = HugeBuf::from_slice(&layer.dense_weights().into_raw_vec_and_offset().0);
         self.xp = Vec::new();
         if batch > 1 {
             let nr = panel_width(self.level);

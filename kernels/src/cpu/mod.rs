@@ -15,6 +15,7 @@ pub mod csr;
 pub mod dense;
 pub mod eie;
 pub mod eie_paper;
+pub mod hugebuf;
 pub mod isa;
 pub mod par;
 
