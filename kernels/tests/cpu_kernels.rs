@@ -105,10 +105,11 @@ fn wrong_lengths_are_errors_not_panics() {
 }
 
 /// The f32 EIE kernel's batch-1 row walk, which its cost model picks for a wide layer with a dense
-/// input: rows with padding entries (runs of 4095 zeros and more), and a non-finite input, which must
-/// send it back to the column walk (a padding entry times an infinite input would be NaN).
+/// input: rows spanning three 4096-column tiles, empty row segments, and a non-finite input that no
+/// real entry uses (the column layout's padding entries, of runs of 4095 zeros and more, must add
+/// exactly 0 when the column walk runs instead).
 #[test]
-fn eie_row_walk_padding_and_non_finite_inputs() {
+fn eie_row_walk_tiles_and_non_finite_inputs() {
     let w = |i: usize, j: usize| match i {
         0 if j.is_multiple_of(3) => 1.5,
         1 if j == 8999 => 2.0,
@@ -121,22 +122,39 @@ fn eie_row_walk_padding_and_non_finite_inputs() {
     for level in IsaLevel::available() {
         let mut b = CpuKernel::EieF32.backend(level, Par::Seq);
         b.prepare(&l, 1).unwrap();
-        // Rows 1 and 2 need two and one padding entries; the row walk counts them.
+        // The row walk reads every entry once (the column walk would add the bias column's).
         assert_eq!(
             b.work(Data::F32(&x)).entries,
-            l.nnz() as u64 + 3,
+            l.nnz() as u64,
             "the cost model picks the row walk here"
         );
-        // Row 1's first padding entry sits on input 4094, which no real entry of any row uses.
+        // Input 4094 is used by no real entry; row 1's column-layout padding entry sits on it. With
+        // every other input zero the column walk runs, and must not turn 0 * inf into NaN.
         x[4094] = f32::INFINITY;
-        let mut y = vec![0.0f32; 3];
-        b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
-        let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
-        let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
-        assert!(
-            ok && y.iter().all(|v| v.is_finite()),
-            "{y:?} vs {r:?}: {err:e}"
-        );
+        for zeros in [false, true] {
+            let xi: Vec<f32> = if zeros {
+                (0..9000)
+                    .map(|j| if j == 4094 || j == 8999 { x[j] } else { 0.0 })
+                    .collect()
+            } else {
+                x.clone()
+            };
+            if zeros {
+                let walked = b.work(Data::F32(&xi)).entries;
+                assert!(
+                    walked < l.nnz() as u64,
+                    "the column walk runs ({walked} entries)"
+                );
+            }
+            let mut y = vec![0.0f32; 3];
+            b.run(Data::F32(&xi), DataMut::F32(&mut y)).unwrap();
+            let (r, bound) = eie_compress::backend::reference_f64(&l, &xi, 1);
+            let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+            assert!(
+                ok && y.iter().all(|v| v.is_finite()),
+                "{y:?} vs {r:?}: {err:e}"
+            );
+        }
         x[4094] = 5.0;
     }
 }

@@ -15,11 +15,11 @@
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
-//! - **Batch 1, row-major, f32** (the same entries, `z` counting zero columns, one tile of every
-//!   column): per row, four accumulators read `codebook[v] * x[c]`, no stores. It skips no activations,
-//!   so a cost model fitted to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when
-//!   it costs less: on dense inputs and long rows (NT-We). Inputs with a non-finite value always take
-//!   the column walk (its padding entries add exactly 0; a row walk's would add `0 * inf`).
+//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 4096-column tile*
+//!   in the 12 bits instead of a relative index: no serial chain of adds, no padding): per row, four
+//!   accumulators read `codebook[v] * x[c]`, no stores. It skips no activations, so a cost model fitted
+//!   to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when it costs less: on
+//!   dense inputs and long rows (NT-We, NT-LSTM).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
 //!   64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight once for all of them.
@@ -161,16 +161,18 @@ fn walk_columns<A, T, F>(
 }
 
 /// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds per column
-/// walked, per column entry, per row and per row entry. Fitted to interleaved single-thread
-/// minimum times of both walks, forced, on NT-We, NT-Wd, NT-LSTM, VGG-7 and Alex-7 (AMD EPYC Zen 3
-/// class, AVX2, one thread): the fit is within 7 % of each. A column costs a 16-product table and its pointers; a column entry a
-/// read-modify-write of an output; a row its four accumulators' sum and store; a row entry a read of
-/// an input (no store). Only the choice depends on them, never the result's correctness.
+/// walked, per column entry, per row segment (a row within one 4096-column tile) and per row entry.
+/// Fitted to the minimum times of both walks, each forced, on one thread of an AMD EPYC (Zen 3 class,
+/// AVX2): the column walk on NT-We, NT-Wd, NT-LSTM, VGG-7 and Alex-7, the row walk on those, Alex-8
+/// and VGG-6; each fit is within 7 % of every measurement. A column costs a 16-product table and its
+/// pointers; a column entry a read-modify-write of an output; a row segment its four accumulators'
+/// sum and store; a row entry a read of an input (no store). Only the choice depends on them, never
+/// the result's correctness.
 const WALK_COST_NS: WalkCost = WalkCost {
     column: 6.5,
     column_entry: 0.69,
-    row: 10.6,
-    row_entry: 0.58,
+    row: 13.0,
+    row_entry: 0.53,
 };
 
 struct WalkCost {
@@ -187,7 +189,7 @@ const TILE_COLS: usize = 512;
 /// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + TILE_COLS`.
 struct Tile {
     col0: usize,
-    /// Columns in the tile; no row walks past it.
+    /// Columns in the tile.
     width: usize,
     row_ptr: Vec<u32>,
     entries: Vec<u16>,
@@ -201,9 +203,8 @@ struct RowLayout {
 }
 
 impl RowLayout {
-    /// Row-major entries in tiles of `tc` columns (`usize::MAX`: one tile).
-    fn new(m: &SparseCodes, tc: usize) -> Self {
-        let tc = tc.min(m.cols()).max(1);
+    fn new(m: &SparseCodes) -> Self {
+        let tc = TILE_COLS;
         let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(tc))
             .map(|t| Tile {
                 col0: t * tc,
@@ -225,16 +226,6 @@ impl RowLayout {
                 tile.row_ptr.push(tile.entries.len() as u32);
             }
         }
-        // The invariant the unchecked batch-1 row walk relies on: no row walks past its tile.
-        for tile in &tiles {
-            for w in tile.row_ptr.windows(2) {
-                let walked: usize = tile.entries[w[0] as usize..w[1] as usize]
-                    .iter()
-                    .map(|&e| (e & Z_MASK) as usize)
-                    .sum();
-                assert!(walked <= tile.width, "row layout walks past its tile");
-            }
-        }
         let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
         Self {
             tiles,
@@ -244,11 +235,60 @@ impl RowLayout {
     }
 }
 
+/// Columns per tile of the batch-1 row layout: a 12-bit column index within the tile.
+const ROW1_TILE: usize = 1 << Z_BITS;
+
+/// Batch-1 row layout (f32): per tile of 4096 columns and row, entries holding the 4-bit codebook
+/// index and the **column within the tile** (12 bits), not a relative index: a walk reads each
+/// entry's input without first adding up the advances before it (a serial chain of one add per entry),
+/// and needs no padding entries. Same 2 bytes per entry.
+struct RowLayoutOne {
+    tiles: Vec<Tile>,
+    entries: u64,
+}
+
+impl RowLayoutOne {
+    fn new(m: &SparseCodes) -> Self {
+        let n = m.cols().div_ceil(ROW1_TILE).max(1);
+        let mut tiles: Vec<Tile> = (0..n)
+            .map(|t| Tile {
+                col0: t * ROW1_TILE,
+                width: ROW1_TILE.min(m.cols() - t * ROW1_TILE),
+                row_ptr: vec![0],
+                entries: Vec::new(),
+            })
+            .collect();
+        for i in 0..m.rows() {
+            let (cols, codes) = m.row(i);
+            for (&j, &c) in cols.iter().zip(codes) {
+                let t = j as usize / ROW1_TILE;
+                tiles[t].entries.push(entry(c, j - (t * ROW1_TILE) as u32));
+            }
+            for tile in tiles.iter_mut() {
+                tile.row_ptr.push(tile.entries.len() as u32);
+            }
+        }
+        // The invariant the unchecked walk relies on: every entry's column lies within its tile.
+        for tile in &tiles {
+            assert!(
+                tile.entries
+                    .iter()
+                    .all(|&e| ((e & Z_MASK) as usize) < tile.width),
+                "row layout column outside its tile"
+            );
+        }
+        let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
+        Self { tiles, entries }
+    }
+}
+
 /// The prepared data both EIE backends share.
 struct EieData {
     p: Prepared,
     cols: Option<ColumnLayout>,
     rows: Option<RowLayout>,
+    /// Batch 1, f32: the row walk's layout.
+    rows1: Option<RowLayoutOne>,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
@@ -283,18 +323,23 @@ impl EieData {
         }
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
-        // Batch 1: the column layout (it skips zero activations) and, with `row_walk`, the row layout
-        // in one tile, cheaper per entry when few activations are zero (see `row_walk_pays`).
-        let (cols, rows) = if batch == 1 {
-            let rows = row_walk.then(|| RowLayout::new(layer.codes(), usize::MAX));
-            (Some(ColumnLayout::new(&layer.augmented_codes())), rows)
+        // Batch 1: the column layout (it skips zero activations) and, with `row_walk`, the row layout,
+        // cheaper per entry when few activations are zero (see `row_walk_pays`).
+        let (cols, rows, rows1) = if batch == 1 {
+            let rows1 = row_walk.then(|| RowLayoutOne::new(layer.codes()));
+            (
+                Some(ColumnLayout::new(&layer.augmented_codes())),
+                None,
+                rows1,
+            )
         } else {
-            (None, Some(RowLayout::new(layer.codes(), TILE_COLS)))
+            (None, Some(RowLayout::new(layer.codes())), None)
         };
         Ok(Self {
             p,
             cols,
             rows,
+            rows1,
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -324,12 +369,13 @@ impl EieData {
     /// Batch 1: whether walking every entry row by row costs less than walking the `walked` entries of
     /// the `columns` non-zero columns ([`WALK_COST_NS`]).
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
-        let (Some(_), Some(r)) = (&self.cols, &self.rows) else {
+        let Some(r) = &self.rows1 else {
             return false;
         };
         let k = &WALK_COST_NS;
         let col = columns as f64 * k.column + walked as f64 * k.column_entry;
-        let row = self.p.outputs as f64 * k.row + r.entries as f64 * k.row_entry;
+        let segments = (self.p.outputs * r.tiles.len()) as f64;
+        let row = segments * k.row + r.entries as f64 * k.row_entry;
         row < col
     }
 
@@ -343,17 +389,23 @@ impl EieData {
                 cols += 1;
             }
             let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
-            let finite = match input {
-                Data::F32(v) => v.iter().all(|a| a.is_finite()),
-                _ => true,
-            };
-            if !(finite && self.row_walk_pays(cols, entries)) {
+            if let Some(r) = self
+                .rows1
+                .as_ref()
+                .filter(|_| self.row_walk_pays(cols, entries))
+            {
+                let ptrs = (self.p.outputs + 1) * r.tiles.len();
                 return Work {
-                    macs: real,
-                    entries,
-                    bytes_read: entries * 2 + cols * 8 + (self.p.inputs * act_bytes) as u64 + 64,
+                    macs: r.entries,
+                    entries: r.entries,
+                    bytes_read: r.entries * 2 + ptrs as u64 * 4 + (self.p.inputs * 4) as u64,
                 };
             }
+            return Work {
+                macs: real,
+                entries,
+                bytes_read: entries * 2 + cols * 8 + (self.p.inputs * act_bytes) as u64 + 64,
+            };
         }
         let r = self.rows.as_ref().expect("one layout is prepared");
         let act_bytes = if matches!(input, Data::F32(_)) { 4 } else { 2 };
@@ -439,46 +491,43 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Batch 1, the row walk of one tile spanning every input: per row, four accumulators (independent
-/// chains) take the products `prod(codebook index, input)` of four consecutive entries.
-struct RowWalkOne<'a, A, T, P> {
+/// Batch 1, f32, the row walk of one tile of [`RowLayoutOne`]: per row, four accumulators (independent
+/// chains) take `codebook[v] * x[col0 + column]` of four consecutive entries; the first tile overwrites
+/// `y`, the others add to it.
+struct RowWalkOne<'a> {
     row_ptr: &'a [u32],
     entries: &'a [u16],
-    x: &'a [A],
-    y: &'a mut [T],
-    prod: &'a P,
+    codebook: &'a [f32; 16],
+    /// The tile's inputs (`x[col0..col0 + width]`).
+    x: &'a [f32],
+    first: bool,
+    y: &'a mut [f32],
 }
 
-impl<A: Copy, T: Accumulate, P: Fn(usize, A) -> T> Kernel for RowWalkOne<'_, A, T, P> {
+impl Kernel for RowWalkOne<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
-        let (prod, x) = (self.prod, self.x);
-        // `walk_rows_one` checked that no row of the tile walks past `x`.
-        let at = |c: usize| {
-            debug_assert!(c >= 1 && c <= x.len());
-            // SAFETY: every advance is at least 1 and no row walks past the tile's width, which
-            // `walk_rows_one` checked equals `x.len()`.
-            unsafe { *x.get_unchecked(c - 1) }
+        let (cb, x) = (self.codebook, self.x);
+        let at = |e: u16| {
+            let c = (e & Z_MASK) as usize;
+            debug_assert!(c < x.len());
+            // SAFETY: `RowLayoutOne::new` checked that every column lies within its tile, and
+            // `walk_rows_one` that `x` holds the tile's width.
+            cb[(e >> Z_BITS) as usize] * unsafe { *x.get_unchecked(c) }
         };
         for (o, ptr) in self.y.iter_mut().zip(self.row_ptr.windows(2)) {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
-            let mut acc = [T::default(); 4];
-            let mut c = 0usize;
+            let mut acc = [0.0f32; 4];
             let mut quads = row.chunks_exact(4);
             for q in &mut quads {
                 for k in 0..4 {
-                    c += (q[k] & Z_MASK) as usize;
-                    acc[k] = acc[k].accumulate(prod((q[k] >> Z_BITS) as usize, at(c)));
+                    acc[k] += at(q[k]);
                 }
             }
-            for &e in quads.remainder() {
-                c += (e & Z_MASK) as usize;
-                acc[0] = acc[0].accumulate(prod((e >> Z_BITS) as usize, at(c)));
-            }
-            *o = acc[0]
-                .accumulate(acc[1])
-                .accumulate(acc[2].accumulate(acc[3]));
+            let tail: f32 = quads.remainder().iter().map(|&e| at(e)).sum();
+            let sum = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
+            *o = if self.first { sum } else { *o + sum };
         }
     }
 }
@@ -652,23 +701,35 @@ impl Kernel for RowWalkFixed<'_> {
     }
 }
 
-/// Batch 1, the row walk: the rows split into one contiguous block per thread, each block walked by
-/// `block(row pointers, outputs)` over the one tile's entries.
-fn walk_rows_one<T, B>(threads: &Threads, r: &RowLayout, inputs: usize, y: &mut [T], block: &B)
-where
-    T: Send + Sync,
-    B: Fn(&[u32], &[u16], &mut [T]) + Sync,
-{
-    let [tile] = r.tiles.as_slice() else {
-        panic!("the batch-1 row layout is one tile")
-    };
-    // The invariant the unchecked row walks rely on (`RowLayout::new` checked the walks against it).
-    assert_eq!(tile.width, inputs, "one input per column of the tile");
-    assert_eq!(tile.row_ptr.len(), y.len() + 1, "one output per row");
+/// Batch 1, f32, the row walk: the rows split into one contiguous block per thread, each walking every
+/// tile in turn.
+fn walk_rows_one(
+    threads: &Threads,
+    level: IsaLevel,
+    r: &RowLayoutOne,
+    codebook: &[f32; 16],
+    x: &[f32],
+    y: &mut [f32],
+) {
+    for tile in &r.tiles {
+        // The invariants the unchecked walk relies on.
+        assert!(tile.col0 + tile.width <= x.len(), "one input per column");
+        assert_eq!(tile.row_ptr.len(), y.len() + 1, "one output per row");
+    }
     let per = rows_per_task(y.len(), threads.count());
     threads.for_rows(y, 1, per, |t, ys| {
         let r0 = t * per;
-        block(&tile.row_ptr[r0..=r0 + ys.len()], &tile.entries, ys);
+        for (i, tile) in r.tiles.iter().enumerate() {
+            let walk = RowWalkOne {
+                row_ptr: &tile.row_ptr[r0..=r0 + ys.len()],
+                entries: &tile.entries,
+                codebook,
+                x: &x[tile.col0..tile.col0 + tile.width],
+                first: i == 0,
+                y: &mut *ys,
+            };
+            dispatch(level, walk);
+        }
     });
 }
 
@@ -736,30 +797,14 @@ impl Backend for EieF32 {
         if let Some(c) = &d.cols {
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
-            // The row walk multiplies padding entries (codebook[0] = 0) by an input: only with finite inputs.
             let walked = nz
                 .iter()
                 .map(|&(j, _)| c.col_entries[j as usize] as u64)
                 .sum();
-            if d.row_walk_pays(nz.len() as u64, walked) && nz.iter().all(|(_, a)| a.is_finite()) {
+            if d.row_walk_pays(nz.len() as u64, walked) {
                 d.nz = nz;
-                let r = d.rows.as_ref().expect("the row layout is prepared");
-                let cb = &d.codebook;
-                let block = |row_ptr: &[u32], entries: &[u16], y: &mut [f32]| {
-                    let prod = |v: usize, a: f32| cb[v] * a;
-                    let prod = &prod;
-                    dispatch(
-                        level,
-                        RowWalkOne {
-                            row_ptr,
-                            entries,
-                            x,
-                            y,
-                            prod,
-                        },
-                    );
-                };
-                walk_rows_one(&self.threads, r, x.len(), y, &block);
+                let r = d.rows1.as_ref().expect("the row layout is prepared");
+                walk_rows_one(&self.threads, level, r, &d.codebook, x, y);
                 finish_f32(&d.p, y);
                 return Ok(());
             }
