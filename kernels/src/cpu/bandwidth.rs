@@ -2,6 +2,7 @@
 //! can be put beside what this machine can read: **hot** (a buffer that stays in the last-level cache)
 //! and **cold** (rotating over buffers larger than it, so every pass comes from DRAM).
 
+use super::hugebuf::HugeBuf;
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
 use std::hint::black_box;
@@ -52,7 +53,7 @@ fn parse_size(s: &str) -> Option<usize> {
 /// thread reads its own part; the median of `reps` passes.
 pub fn buffer_gbps(bytes: usize, threads: usize, reps: usize) -> f64 {
     let len = (bytes / 4).max(1024 * threads.max(1));
-    read_gbps(&[vec![1.0f32; len]], threads, reps)
+    read_gbps(&[HugeBuf::from_slice(&vec![1.0f32; len])], threads, reps)
 }
 
 struct Sum<'a>(&'a [f32]);
@@ -84,8 +85,9 @@ impl Kernel for Sum<'_> {
 
 /// Read bandwidth in GB/s (10^9 bytes per second): the median of `reps` timed passes, each reading the
 /// next of `buffers` (split over `threads` threads) as many times as it takes to read at least 64 MB, so
-/// that waking the pool's threads is a small part of every pass.
-pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
+/// that waking the pool's threads is a small part of every pass. The buffers are on huge pages where
+/// large, like the kernels' matrices ([`HugeBuf`]), so the probe stays their ceiling.
+pub fn read_gbps(buffers: &[HugeBuf<f32>], threads: usize, reps: usize) -> f64 {
     let pool = Threads::new(Par::with_threads(threads));
     let level = IsaLevel::best();
     let mut times = Vec::with_capacity(reps);
@@ -116,7 +118,10 @@ pub fn read_gbps(buffers: &[Vec<f32>], threads: usize, reps: usize) -> f64 {
 /// (hot, cold) read bandwidth in GB/s on `threads` threads.
 pub fn probe(threads: usize) -> (f64, f64) {
     let llc = llc_bytes();
-    let hot = vec![vec![1.0f32; (llc / 4 / 4).max(1 << 16)]];
+    let hot = [HugeBuf::from_slice(&vec![
+        1.0f32;
+        (llc / 4 / 4).max(1 << 16)
+    ])];
     (
         read_gbps(&hot, threads, 15),
         read_gbps(&dram_buffers(4), threads, 8),
@@ -126,9 +131,11 @@ pub fn probe(threads: usize) -> (f64, f64) {
 /// `n` buffers, each as large as the last-level cache: read in turn, every pass comes from DRAM. Non-zero
 /// contents: a `vec![0.0; n]` is calloc'd, and untouched zero pages all map to one physical page that
 /// would be read from cache.
-pub fn dram_buffers(n: usize) -> Vec<Vec<f32>> {
+pub fn dram_buffers(n: usize) -> Vec<HugeBuf<f32>> {
     let len = (llc_bytes() / 4).max(1 << 20);
-    (0..n).map(|i| vec![i as f32 + 1.0; len]).collect()
+    (0..n)
+        .map(|i| HugeBuf::from_slice(&vec![i as f32 + 1.0; len]))
+        .collect()
 }
 
 #[cfg(test)]
