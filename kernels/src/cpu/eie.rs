@@ -186,7 +186,8 @@ struct WalkCost {
 /// 128 KB) stays in L2 while every row walks it.
 const TILE_COLS: usize = 512;
 
-/// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + TILE_COLS`.
+/// One column tile of a row layout: per row, the entries of the columns `col0..col0 + width` (their
+/// low 12 bits: advances in the batch-B layout, columns within the tile in the batch-1 one).
 struct Tile {
     col0: usize,
     /// Columns in the tile.
@@ -204,11 +205,10 @@ struct RowLayout {
 
 impl RowLayout {
     fn new(m: &SparseCodes) -> Self {
-        let tc = TILE_COLS;
-        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(tc))
+        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
             .map(|t| Tile {
-                col0: t * tc,
-                width: tc.min(m.cols() - t * tc),
+                col0: t * TILE_COLS,
+                width: TILE_COLS.min(m.cols() - t * TILE_COLS),
                 row_ptr: vec![0],
                 entries: Vec::new(),
             })
@@ -217,8 +217,8 @@ impl RowLayout {
             let (cols, codes) = m.row(i);
             let mut next = vec![0u32; tiles.len()];
             for (&j, &c) in cols.iter().zip(codes) {
-                let t = j as usize / tc;
-                let local = j - (t * tc) as u32;
+                let t = j as usize / TILE_COLS;
+                let local = j - (t * TILE_COLS) as u32;
                 push(&mut tiles[t].entries, local - next[t], c);
                 next[t] = local + 1;
             }
@@ -640,6 +640,7 @@ impl RowWalkFixed<'_> {
         let shift = self.spec.weight.frac as u32;
         let round = s.isplat(self.spec.round_bias());
         let x = &self.x[self.col0 * b..];
+        // Room for `N * S::LANES` lanes (at most 8 x 16, a combination `run` never walks).
         let mut tmp = [0i32; 128];
         for (r, ptr) in self.row_ptr.windows(2).enumerate() {
             let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
@@ -827,24 +828,20 @@ impl Backend for EieF32 {
         let per = rows_per_task(d.p.outputs, self.threads.count());
         let cb = &d.codebook;
         self.threads.for_rows(y, b, per, |t, ys| {
+            let r0 = t * per;
             let rows = ys.len() / b;
-            let rb = rows.max(1);
-            for (blk, yb) in ys.chunks_mut(rb * b).enumerate() {
-                let r0 = t * per + blk * rb;
-                let n = yb.len() / b;
-                for (i, tile) in r.tiles.iter().enumerate() {
-                    let walk = RowWalkF32 {
-                        row_ptr: &tile.row_ptr[r0..=r0 + n],
-                        entries: &tile.entries,
-                        col0: tile.col0,
-                        first: i == 0,
-                        codebook: cb,
-                        x,
-                        y: &mut *yb,
-                        batch: b,
-                    };
-                    dispatch(level, walk);
-                }
+            for (i, tile) in r.tiles.iter().enumerate() {
+                let walk = RowWalkF32 {
+                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
+                    entries: &tile.entries,
+                    col0: tile.col0,
+                    first: i == 0,
+                    codebook: cb,
+                    x,
+                    y: &mut *ys,
+                    batch: b,
+                };
+                dispatch(level, walk);
             }
         });
         finish_f32(&d.p, y);
@@ -957,25 +954,21 @@ impl Backend for EieFixed {
         let wq = &self.wq;
         let acc = &mut self.acc;
         self.threads.for_rows(acc, b, per, |t, accs| {
+            let r0 = t * per;
             let rows = accs.len() / b;
-            let rb = rows.max(1);
-            for (blk, ab) in accs.chunks_mut(rb * b).enumerate() {
-                let r0 = t * per + blk * rb;
-                let n = ab.len() / b;
-                for (i, tile) in r.tiles.iter().enumerate() {
-                    let walk = RowWalkFixed {
-                        row_ptr: &tile.row_ptr[r0..=r0 + n],
-                        entries: &tile.entries,
-                        col0: tile.col0,
-                        first: i == 0,
-                        wq,
-                        spec,
-                        x,
-                        acc: &mut *ab,
-                        batch: b,
-                    };
-                    dispatch(level, walk);
-                }
+            for (i, tile) in r.tiles.iter().enumerate() {
+                let walk = RowWalkFixed {
+                    row_ptr: &tile.row_ptr[r0..=r0 + rows],
+                    entries: &tile.entries,
+                    col0: tile.col0,
+                    first: i == 0,
+                    wq,
+                    spec,
+                    x,
+                    acc: &mut *accs,
+                    batch: b,
+                };
+                dispatch(level, walk);
             }
         });
         for (i, (ys, accs)) in y.chunks_mut(b).zip(acc.chunks(b)).enumerate() {
