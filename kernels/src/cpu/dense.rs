@@ -431,7 +431,7 @@ impl Backend for DenseF32 {
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
         self.p = Some(Prepared::new(&self.name(), layer, batch, self.level)?);
-        self.w = HugeBuf::new();
+        self.w = HugeBuf::new(); // the old matrix is freed before the new one is allocated
         self.w = HugeBuf::from_slice(&layer.dense_weights().into_raw_vec_and_offset().0);
         self.xp = Vec::new();
         if batch > 1 {

@@ -532,13 +532,17 @@ impl Kernel for RowWalkOne<'_> {
     }
 }
 
-/// Accumulator vectors per row of the batch-B walks: as many as cover 64 samples (8 AVX2 / portable
-/// vectors, 4 AVX-512 vectors), so that each entry is decoded once for 64 samples and the `N`
-/// independent FMA chains hide the FMA latency (with 4 vectors of 8 lanes the walk needed two passes
-/// over each row and stalled on the accumulators' chains).
+/// The batch-B walks' split of `batch` samples: `0..wide` in tiles of 8 accumulator vectors (64 samples
+/// with 8 lanes), `wide..batch` in tiles of 4 (and scalars). With 8-lane vectors the wide tile decodes
+/// each entry once for 64 samples and its 8 independent FMA chains hide the FMA latency (4 vectors
+/// needed two passes over each row); 16-lane vectors cover 64 samples with 4, so `wide` is 0.
 #[inline(always)]
-fn row_tile<S: Simd>() -> usize {
-    if S::LANES >= 16 { 4 } else { 8 }
+fn wide_samples<S: Simd>(batch: usize) -> usize {
+    if S::LANES >= 16 {
+        0
+    } else {
+        batch / (8 * S::LANES) * (8 * S::LANES)
+    }
 }
 
 /// Batch B, f32, one column tile: per row, blocks of `N` vectors of samples accumulate into `y`
@@ -603,13 +607,8 @@ impl Kernel for RowWalkF32<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        // Whole 8-vector tiles first, then the rest in 4-vector tiles (and scalars).
+        let wide = wide_samples::<S>(self.batch);
         let mut w = self;
-        let wide = if row_tile::<S>() == 8 {
-            w.batch / (8 * S::LANES) * (8 * S::LANES)
-        } else {
-            0
-        };
         w.walk::<S, 8>(s, 0, wide);
         w.walk::<S, 4>(s, wide, w.batch);
     }
@@ -690,13 +689,8 @@ impl Kernel for RowWalkFixed<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        // Whole 8-vector tiles first, then the rest in 4-vector tiles (and scalars).
+        let wide = wide_samples::<S>(self.batch);
         let mut w = self;
-        let wide = if row_tile::<S>() == 8 {
-            w.batch / (8 * S::LANES) * (8 * S::LANES)
-        } else {
-            0
-        };
         w.walk::<S, 8>(s, 0, wide);
         w.walk::<S, 4>(s, wide, w.batch);
     }
