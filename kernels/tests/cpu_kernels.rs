@@ -105,56 +105,50 @@ fn wrong_lengths_are_errors_not_panics() {
 }
 
 /// The f32 EIE kernel's batch-1 row walk, which its cost model picks for a wide layer with a dense
-/// input: rows spanning three 4096-column tiles, empty row segments, and a non-finite input that no
-/// real entry uses (the column layout's padding entries, of runs of 4095 zeros and more, must add
-/// exactly 0 when the column walk runs instead).
+/// input: 21 rows of different lengths (groups of 8 rows padded to their longest, a last group of 5,
+/// and on 2 threads blocks of 11 and 10 rows), spanning five 2048-column tiles, and a non-finite input
+/// that no real entry uses (its products fill the table; the padding must still add exactly 0, as
+/// must the column layout's when the column walk runs instead).
 #[test]
 fn eie_row_walk_tiles_and_non_finite_inputs() {
-    let w = |i: usize, j: usize| match i {
-        0 if j.is_multiple_of(3) => 1.5,
-        1 if j == 8999 => 2.0,
-        2 if j == 1 || j == 8000 => -1.0,
-        _ => 0.0,
+    let w = |i: usize, j: usize| {
+        if j == 4094 || (j * 31 + i * 17) % 10 > i % 5 {
+            0.0
+        } else {
+            [1.5, -0.5, 0.25][(i + j) % 3]
+        }
     };
-    let l = dense("wide", 3, 9000, w, |j| (j % 7) as f32 + 1.0, true, false);
-    run_all(std::slice::from_ref(&l), &[1]);
+    let l = dense("wide", 21, 9000, w, |j| (j % 7) as f32 + 1.0, true, false);
     let mut x: Vec<f32> = (0..9000).map(|j| (j % 7) as f32 + 1.0).collect();
+    x[4094] = f32::INFINITY;
+    let sparse: Vec<f32> = (0..9000)
+        .map(|j| if j == 4094 || j == 8999 { x[j] } else { 0.0 })
+        .collect();
     for level in IsaLevel::available() {
-        let mut b = CpuKernel::EieF32.backend(level, Par::Seq);
-        b.prepare(&l, 1).unwrap();
-        // The row walk reads every entry once (the column walk would add the bias column's).
-        assert_eq!(
-            b.work(Data::F32(&x)).entries,
-            l.nnz() as u64,
-            "the cost model picks the row walk here"
-        );
-        // Input 4094 is used by no real entry; row 1's column-layout padding entry sits on it. With
-        // every other input zero the column walk runs, and must not turn 0 * inf into NaN.
-        x[4094] = f32::INFINITY;
-        for zeros in [false, true] {
-            let xi: Vec<f32> = if zeros {
-                (0..9000)
-                    .map(|j| if j == 4094 || j == 8999 { x[j] } else { 0.0 })
-                    .collect()
-            } else {
-                x.clone()
-            };
-            if zeros {
-                let walked = b.work(Data::F32(&xi)).entries;
+        for par in [Par::Seq, Par::Threads(2)] {
+            let mut b = CpuKernel::EieF32.backend(level, par);
+            b.prepare(&l, 1).unwrap();
+            for (xi, row_walk) in [(&x, true), (&sparse, false)] {
+                // Only the row layout pads (rows of different lengths in one group): it reads more
+                // entries than it multiplies.
+                let work = b.work(Data::F32(xi));
+                assert_eq!(
+                    work.entries > work.macs,
+                    row_walk,
+                    "{}: the cost model picks the {} walk ({work:?})",
+                    b.detail(),
+                    if row_walk { "row" } else { "column" }
+                );
+                let mut y = vec![f32::NAN; 21];
+                b.run(Data::F32(xi), DataMut::F32(&mut y)).unwrap();
+                let (r, bound) = eie_compress::backend::reference_f64(&l, xi, 1);
+                let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
                 assert!(
-                    walked < l.nnz() as u64,
-                    "the column walk runs ({walked} entries)"
+                    ok && y.iter().all(|v| v.is_finite()),
+                    "{}: {y:?} vs {r:?}: {err:e}",
+                    b.detail()
                 );
             }
-            let mut y = vec![0.0f32; 3];
-            b.run(Data::F32(&xi), DataMut::F32(&mut y)).unwrap();
-            let (r, bound) = eie_compress::backend::reference_f64(&l, &xi, 1);
-            let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
-            assert!(
-                ok && y.iter().all(|v| v.is_finite()),
-                "{y:?} vs {r:?}: {err:e}"
-            );
         }
-        x[4094] = 5.0;
     }
 }

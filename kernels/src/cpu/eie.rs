@@ -15,11 +15,13 @@
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
-//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 4096-column tile*
-//!   in the 12 bits instead of a relative index: no serial chain of adds, no padding): per row, four
-//!   accumulators read `codebook[v] * x[c]`, no stores. It skips no activations, so a cost model fitted
-//!   to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when it costs less: on
-//!   dense inputs and long rows (NT-We, NT-LSTM).
+//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 2048-column tile*
+//!   in 11 bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 2048
+//!   products `codebook[v] * x[c]` in a table that the entry `v << 11 | c` indexes, then rows in groups
+//!   of 8 of nearly equal length (sorted per thread block; SELL-C-sigma), one table read and add per
+//!   entry and accumulator, no branch per row, no stores. It skips no activations, so a cost model
+//!   fitted to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when it costs
+//!   less: on dense inputs (NT-We, NT-Wd, NT-LSTM).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
 //!   64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight once for all of them.
@@ -160,38 +162,42 @@ fn walk_columns<A, T, F>(
     }
 }
 
-/// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds per column
-/// walked, per column entry, per row segment (a row within one 4096-column tile) and per row entry.
-/// Fitted to the minimum times of both walks, each forced, on one thread of an AMD EPYC (Zen 3 class,
-/// AVX2): the column walk on NT-We, NT-Wd, NT-LSTM, VGG-7 and Alex-7, the row walk on those, Alex-8
-/// and VGG-6; each fit is within 7 % of every measurement. A column costs a 16-product table and its
-/// pointers; a column entry a read-modify-write of an output; a row segment its four accumulators'
-/// sum and store; a row entry a read of an input (no store). Only the choice depends on them, never
-/// the result's correctness.
+/// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds. Column
+/// walk: per column walked (its 16-product table and pointers) and per column entry (a read-modify-write
+/// of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output stores), per entry
+/// (padding included: a read of the product table, an add), more per entry where a tile's table
+/// exceeds 64 KB (L2, not L1), and per product of the tables (`16 x inputs`, built per input).
+/// Fitted to the minimum times of each walk, forced, on one thread of an AMD EPYC (Zen 3 class, AVX2):
+/// the column terms on five layers (each fit within 7 %), the row terms on the nine benchmark layers
+/// and the real FC8, within 8 % on seven of them, 15-21 % over on NT-LSTM and FC8, and 25 % under on
+/// Alex-6 and VGG-6 (several tiles' tables beyond L2), where the row walk is 2.7-4.8x slower than the
+/// column walk anyway. Only the choice depends on them, never the result.
 const WALK_COST_NS: WalkCost = WalkCost {
     column: 6.5,
     column_entry: 0.69,
-    row: 13.0,
-    row_entry: 0.53,
+    group: 40.0,
+    row_entry: 0.37,
+    row_entry_l2: 0.11,
+    product: 0.36,
 };
 
 struct WalkCost {
     column: f64,
     column_entry: f64,
-    row: f64,
+    group: f64,
     row_entry: f64,
+    row_entry_l2: f64,
+    product: f64,
 }
 
 /// Columns per tile of the batch-B layout: a tile's slice of the input (512 x 64 samples x 4 bytes =
 /// 128 KB) stays in L2 while every row walks it.
 const TILE_COLS: usize = 512;
 
-/// One column tile of a row layout: per row, the entries of the columns `col0..col0 + width` (their
-/// low 12 bits: advances in the batch-B layout, columns within the tile in the batch-1 one).
+/// One column tile of the batch-B layout: per row, the entries of the columns from `col0` on, their
+/// low 12 bits the advances.
 struct Tile {
     col0: usize,
-    /// Columns in the tile.
-    width: usize,
     row_ptr: Vec<u32>,
     entries: Vec<u16>,
 }
@@ -208,7 +214,6 @@ impl RowLayout {
         let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
             .map(|t| Tile {
                 col0: t * TILE_COLS,
-                width: TILE_COLS.min(m.cols() - t * TILE_COLS),
                 row_ptr: vec![0],
                 entries: Vec::new(),
             })
@@ -235,50 +240,122 @@ impl RowLayout {
     }
 }
 
-/// Columns per tile of the batch-1 row layout: a 12-bit column index within the tile.
-const ROW1_TILE: usize = 1 << Z_BITS;
+/// Column bits of a batch-1 row entry: the column within a 2048-column tile.
+const ROW1_BITS: u32 = 11;
+/// Columns per tile of the batch-1 row layout.
+const ROW1_TILE: usize = 1 << ROW1_BITS;
+/// Rows a batch-1 row walk takes together, one entry of each per step.
+const ROW1_GROUP: usize = 8;
+/// A batch-1 row layout's padding entry: the slot of the product table after the 16 x 2048 products,
+/// which holds 0 whatever the input (so a non-finite input cannot reach a padded lane).
+const ROW1_PAD: u16 = 1 << (ROW1_BITS + 4);
 
-/// Batch-1 row layout (f32): per tile of 4096 columns and row, entries holding the 4-bit codebook
-/// index and the **column within the tile** (12 bits), not a relative index: a walk reads each
-/// entry's input without first adding up the advances before it (a serial chain of one add per entry),
-/// and needs no padding entries. Same 2 bytes per entry.
+/// One column tile of [`RowLayoutOne`]: its rows in groups of [`ROW1_GROUP`].
+struct GroupTile {
+    col0: usize,
+    /// Columns in the tile.
+    width: usize,
+    /// Per group (in walk order): its first entry and its steps (the longest of its rows in this
+    /// tile); a group's entries are stored step by step, one per lane.
+    groups: Vec<(u32, u32)>,
+    /// Per group and lane: the output row, relative to the thread's block (`u32::MAX`: no row).
+    rows: Vec<u32>,
+    entries: Vec<u16>,
+}
+
+/// Batch-1 row layout (f32): the same 4-bit codebook indices, with the **column within a 2048-column
+/// tile** (11 bits) beside each, so that an entry `v << 11 | c` is also the index of the product
+/// `codebook[v] * x[col0 + c]` in a 16 x 2048 table built once per input and tile (EIE builds the same
+/// products per column: `codebook[k] * a_j`). Each thread's block of rows is sorted, per tile, by the
+/// number of entries in that tile, and taken in groups of 8 rows of nearly equal length, stored step by
+/// step (SELL-C-sigma, with C = 8 and sigma the block): a walk adds one table value to each of 8
+/// accumulators per step, with no branch per row, and shorter rows are padded with [`ROW1_PAD`]. Same
+/// 2 bytes per entry; no chain of adds through the advances, as in the column layout.
 struct RowLayoutOne {
-    tiles: Vec<Tile>,
+    /// Rows per block (the blocks `threads.for_rows` hands to the threads).
+    per: usize,
+    /// Per block, its tiles.
+    blocks: Vec<Vec<GroupTile>>,
+    /// Entries over all tiles, padding included.
     entries: u64,
+    /// Entries without the padding.
+    real: u64,
+    groups: u64,
 }
 
 impl RowLayoutOne {
-    fn new(m: &SparseCodes) -> Self {
-        let n = m.cols().div_ceil(ROW1_TILE).max(1);
-        let mut tiles: Vec<Tile> = (0..n)
-            .map(|t| Tile {
-                col0: t * ROW1_TILE,
-                width: ROW1_TILE.min(m.cols() - t * ROW1_TILE),
-                row_ptr: vec![0],
-                entries: Vec::new(),
-            })
-            .collect();
-        for i in 0..m.rows() {
+    fn new(m: &SparseCodes, per: usize) -> Self {
+        let n_tiles = m.cols().div_ceil(ROW1_TILE).max(1);
+        // Per tile and row, the row's entries in the tile.
+        let mut tile_rows: Vec<Vec<Vec<u16>>> = vec![vec![Vec::new(); m.rows()]; n_tiles];
+        (0..m.rows()).for_each(|i| {
             let (cols, codes) = m.row(i);
             for (&j, &c) in cols.iter().zip(codes) {
                 let t = j as usize / ROW1_TILE;
-                tiles[t].entries.push(entry(c, j - (t * ROW1_TILE) as u32));
+                let local = j as usize - t * ROW1_TILE;
+                tile_rows[t][i].push(((c as u16) << ROW1_BITS) | local as u16);
             }
-            for tile in tiles.iter_mut() {
-                tile.row_ptr.push(tile.entries.len() as u32);
+        });
+        let per = per.max(1);
+        let mut blocks = Vec::new();
+        let (mut entries, mut groups) = (0u64, 0u64);
+        for r0 in (0..m.rows()).step_by(per) {
+            let r1 = (r0 + per).min(m.rows());
+            let mut tiles = Vec::with_capacity(n_tiles);
+            for (t, rows) in tile_rows.iter().enumerate() {
+                let mut order: Vec<usize> = (r0..r1).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
+                let mut tile = GroupTile {
+                    col0: t * ROW1_TILE,
+                    width: ROW1_TILE.min(m.cols() - t * ROW1_TILE),
+                    groups: Vec::new(),
+                    rows: Vec::new(),
+                    entries: Vec::new(),
+                };
+                for lanes in order.chunks(ROW1_GROUP) {
+                    let steps = rows[lanes[0]].len();
+                    tile.groups.push((tile.entries.len() as u32, steps as u32));
+                    for s in 0..steps {
+                        for l in 0..ROW1_GROUP {
+                            let e = lanes.get(l).and_then(|&i| rows[i].get(s).copied());
+                            tile.entries.push(e.unwrap_or(ROW1_PAD));
+                        }
+                    }
+                    tile.rows.extend(
+                        (0..ROW1_GROUP)
+                            .map(|l| lanes.get(l).map_or(u32::MAX, |&i| (i - r0) as u32)),
+                    );
+                }
+                // The invariants the unchecked walk relies on: every entry indexes the product table
+                // within its tile's columns (or is padding), every group's entries are stored.
+                assert!(
+                    tile.entries.iter().all(|&e| e == ROW1_PAD
+                        || (e < ROW1_PAD && ((e as usize) & (ROW1_TILE - 1)) < tile.width)),
+                    "row layout column outside its tile"
+                );
+                assert!(
+                    tile.groups
+                        .iter()
+                        .all(|&(s, n)| (s + n * ROW1_GROUP as u32) as usize <= tile.entries.len()),
+                    "row layout group outside its entries"
+                );
+                entries += tile.entries.len() as u64;
+                groups += tile.groups.len() as u64;
+                tiles.push(tile);
             }
+            blocks.push(tiles);
         }
-        // The invariant the unchecked walk relies on: every entry's column lies within its tile.
-        for tile in &tiles {
-            assert!(
-                tile.entries
-                    .iter()
-                    .all(|&e| ((e & Z_MASK) as usize) < tile.width),
-                "row layout column outside its tile"
-            );
+        Self {
+            per,
+            blocks,
+            entries,
+            real: m.nnz() as u64,
+            groups,
         }
-        let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
-        Self { tiles, entries }
+    }
+
+    fn tiles(&self) -> usize {
+        self.blocks.first().map_or(0, Vec::len)
     }
 }
 
@@ -289,21 +366,23 @@ struct EieData {
     rows: Option<RowLayout>,
     /// Batch 1, f32: the row walk's layout.
     rows1: Option<RowLayoutOne>,
+    /// The row walk's product tables (scratch, reused).
+    table: Vec<f32>,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
 }
 
 impl EieData {
-    /// `row_walk`: at batch 1, also prepare the row walk (the f32 backend: its row walk beats the
-    /// column walk on dense inputs; the fixed-point one's, with a multiply, add and shift per entry,
-    /// measured slower on every layer).
+    /// `row_walk`: at batch 1, also prepare the row walk for that many threads (the f32 backend: its
+    /// row walk beats the column walk on dense inputs; the fixed-point one's, with a multiply, add and
+    /// shift per entry, measured slower on every layer).
     fn new(
         name: &str,
         layer: &CompressedLayer,
         batch: usize,
         level: IsaLevel,
-        row_walk: bool,
+        row_walk: Option<usize>,
     ) -> Result<Self, BackendError> {
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -326,7 +405,9 @@ impl EieData {
         // Batch 1: the column layout (it skips zero activations) and, with `row_walk`, the row layout,
         // cheaper per entry when few activations are zero (see `row_walk_pays`).
         let (cols, rows, rows1) = if batch == 1 {
-            let rows1 = row_walk.then(|| RowLayoutOne::new(layer.codes()));
+            let rows1 = row_walk.map(|threads| {
+                RowLayoutOne::new(layer.codes(), rows_per_task(layer.outputs(), threads))
+            });
             (
                 Some(ColumnLayout::new(&layer.augmented_codes())),
                 None,
@@ -340,6 +421,7 @@ impl EieData {
             cols,
             rows,
             rows1,
+            table: Vec::new(),
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -374,8 +456,14 @@ impl EieData {
         };
         let k = &WALK_COST_NS;
         let col = columns as f64 * k.column + walked as f64 * k.column_entry;
-        let segments = (self.p.outputs * r.tiles.len()) as f64;
-        let row = segments * k.row + r.entries as f64 * k.row_entry;
+        let l2 = if 16 * 4 * self.p.inputs.min(ROW1_TILE) > 64 << 10 {
+            k.row_entry_l2
+        } else {
+            0.0
+        };
+        let row = r.groups as f64 * k.group
+            + r.entries as f64 * (k.row_entry + l2)
+            + (16 * self.p.inputs) as f64 * k.product;
         row < col
     }
 
@@ -394,11 +482,11 @@ impl EieData {
                 .as_ref()
                 .filter(|_| self.row_walk_pays(cols, entries))
             {
-                let ptrs = (self.p.outputs + 1) * r.tiles.len();
+                // Entries (padding included), per group its start, steps and 8 output rows, the input.
                 return Work {
-                    macs: r.entries,
+                    macs: r.real,
                     entries: r.entries,
-                    bytes_read: r.entries * 2 + ptrs as u64 * 4 + (self.p.inputs * 4) as u64,
+                    bytes_read: r.entries * 2 + r.groups * 40 + (self.p.inputs * 4) as u64,
                 };
             }
             return Work {
@@ -491,16 +579,15 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Batch 1, f32, the row walk of one tile of [`RowLayoutOne`]: per row, four accumulators (independent
-/// chains) take `codebook[v] * x[col0 + column]` of four consecutive entries; the first tile overwrites
-/// `y`, the others add to it.
+/// Batch 1, f32, the row walk of one tile of one block of [`RowLayoutOne`]: per group, 8
+/// accumulators, one per row, each adding its row's table values step by step; the first tile
+/// overwrites `y`, the others add to it.
 struct RowWalkOne<'a> {
-    row_ptr: &'a [u32],
-    entries: &'a [u16],
-    codebook: &'a [f32; 16],
-    /// The tile's inputs (`x[col0..col0 + width]`).
-    x: &'a [f32],
+    tile: &'a GroupTile,
+    /// The tile's product table: `table[v << 11 | c] = codebook[v] * x[col0 + c]`, then 0 at [`ROW1_PAD`].
+    table: &'a [f32],
     first: bool,
+    /// The block's outputs.
     y: &'a mut [f32],
 }
 
@@ -508,26 +595,64 @@ impl Kernel for RowWalkOne<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
-        let (cb, x) = (self.codebook, self.x);
-        let at = |e: u16| {
-            let c = (e & Z_MASK) as usize;
-            debug_assert!(c < x.len());
-            // SAFETY: `RowLayoutOne::new` checked that every column lies within its tile, and
-            // `walk_rows_one` that `x` holds the tile's width.
-            cb[(e >> Z_BITS) as usize] * unsafe { *x.get_unchecked(c) }
-        };
-        for (o, ptr) in self.y.iter_mut().zip(self.row_ptr.windows(2)) {
-            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
-            let mut acc = [0.0f32; 4];
-            let mut quads = row.chunks_exact(4);
-            for q in &mut quads {
-                for k in 0..4 {
-                    acc[k] += at(q[k]);
+        let (tile, table) = (self.tile, self.table);
+        assert!(
+            table.len() > ROW1_PAD as usize,
+            "one product table per tile"
+        );
+        for (&(start, steps), rows) in tile.groups.iter().zip(tile.rows.chunks_exact(ROW1_GROUP)) {
+            let start = start as usize;
+            let e = &tile.entries[start..start + steps as usize * ROW1_GROUP];
+            let mut acc = [0.0f32; ROW1_GROUP];
+            for step in e.chunks_exact(ROW1_GROUP) {
+                for h in 0..2 {
+                    // SAFETY: `step` holds 8 entries; four of them, unaligned.
+                    let q = unsafe { (step.as_ptr().add(4 * h) as *const u64).read_unaligned() };
+                    for l in 0..4 {
+                        let k = ((q >> (16 * l)) & 0xffff) as usize;
+                        debug_assert!(k < table.len());
+                        // SAFETY: `RowLayoutOne::new` checked that every entry is at most `ROW1_PAD`,
+                        // and the assertion above that the table holds `ROW1_PAD + 1` values.
+                        acc[4 * h + l] += unsafe { *table.get_unchecked(k) };
+                    }
                 }
             }
-            let tail: f32 = quads.remainder().iter().map(|&e| at(e)).sum();
-            let sum = (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail;
-            *o = if self.first { sum } else { *o + sum };
+            for (&r, &a) in rows.iter().zip(&acc) {
+                if let Some(o) = self.y.get_mut(r as usize) {
+                    *o = if self.first { a } else { *o + a };
+                }
+            }
+        }
+    }
+}
+
+/// Batch 1, f32: fills the product tables of [`RowWalkOne`], one per tile.
+struct ProductTables<'a> {
+    r: &'a RowLayoutOne,
+    codebook: &'a [f32; 16],
+    x: &'a [f32],
+    table: &'a mut [f32],
+}
+
+/// Values per product table: 16 x 2048 products and the padding slot.
+const ROW1_TABLE: usize = ROW1_PAD as usize + 1;
+
+impl Kernel for ProductTables<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Simd>(self, _s: S) {
+        let Some(tiles) = self.r.blocks.first() else {
+            return;
+        };
+        for (tile, t) in tiles.iter().zip(self.table.chunks_exact_mut(ROW1_TABLE)) {
+            let xs = &self.x[tile.col0..tile.col0 + tile.width];
+            for (v, &w) in self.codebook.iter().enumerate() {
+                let row = &mut t[v << ROW1_BITS..(v << ROW1_BITS) + tile.width];
+                for (o, &a) in row.iter_mut().zip(xs) {
+                    *o = w * a;
+                }
+            }
+            t[ROW1_PAD as usize] = 0.0;
         }
     }
 }
@@ -696,31 +821,39 @@ impl Kernel for RowWalkFixed<'_> {
     }
 }
 
-/// Batch 1, f32, the row walk: the rows split into one contiguous block per thread, each walking every
-/// tile in turn.
+/// Batch 1, f32, the row walk: the product tables of this input, then each thread's block of rows
+/// through every tile in turn.
 fn walk_rows_one(
     threads: &Threads,
     level: IsaLevel,
     r: &RowLayoutOne,
     codebook: &[f32; 16],
     x: &[f32],
+    table: &mut Vec<f32>,
     y: &mut [f32],
 ) {
-    for tile in &r.tiles {
-        // The invariants the unchecked walk relies on.
-        assert!(tile.col0 + tile.width <= x.len(), "one input per column");
-        assert_eq!(tile.row_ptr.len(), y.len() + 1, "one output per row");
-    }
-    let per = rows_per_task(y.len(), threads.count());
-    threads.for_rows(y, 1, per, |t, ys| {
-        let r0 = t * per;
-        for (i, tile) in r.tiles.iter().enumerate() {
+    table.resize(r.tiles() * ROW1_TABLE, 0.0);
+    dispatch(
+        level,
+        ProductTables {
+            r,
+            codebook,
+            x,
+            table,
+        },
+    );
+    // The blocks are the chunks `for_rows` hands out.
+    assert_eq!(
+        r.blocks.len(),
+        y.len().div_ceil(r.per),
+        "one block per chunk of rows"
+    );
+    threads.for_rows(y, 1, r.per, |b, ys| {
+        for (tile, t) in r.blocks[b].iter().zip(table.chunks_exact(ROW1_TABLE)) {
             let walk = RowWalkOne {
-                row_ptr: &tile.row_ptr[r0..=r0 + ys.len()],
-                entries: &tile.entries,
-                codebook,
-                x: &x[tile.col0..tile.col0 + tile.width],
-                first: i == 0,
+                tile,
+                table: t,
+                first: tile.col0 == 0,
                 y: &mut *ys,
             };
             dispatch(level, walk);
@@ -767,7 +900,13 @@ impl Backend for EieF32 {
         Arithmetic::F32
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        self.d = Some(EieData::new(&self.name(), layer, batch, self.level, true)?);
+        self.d = Some(EieData::new(
+            &self.name(),
+            layer,
+            batch,
+            self.level,
+            Some(self.threads.count()),
+        )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
     }
@@ -799,7 +938,7 @@ impl Backend for EieF32 {
             if d.row_walk_pays(nz.len() as u64, walked) {
                 d.nz = nz;
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
-                walk_rows_one(&self.threads, level, r, &d.codebook, x, y);
+                walk_rows_one(&self.threads, level, r, &d.codebook, x, &mut d.table, y);
                 finish_f32(&d.p, y);
                 return Ok(());
             }
@@ -892,7 +1031,7 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        let d = EieData::new(&self.name(), layer, batch, self.level, false)?;
+        let d = EieData::new(&self.name(), layer, batch, self.level, None)?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
