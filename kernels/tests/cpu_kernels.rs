@@ -106,7 +106,7 @@ fn wrong_lengths_are_errors_not_panics() {
 
 /// The f32 EIE kernel's batch-1 row walk, which its cost model picks for a wide layer with a dense
 /// input: 21 rows of different lengths (groups of 8 rows padded to their longest, a last group of 5,
-/// and on 2 threads blocks of 11 and 10 rows), spanning five 2048-column tiles, and a non-finite input
+/// and on 2 threads blocks of 11 and 10 rows), spanning eighteen 512-column tiles, and a non-finite input
 /// that no real entry uses (its products fill the table; the padding must still add exactly 0, as
 /// must the column layout's when the column walk runs instead).
 #[test]

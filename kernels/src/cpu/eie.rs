@@ -15,9 +15,9 @@
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
-//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 2048-column tile*
-//!   in 11 bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 2048
-//!   products `codebook[v] * x[c]` in a table that the entry `v << 11 | c` indexes, then rows in groups
+//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 512-column tile*
+//!   in 9 bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 512
+//!   products `codebook[v] * x[c]` in a table (32 KB, L1) that the entry `v << 9 | c` indexes, then rows in groups
 //!   of 8 of nearly equal length (sorted per thread block; SELL-C-sigma), one table read and add per
 //!   entry and accumulator, no branch per row, no stores. It skips no activations, so a cost model
 //!   fitted to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when it costs
@@ -165,20 +165,17 @@ fn walk_columns<A, T, F>(
 /// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds. Column
 /// walk: per column walked (its 16-product table and pointers) and per column entry (a read-modify-write
 /// of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output stores), per entry
-/// (padding included: a read of the product table, an add), more per entry where a tile's table
-/// exceeds 64 KB (L2, not L1), and per product of the tables (`16 x inputs`, built per input).
-/// Fitted to the minimum times of each walk, forced, on one thread of an AMD EPYC (Zen 3 class, AVX2):
-/// the column terms on five layers (each fit within 7 %), the row terms on the nine benchmark layers
-/// and the real FC8, within 8 % on seven of them, 15-21 % over on NT-LSTM and FC8, and 25 % under on
-/// Alex-6 and VGG-6 (several tiles' tables beyond L2), where the row walk is 2.7-4.8x slower than the
-/// column walk anyway. Only the choice depends on them, never the result.
+/// (padding included: a read of the product table, an add) and per product of the tables
+/// (`16 x inputs`, built per input and thread). Fitted to the minimum times of each walk, forced, on
+/// one thread of an AMD EPYC (Zen 3 class, AVX2): the column terms on five layers (each fit within
+/// 7 %), the row terms on the nine benchmark layers and the real FC8 (within 8 % on each). Only the
+/// choice depends on them, never the result.
 const WALK_COST_NS: WalkCost = WalkCost {
     column: 6.5,
     column_entry: 0.69,
-    group: 40.0,
-    row_entry: 0.37,
-    row_entry_l2: 0.11,
-    product: 0.36,
+    group: 15.3,
+    row_entry: 0.24,
+    product: 0.16,
 };
 
 struct WalkCost {
@@ -186,7 +183,6 @@ struct WalkCost {
     column_entry: f64,
     group: f64,
     row_entry: f64,
-    row_entry_l2: f64,
     product: f64,
 }
 
@@ -240,13 +236,15 @@ impl RowLayout {
     }
 }
 
-/// Column bits of a batch-1 row entry: the column within a 2048-column tile.
-const ROW1_BITS: u32 = 11;
+/// Column bits of a batch-1 row entry: the column within a 512-column tile, so that a tile's product
+/// table (16 x 512 f32, 32 KB) stays in L1. 2048-column tiles (128 KB tables, in L2) were 1.4-1.9x
+/// slower on NT-We, NT-Wd, NT-LSTM, VGG-7 and Alex-7, 256-column ones 1.1-1.2x slower (more groups).
+const ROW1_BITS: u32 = 9;
 /// Columns per tile of the batch-1 row layout.
 const ROW1_TILE: usize = 1 << ROW1_BITS;
 /// Rows a batch-1 row walk takes together, one entry of each per step.
 const ROW1_GROUP: usize = 8;
-/// A batch-1 row layout's padding entry: the slot of the product table after the 16 x 2048 products,
+/// A batch-1 row layout's padding entry: the slot of the product table after the 16 x 512 products,
 /// which holds 0 whatever the input (so a non-finite input cannot reach a padded lane).
 const ROW1_PAD: u16 = 1 << (ROW1_BITS + 4);
 
@@ -263,9 +261,9 @@ struct GroupTile {
     entries: Vec<u16>,
 }
 
-/// Batch-1 row layout (f32): the same 4-bit codebook indices, with the **column within a 2048-column
-/// tile** (11 bits) beside each, so that an entry `v << 11 | c` is also the index of the product
-/// `codebook[v] * x[col0 + c]` in a 16 x 2048 table built once per input and tile (EIE builds the same
+/// Batch-1 row layout (f32): the same 4-bit codebook indices, with the **column within a 512-column
+/// tile** (9 bits) beside each, so that an entry `v << 9 | c` is also the index of the product
+/// `codebook[v] * x[col0 + c]` in a 16 x 512 table built once per input and tile (EIE builds the same
 /// products per column: `codebook[k] * a_j`). Each thread's block of rows is sorted, per tile, by the
 /// number of entries in that tile, and taken in groups of 8 rows of nearly equal length, stored step by
 /// step (SELL-C-sigma, with C = 8 and sigma the block): a walk adds one table value to each of 8
@@ -353,10 +351,6 @@ impl RowLayoutOne {
             groups,
         }
     }
-
-    fn tiles(&self) -> usize {
-        self.blocks.first().map_or(0, Vec::len)
-    }
 }
 
 /// The prepared data both EIE backends share.
@@ -366,8 +360,6 @@ struct EieData {
     rows: Option<RowLayout>,
     /// Batch 1, f32: the row walk's layout.
     rows1: Option<RowLayoutOne>,
-    /// The row walk's product tables (scratch, reused).
-    table: Vec<f32>,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
@@ -421,7 +413,6 @@ impl EieData {
             cols,
             rows,
             rows1,
-            table: Vec::new(),
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -456,13 +447,8 @@ impl EieData {
         };
         let k = &WALK_COST_NS;
         let col = columns as f64 * k.column + walked as f64 * k.column_entry;
-        let l2 = if 16 * 4 * self.p.inputs.min(ROW1_TILE) > 64 << 10 {
-            k.row_entry_l2
-        } else {
-            0.0
-        };
         let row = r.groups as f64 * k.group
-            + r.entries as f64 * (k.row_entry + l2)
+            + r.entries as f64 * k.row_entry
             + (16 * self.p.inputs) as f64 * k.product;
         row < col
     }
@@ -579,13 +565,21 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Batch 1, f32, the row walk of one tile of one block of [`RowLayoutOne`]: per group, 8
-/// accumulators, one per row, each adding its row's table values step by step; the first tile
+/// Values per product table: 16 x 512 products and the padding slot.
+const ROW1_TABLE: usize = ROW1_PAD as usize + 1;
+
+/// Batch 1, f32, the row walk of one tile of one block of [`RowLayoutOne`]: first the tile's product
+/// table, `table[v << 9 | c] = codebook[v] * x[col0 + c]` and 0 at [`ROW1_PAD`], in the thread's own
+/// buffer (built by the thread that reads it, it stays in that core's L1; one table built once for all
+/// threads cost NT-We on 2 threads more than its walk, every line a miss to the other core); then per
+/// group, 8 accumulators, one per row, each adding its row's table values step by step. The first tile
 /// overwrites `y`, the others add to it.
 struct RowWalkOne<'a> {
     tile: &'a GroupTile,
-    /// The tile's product table: `table[v << 11 | c] = codebook[v] * x[col0 + c]`, then 0 at [`ROW1_PAD`].
-    table: &'a [f32],
+    codebook: &'a [f32; 16],
+    /// The tile's inputs (`x[col0..col0 + width]`).
+    x: &'a [f32],
+    table: &'a mut [f32; ROW1_TABLE],
     first: bool,
     /// The block's outputs.
     y: &'a mut [f32],
@@ -596,10 +590,13 @@ impl Kernel for RowWalkOne<'_> {
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
         let (tile, table) = (self.tile, self.table);
-        assert!(
-            table.len() > ROW1_PAD as usize,
-            "one product table per tile"
-        );
+        for (v, &w) in self.codebook.iter().enumerate() {
+            let row = &mut table[v << ROW1_BITS..(v << ROW1_BITS) + tile.width];
+            for (o, &a) in row.iter_mut().zip(self.x) {
+                *o = w * a;
+            }
+        }
+        table[ROW1_PAD as usize] = 0.0;
         for (&(start, steps), rows) in tile.groups.iter().zip(tile.rows.chunks_exact(ROW1_GROUP)) {
             let start = start as usize;
             let e = &tile.entries[start..start + steps as usize * ROW1_GROUP];
@@ -611,8 +608,8 @@ impl Kernel for RowWalkOne<'_> {
                     for l in 0..4 {
                         let k = ((q >> (16 * l)) & 0xffff) as usize;
                         debug_assert!(k < table.len());
-                        // SAFETY: `RowLayoutOne::new` checked that every entry is at most `ROW1_PAD`,
-                        // and the assertion above that the table holds `ROW1_PAD + 1` values.
+                        // SAFETY: `RowLayoutOne::new` checked that every entry is at most
+                        // `ROW1_PAD`, and the table holds `ROW1_PAD + 1` values.
                         acc[4 * h + l] += unsafe { *table.get_unchecked(k) };
                     }
                 }
@@ -622,37 +619,6 @@ impl Kernel for RowWalkOne<'_> {
                     *o = if self.first { a } else { *o + a };
                 }
             }
-        }
-    }
-}
-
-/// Batch 1, f32: fills the product tables of [`RowWalkOne`], one per tile.
-struct ProductTables<'a> {
-    r: &'a RowLayoutOne,
-    codebook: &'a [f32; 16],
-    x: &'a [f32],
-    table: &'a mut [f32],
-}
-
-/// Values per product table: 16 x 2048 products and the padding slot.
-const ROW1_TABLE: usize = ROW1_PAD as usize + 1;
-
-impl Kernel for ProductTables<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run<S: Simd>(self, _s: S) {
-        let Some(tiles) = self.r.blocks.first() else {
-            return;
-        };
-        for (tile, t) in tiles.iter().zip(self.table.chunks_exact_mut(ROW1_TABLE)) {
-            let xs = &self.x[tile.col0..tile.col0 + tile.width];
-            for (v, &w) in self.codebook.iter().enumerate() {
-                let row = &mut t[v << ROW1_BITS..(v << ROW1_BITS) + tile.width];
-                for (o, &a) in row.iter_mut().zip(xs) {
-                    *o = w * a;
-                }
-            }
-            t[ROW1_PAD as usize] = 0.0;
         }
     }
 }
@@ -821,27 +787,15 @@ impl Kernel for RowWalkFixed<'_> {
     }
 }
 
-/// Batch 1, f32, the row walk: the product tables of this input, then each thread's block of rows
-/// through every tile in turn.
+/// Batch 1, f32, the row walk: each thread's block of rows through every tile in turn.
 fn walk_rows_one(
     threads: &Threads,
     level: IsaLevel,
     r: &RowLayoutOne,
     codebook: &[f32; 16],
     x: &[f32],
-    table: &mut Vec<f32>,
     y: &mut [f32],
 ) {
-    table.resize(r.tiles() * ROW1_TABLE, 0.0);
-    dispatch(
-        level,
-        ProductTables {
-            r,
-            codebook,
-            x,
-            table,
-        },
-    );
     // The blocks are the chunks `for_rows` hands out.
     assert_eq!(
         r.blocks.len(),
@@ -849,10 +803,14 @@ fn walk_rows_one(
         "one block per chunk of rows"
     );
     threads.for_rows(y, 1, r.per, |b, ys| {
-        for (tile, t) in r.blocks[b].iter().zip(table.chunks_exact(ROW1_TABLE)) {
+        // Holes (columns past a narrow tile's width) are never read, so zeroing once suffices.
+        let mut table = [0.0f32; ROW1_TABLE];
+        for tile in &r.blocks[b] {
             let walk = RowWalkOne {
                 tile,
-                table: t,
+                codebook,
+                x: &x[tile.col0..tile.col0 + tile.width],
+                table: &mut table,
                 first: tile.col0 == 0,
                 y: &mut *ys,
             };
@@ -938,7 +896,7 @@ impl Backend for EieF32 {
             if d.row_walk_pays(nz.len() as u64, walked) {
                 d.nz = nz;
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
-                walk_rows_one(&self.threads, level, r, &d.codebook, x, &mut d.table, y);
+                walk_rows_one(&self.threads, level, r, &d.codebook, x, y);
                 finish_f32(&d.p, y);
                 return Ok(());
             }
