@@ -104,8 +104,8 @@ fn wrong_lengths_are_errors_not_panics() {
     }
 }
 
-/// The f32 EIE kernel's batch-1 row walk, which its cost model picks for a wide layer with a dense
-/// input: 21 rows of different lengths (groups of 8 rows padded to their longest, a last group of 5,
+/// The EIE kernels' batch-1 row walk (f32 and fixed point), which their cost model picks for a wide
+/// layer with a dense input: 21 rows of different lengths (groups of 8 rows padded to their longest, a last group of 5,
 /// and on 2 threads blocks of 11 and 10 rows), spanning eighteen 512-column tiles, and a non-finite input
 /// that no real entry uses (its products fill the table; the padding must still add exactly 0, as
 /// must the column layout's when the column walk runs instead).
@@ -149,6 +149,21 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
                     b.detail()
                 );
             }
+            // The fixed-point kernel walks the same layout with integer products: bit for bit.
+            let mut f = CpuKernel::EieFixed.backend(level, par);
+            f.prepare(&l, 1).unwrap();
+            let finite: Vec<f32> = (0..9000).map(|j| (j % 7) as f32 * 0.25 + 0.5).collect();
+            let xq = eie_compress::backend::quantize_input(&l, &finite);
+            let work = f.work(Data::Fixed(&xq));
+            assert!(
+                work.entries > work.macs,
+                "{}: row walk ({work:?})",
+                f.detail()
+            );
+            let mut y = vec![i16::MIN; 21];
+            f.run(Data::Fixed(&xq), DataMut::Fixed(&mut y)).unwrap();
+            let r = eie_compress::backend::reference_fixed(&l, &xq, 1);
+            assert_eq!(y, r, "{}", f.detail());
         }
     }
 }

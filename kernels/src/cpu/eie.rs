@@ -15,13 +15,14 @@
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
-//! - **Batch 1, row-major, f32** (the same 4-bit indices, with the column *within a 512-column tile*
-//!   in 9 bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 512
-//!   products `codebook[v] * x[c]` in a table (32 KB, L1) that the entry `v << 9 | c` indexes, then rows in groups
-//!   of 8 of nearly equal length (sorted per thread block; SELL-C-sigma), one table read and add per
-//!   entry and accumulator, no branch per row, no stores. It skips no activations, so a cost model
-//!   fitted to measurements of both walks ([`WALK_COST_NS`]) picks it per input only when it costs
-//!   less: on dense inputs (NT-We, NT-Wd, NT-LSTM).
+//! - **Batch 1, row-major** (the same 4-bit indices, with the column *within a 512-column tile* in 9
+//!   bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 512
+//!   products `codebook[v] * x[c]` (f32, or EIE's rounded fixed-point products) in a table (32 KB, in
+//!   L1) that the entry `v << 9 | c` indexes, then rows in groups of 8 of nearly equal length (sorted
+//!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
+//!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
+//!   ([`WALK_COST_NS`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
+//!   NT-LSTM) and where few activations are zero (VGG-8, the real FC8).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
 //!   64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight once for all of them.
@@ -366,15 +367,13 @@ struct EieData {
 }
 
 impl EieData {
-    /// `row_walk`: at batch 1, also prepare the row walk for that many threads (the f32 backend: its
-    /// row walk beats the column walk on dense inputs; the fixed-point one's, with a multiply, add and
-    /// shift per entry, measured slower on every layer).
+    /// For `threads` threads (the row walk's blocks of rows).
     fn new(
         name: &str,
         layer: &CompressedLayer,
         batch: usize,
         level: IsaLevel,
-        row_walk: Option<usize>,
+        threads: usize,
     ) -> Result<Self, BackendError> {
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -394,16 +393,14 @@ impl EieData {
         }
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
-        // Batch 1: the column layout (it skips zero activations) and, with `row_walk`, the row layout,
-        // cheaper per entry when few activations are zero (see `row_walk_pays`).
+        // Batch 1: the column layout (it skips zero activations) and the row layout, cheaper per entry
+        // when few activations are zero (see `row_walk_pays`).
         let (cols, rows, rows1) = if batch == 1 {
-            let rows1 = row_walk.map(|threads| {
-                RowLayoutOne::new(layer.codes(), rows_per_task(layer.outputs(), threads))
-            });
+            let per = rows_per_task(layer.outputs(), threads);
             (
                 Some(ColumnLayout::new(&layer.augmented_codes())),
                 None,
-                rows1,
+                Some(RowLayoutOne::new(layer.codes(), per)),
             )
         } else {
             (None, Some(RowLayout::new(layer.codes())), None)
@@ -568,39 +565,51 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
 /// Values per product table: 16 x 512 products and the padding slot.
 const ROW1_TABLE: usize = ROW1_PAD as usize + 1;
 
-/// Batch 1, f32, the row walk of one tile of one block of [`RowLayoutOne`]: first the tile's product
-/// table, `table[v << 9 | c] = codebook[v] * x[col0 + c]` and 0 at [`ROW1_PAD`], in the thread's own
-/// buffer (built by the thread that reads it, it stays in that core's L1; one table built once for all
-/// threads cost NT-We on 2 threads more than its walk, every line a miss to the other core); then per
-/// group, 8 accumulators, one per row, each adding its row's table values step by step. The first tile
-/// overwrites `y`, the others add to it.
-struct RowWalkOne<'a> {
+/// Batch 1, the row walk of one tile of one block of [`RowLayoutOne`], in f32 or fixed point (`T`,
+/// from weights `W` and activations `A`): first the tile's product table, `table[v << 9 | c] =
+/// product(weights[v], x[col0 + c])` and 0 at [`ROW1_PAD`], in the thread's own buffer (built by the
+/// thread that reads it, it stays in that core's L1; one table built once for all threads cost NT-We on
+/// 2 threads more than its walk, every line a miss to the other core); then per group, 8 accumulators,
+/// one per row, each adding its row's table values step by step. The first tile overwrites `y`, the
+/// others add to it. In fixed point every product is the one the column walk computes and the sums
+/// wrap, so the result is the same bit for bit whatever the order.
+struct RowWalkOne<'a, W, A, T, P> {
     tile: &'a GroupTile,
-    codebook: &'a [f32; 16],
+    weights: &'a [W; 16],
+    /// By value: a copy of the closure (and what it captured) in the kernel's own frame lets the
+    /// compiler keep it in registers and vectorize the table (through a reference the fixed-point
+    /// table was built one scalar product at a time, reloading the spec each time).
+    product: P,
     /// The tile's inputs (`x[col0..col0 + width]`).
-    x: &'a [f32],
-    table: &'a mut [f32; ROW1_TABLE],
+    x: &'a [A],
+    table: &'a mut [T; ROW1_TABLE],
     first: bool,
     /// The block's outputs.
-    y: &'a mut [f32],
+    y: &'a mut [T],
 }
 
-impl Kernel for RowWalkOne<'_> {
+impl<W, A, T, P> Kernel for RowWalkOne<'_, W, A, T, P>
+where
+    W: Copy,
+    A: Copy,
+    T: Accumulate,
+    P: Fn(W, A) -> T + Copy,
+{
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, _s: S) {
-        let (tile, table) = (self.tile, self.table);
-        for (v, &w) in self.codebook.iter().enumerate() {
+        let (tile, table, product) = (self.tile, self.table, self.product);
+        for (v, &w) in self.weights.iter().enumerate() {
             let row = &mut table[v << ROW1_BITS..(v << ROW1_BITS) + tile.width];
             for (o, &a) in row.iter_mut().zip(self.x) {
-                *o = w * a;
+                *o = product(w, a);
             }
         }
-        table[ROW1_PAD as usize] = 0.0;
+        table[ROW1_PAD as usize] = T::default();
         for (&(start, steps), rows) in tile.groups.iter().zip(tile.rows.chunks_exact(ROW1_GROUP)) {
             let start = start as usize;
             let e = &tile.entries[start..start + steps as usize * ROW1_GROUP];
-            let mut acc = [0.0f32; ROW1_GROUP];
+            let mut acc = [T::default(); ROW1_GROUP];
             for step in e.chunks_exact(ROW1_GROUP) {
                 for h in 0..2 {
                     // SAFETY: `step` holds 8 entries; four of them, unaligned.
@@ -610,13 +619,14 @@ impl Kernel for RowWalkOne<'_> {
                         debug_assert!(k < table.len());
                         // SAFETY: `RowLayoutOne::new` checked that every entry is at most
                         // `ROW1_PAD`, and the table holds `ROW1_PAD + 1` values.
-                        acc[4 * h + l] += unsafe { *table.get_unchecked(k) };
+                        let p = unsafe { *table.get_unchecked(k) };
+                        acc[4 * h + l] = acc[4 * h + l].accumulate(p);
                     }
                 }
             }
             for (&r, &a) in rows.iter().zip(&acc) {
                 if let Some(o) = self.y.get_mut(r as usize) {
-                    *o = if self.first { a } else { *o + a };
+                    *o = if self.first { a } else { o.accumulate(a) };
                 }
             }
         }
@@ -787,15 +797,21 @@ impl Kernel for RowWalkFixed<'_> {
     }
 }
 
-/// Batch 1, f32, the row walk: each thread's block of rows through every tile in turn.
-fn walk_rows_one(
+/// Batch 1, the row walk: each thread's block of rows through every tile in turn.
+fn walk_rows_one<W, A, T, P>(
     threads: &Threads,
     level: IsaLevel,
     r: &RowLayoutOne,
-    codebook: &[f32; 16],
-    x: &[f32],
-    y: &mut [f32],
-) {
+    weights: &[W; 16],
+    product: P,
+    x: &[A],
+    y: &mut [T],
+) where
+    W: Copy + Sync,
+    A: Copy + Sync,
+    T: Accumulate + Send,
+    P: Fn(W, A) -> T + Copy + Sync,
+{
     // The blocks are the chunks `for_rows` hands out.
     assert_eq!(
         r.blocks.len(),
@@ -804,11 +820,12 @@ fn walk_rows_one(
     );
     threads.for_rows(y, 1, r.per, |b, ys| {
         // Holes (columns past a narrow tile's width) are never read, so zeroing once suffices.
-        let mut table = [0.0f32; ROW1_TABLE];
+        let mut table = [T::default(); ROW1_TABLE];
         for tile in &r.blocks[b] {
             let walk = RowWalkOne {
                 tile,
-                codebook,
+                weights,
+                product,
                 x: &x[tile.col0..tile.col0 + tile.width],
                 table: &mut table,
                 first: tile.col0 == 0,
@@ -863,7 +880,7 @@ impl Backend for EieF32 {
             layer,
             batch,
             self.level,
-            Some(self.threads.count()),
+            self.threads.count(),
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -896,7 +913,8 @@ impl Backend for EieF32 {
             if d.row_walk_pays(nz.len() as u64, walked) {
                 d.nz = nz;
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
-                walk_rows_one(&self.threads, level, r, &d.codebook, x, y);
+                let product = |w: f32, a: f32| w * a;
+                walk_rows_one(&self.threads, level, r, &d.codebook, product, x, y);
                 finish_f32(&d.p, y);
                 return Ok(());
             }
@@ -989,7 +1007,7 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        let d = EieData::new(&self.name(), layer, batch, self.level, None)?;
+        let d = EieData::new(&self.name(), layer, batch, self.level, self.threads.count())?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
@@ -1028,6 +1046,22 @@ impl Backend for EieFixed {
         if let Some(c) = &d.cols {
             let mut nz = std::mem::take(&mut self.nzq);
             d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
+            let walked = nz
+                .iter()
+                .map(|&(j, _)| c.col_entries[j as usize] as u64)
+                .sum();
+            if d.row_walk_pays(nz.len() as u64, walked) {
+                self.nzq = nz;
+                let r = d.rows1.as_ref().expect("the row layout is prepared");
+                let product = move |w: i16, a: i16| spec.product(w, a);
+                let acc = &mut self.acc;
+                walk_rows_one(&self.threads, level, r, &self.wq, product, x, acc);
+                for (i, (o, &a)) in y.iter_mut().zip(acc.iter()).enumerate() {
+                    let bias = self.bias_q.as_ref().map_or(0, |bq| bq[i]);
+                    *o = spec.finish(a.wrapping_add(bias), relu);
+                }
+                return Ok(());
+            }
             let wq = self.wq;
             let table =
                 move |a: i16| -> [i32; 16] { std::array::from_fn(|k| spec.product(wq[k], a)) };
