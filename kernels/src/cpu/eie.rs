@@ -256,7 +256,7 @@ struct GroupTile {
     width: usize,
     /// Per group (in walk order): its first entry and its steps (the longest of its rows in this
     /// tile); a group's entries are stored step by step, one per lane.
-    groups: Vec<(u32, u32)>,
+    groups: Vec<(usize, usize)>,
     /// Per group and lane: the output row, relative to the thread's block (`u32::MAX`: no row).
     rows: Vec<u32>,
     entries: Vec<u16>,
@@ -313,7 +313,7 @@ impl RowLayoutOne {
                 };
                 for lanes in order.chunks(ROW1_GROUP) {
                     let steps = rows[lanes[0]].len();
-                    tile.groups.push((tile.entries.len() as u32, steps as u32));
+                    tile.groups.push((tile.entries.len(), steps));
                     for s in 0..steps {
                         for l in 0..ROW1_GROUP {
                             let e = lanes.get(l).and_then(|&i| rows[i].get(s).copied());
@@ -325,18 +325,12 @@ impl RowLayoutOne {
                             .map(|l| lanes.get(l).map_or(u32::MAX, |&i| (i - r0) as u32)),
                     );
                 }
-                // The invariants the unchecked walk relies on: every entry indexes the product table
-                // within its tile's columns (or is padding), every group's entries are stored.
+                // The invariant the unchecked walk relies on: every entry indexes the product table
+                // within its tile's columns (or is padding).
                 assert!(
                     tile.entries.iter().all(|&e| e == ROW1_PAD
                         || (e < ROW1_PAD && ((e as usize) & (ROW1_TILE - 1)) < tile.width)),
                     "row layout column outside its tile"
-                );
-                assert!(
-                    tile.groups
-                        .iter()
-                        .all(|&(s, n)| (s + n * ROW1_GROUP as u32) as usize <= tile.entries.len()),
-                    "row layout group outside its entries"
                 );
                 entries += tile.entries.len() as u64;
                 groups += tile.groups.len() as u64;
@@ -607,8 +601,7 @@ where
         }
         table[ROW1_PAD as usize] = T::default();
         for (&(start, steps), rows) in tile.groups.iter().zip(tile.rows.chunks_exact(ROW1_GROUP)) {
-            let start = start as usize;
-            let e = &tile.entries[start..start + steps as usize * ROW1_GROUP];
+            let e = &tile.entries[start..start + steps * ROW1_GROUP];
             let mut acc = [T::default(); ROW1_GROUP];
             for step in e.chunks_exact(ROW1_GROUP) {
                 for h in 0..2 {
