@@ -9,9 +9,10 @@
 //! needs a padding entry after 15); longer runs still get EIE's padding entry `(v = 0)`, which advances
 //! 4095 positions. Entries with `v = 0` add `codebook[0] * a = 0`.
 //!
-//! - **Batch 1, column-major** (EIE's own dataflow): the rows are split into one contiguous block per
-//!   thread (EIE interleaves rows over PEs; contiguous blocks keep a thread's outputs in its own cache
-//!   lines), each block stored column by column with `z` counting zero rows. A run scans the input for
+//! - **Batch 1, column-major** (EIE's own dataflow): stored column by column with `z` counting zero
+//!   rows; with several threads the non-zero columns are split into parts of equal work, each thread
+//!   accumulating into its own output buffer, summed at the end (EIE interleaves rows over PEs; on a
+//!   CPU that would make every thread pay every column's fixed cost). A run scans the input for
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
 //!   as in EIE. Zero activations cost nothing but the scan.
@@ -163,14 +164,15 @@ fn walk_columns<A, T, F>(
     }
 }
 
-/// The batch-1 cost model that picks the column walk or the row walk (f32), in nanoseconds. Column
+/// The batch-1 cost model that picks the column walk or the row walk, in nanoseconds. Column
 /// walk: per column walked (its 16-product table and pointers) and per column entry (a read-modify-write
 /// of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output stores), per entry
 /// (padding included: a read of the product table, an add) and per product of the tables
 /// (`16 x inputs`, built per input and thread). Fitted to the minimum times of each walk, forced, on
 /// one thread of an AMD EPYC (Zen 3 class, AVX2): the column terms on five layers (each fit within
 /// 7 %), the row terms on the nine benchmark layers and the real FC8 (within 8 % on each). Only the
-/// choice depends on them, never the result.
+/// choice depends on them, never the result. The fixed-point kernel uses the same model (its walks
+/// differ from f32's only in the products and the adds' type).
 const WALK_COST_NS: WalkCost = WalkCost {
     column: 6.5,
     column_entry: 0.69,
@@ -262,7 +264,7 @@ struct GroupTile {
     entries: Vec<u16>,
 }
 
-/// Batch-1 row layout (f32): the same 4-bit codebook indices, with the **column within a 512-column
+/// Batch-1 row layout: the same 4-bit codebook indices, with the **column within a 512-column
 /// tile** (9 bits) beside each, so that an entry `v << 9 | c` is also the index of the product
 /// `codebook[v] * x[col0 + c]` in a 16 x 512 table built once per input and tile (EIE builds the same
 /// products per column: `codebook[k] * a_j`). Each thread's block of rows is sorted, per tile, by the
@@ -271,8 +273,9 @@ struct GroupTile {
 /// accumulators per step, with no branch per row, and shorter rows are padded with [`ROW1_PAD`]. Same
 /// 2 bytes per entry; no chain of adds through the advances, as in the column layout.
 struct RowLayoutOne {
-    /// Rows per block (the blocks `threads.for_rows` hands to the threads).
+    /// Rows per block (the blocks `threads.for_rows` hands to the threads), and rows.
     per: usize,
+    rows: usize,
     /// Per block, its tiles.
     blocks: Vec<Vec<GroupTile>>,
     /// Entries over all tiles, padding included.
@@ -340,6 +343,7 @@ impl RowLayoutOne {
         }
         Self {
             per,
+            rows: m.rows(),
             blocks,
             entries,
             real: m.nnz() as u64,
@@ -353,7 +357,7 @@ struct EieData {
     p: Prepared,
     cols: Option<ColumnLayout>,
     rows: Option<RowLayout>,
-    /// Batch 1, f32: the row walk's layout.
+    /// Batch 1: the row walk's layout.
     rows1: Option<RowLayoutOne>,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
@@ -440,7 +444,7 @@ impl EieData {
         let col = columns as f64 * k.column + walked as f64 * k.column_entry;
         let row = r.groups as f64 * k.group
             + r.entries as f64 * k.row_entry
-            + (16 * self.p.inputs) as f64 * k.product;
+            + (16 * self.p.inputs * r.blocks.len()) as f64 * k.product;
         row < col
     }
 
@@ -459,11 +463,19 @@ impl EieData {
                 .as_ref()
                 .filter(|_| self.row_walk_pays(cols, entries))
             {
-                // Entries (padding included), per group its start, steps and 8 output rows, the input.
+                // The bias is added after the walk, as the column walk's last column adds it.
+                let bias = if self.p.bias.is_some() {
+                    c.col_real.get(self.p.inputs).map_or(0, |&n| n as u64)
+                } else {
+                    0
+                };
+                // Entries (padding included); per group its start and steps (16 bytes) and 8 output
+                // rows (32); the input, once per thread block.
+                let inputs = (self.p.inputs * act_bytes * r.blocks.len()) as u64;
                 return Work {
-                    macs: r.real,
+                    macs: r.real + bias,
                     entries: r.entries,
-                    bytes_read: r.entries * 2 + r.groups * 40 + (self.p.inputs * 4) as u64,
+                    bytes_read: r.entries * 2 + r.groups * 48 + inputs,
                 };
             }
             return Work {
@@ -606,7 +618,9 @@ where
             for step in e.chunks_exact(ROW1_GROUP) {
                 for h in 0..2 {
                     // SAFETY: `step` holds 8 entries; four of them, unaligned.
-                    let q = unsafe { (step.as_ptr().add(4 * h) as *const u64).read_unaligned() };
+                    let q = u64::from_le(unsafe {
+                        (step.as_ptr().add(4 * h) as *const u64).read_unaligned()
+                    });
                     for l in 0..4 {
                         let k = ((q >> (16 * l)) & 0xffff) as usize;
                         debug_assert!(k < table.len());
@@ -806,6 +820,7 @@ fn walk_rows_one<W, A, T, P>(
     P: Fn(W, A) -> T + Copy + Sync,
 {
     // The blocks are the chunks `for_rows` hands out.
+    assert_eq!(y.len(), r.rows, "one output per row");
     assert_eq!(
         r.blocks.len(),
         y.len().div_ceil(r.per),
