@@ -22,7 +22,7 @@
 //!   L1) that the entry `v << 9 | c` indexes, then rows in groups of 8 of nearly equal length (sorted
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
-//!   ([`WALK_COST_NS`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
+//!   ([`WALK_COST_F32`], [`WALK_COST_FIXED`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
 //!   NT-LSTM) and where few activations are zero (VGG-8, the real FC8).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
@@ -164,21 +164,33 @@ fn walk_columns<A, T, F>(
     }
 }
 
-/// The batch-1 cost model that picks the column walk or the row walk, in nanoseconds. Column
-/// walk: per column walked (its 16-product table and pointers) and per column entry (a read-modify-write
-/// of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output stores), per entry
-/// (padding included: a read of the product table, an add) and per product of the tables
-/// (`16 x inputs`, built per input and thread). Fitted to the minimum times of each walk, forced, on
-/// one thread of an AMD EPYC (Zen 3 class, AVX2): the column terms on five layers (each fit within
-/// 7 %), the row terms on the nine benchmark layers and the real FC8 (within 8 % on each). Only the
-/// choice depends on them, never the result. The fixed-point kernel uses the same model (its walks
-/// differ from f32's only in the products and the adds' type).
-const WALK_COST_NS: WalkCost = WalkCost {
-    column: 6.5,
-    column_entry: 0.69,
+/// The batch-1 cost model that picks the column walk or the row walk, in nanoseconds, one per
+/// arithmetic. Column walk: per column walked (its 16-product table and pointers) and per column entry
+/// (a read-modify-write of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output
+/// stores), per entry (padding included: a read of the product table, an add) and per product of the
+/// tables (`16 x inputs`, built per input and thread). Fitted to the minimum times of each walk,
+/// forced, on one thread of an AMD EPYC (Zen 3 class, AVX2), on the nine benchmark layers (column
+/// walk; the columns walked taken from Table III's activation densities) and the real FC8 too (row
+/// walk): f32 within 12 % (column; 15 % under on VGG-6, where it wins by 2.7x) and 8 % (row) on each,
+/// fixed point within 6 % (column; 13 % under on VGG-6) and 8 % (row). Only the choice depends on
+/// them, never the result. An interleaved A/B (8 rounds) caught the first, f32-only model picking the
+/// row walk where it was 7-14 % slower (Alex-8; fixed point on VGG-8 and Alex-8: its column walk is
+/// cheaper than f32's, its tables dearer).
+const WALK_COST_F32: WalkCost = WalkCost {
+    column: 9.2,
+    column_entry: 0.67,
     group: 15.3,
     row_entry: 0.24,
     product: 0.16,
+};
+
+/// [`WALK_COST_F32`] for the fixed-point kernel.
+const WALK_COST_FIXED: WalkCost = WalkCost {
+    column: 10.2,
+    column_entry: 0.60,
+    group: 18.2,
+    row_entry: 0.27,
+    product: 0.19,
 };
 
 struct WalkCost {
@@ -359,19 +371,22 @@ struct EieData {
     rows: Option<RowLayout>,
     /// Batch 1: the row walk's layout.
     rows1: Option<RowLayoutOne>,
+    /// Batch 1: the cost model of this arithmetic's walks.
+    cost: &'static WalkCost,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
 }
 
 impl EieData {
-    /// For `threads` threads (the row walk's blocks of rows).
+    /// For `threads` threads (the row walk's blocks of rows), choosing walks by `cost`.
     fn new(
         name: &str,
         layer: &CompressedLayer,
         batch: usize,
         level: IsaLevel,
         threads: usize,
+        cost: &'static WalkCost,
     ) -> Result<Self, BackendError> {
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -408,6 +423,7 @@ impl EieData {
             cols,
             rows,
             rows1,
+            cost,
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -435,12 +451,12 @@ impl EieData {
     }
 
     /// Batch 1: whether walking every entry row by row costs less than walking the `walked` entries of
-    /// the `columns` non-zero columns ([`WALK_COST_NS`]).
+    /// the `columns` non-zero columns ([`WALK_COST_F32`], [`WALK_COST_FIXED`]).
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
         let Some(r) = &self.rows1 else {
             return false;
         };
-        let k = &WALK_COST_NS;
+        let k = self.cost;
         let col = columns as f64 * k.column + walked as f64 * k.column_entry;
         let row = r.groups as f64 * k.group
             + r.entries as f64 * k.row_entry
@@ -889,6 +905,7 @@ impl Backend for EieF32 {
             batch,
             self.level,
             self.threads.count(),
+            &WALK_COST_F32,
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1015,7 +1032,14 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        let d = EieData::new(&self.name(), layer, batch, self.level, self.threads.count())?;
+        let d = EieData::new(
+            &self.name(),
+            layer,
+            batch,
+            self.level,
+            self.threads.count(),
+            &WALK_COST_FIXED,
+        )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
         let q = layer.fixed_codebook();
