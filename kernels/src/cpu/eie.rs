@@ -464,6 +464,16 @@ impl EieData {
         row < col
     }
 
+    /// Batch 1: whether the row walk costs less than walking the columns of the non-zero activations
+    /// `nz` (bias column included).
+    fn row_walk_for<T>(&self, c: &ColumnLayout, nz: &[(u32, T)]) -> bool {
+        let walked = nz
+            .iter()
+            .map(|&(j, _)| c.col_entries[j as usize] as u64)
+            .sum();
+        self.row_walk_pays(nz.len() as u64, walked)
+    }
+
     fn work(&self, input: Data<'_>) -> Work {
         let b = self.p.batch as u64;
         if let Some(c) = &self.cols {
@@ -931,11 +941,7 @@ impl Backend for EieF32 {
         if let Some(c) = &d.cols {
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
-            let walked = nz
-                .iter()
-                .map(|&(j, _)| c.col_entries[j as usize] as u64)
-                .sum();
-            if d.row_walk_pays(nz.len() as u64, walked) {
+            if d.row_walk_for(c, &nz) {
                 d.nz = nz;
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = |w: f32, a: f32| w * a;
@@ -988,6 +994,24 @@ impl Backend for EieF32 {
     }
     fn detail(&self) -> String {
         format!("{}, {} thread(s)", self.level.name(), self.threads.count())
+    }
+}
+
+/// The outputs of the fixed-point walks that leave the bias out (the row walks): per row of `batch`
+/// accumulators, the row's bias product added (wrapping), then ReLU and saturation.
+fn finish_fixed(
+    spec: FixedPointSpec,
+    relu: bool,
+    bias_q: Option<&[i32]>,
+    acc: &[i32],
+    y: &mut [i16],
+    batch: usize,
+) {
+    for (i, (ys, accs)) in y.chunks_mut(batch).zip(acc.chunks(batch)).enumerate() {
+        let bias = bias_q.map_or(0, |bq| bq[i]);
+        for (o, &a) in ys.iter_mut().zip(accs) {
+            *o = spec.finish(a.wrapping_add(bias), relu);
+        }
     }
 }
 
@@ -1078,20 +1102,13 @@ impl Backend for EieFixed {
         if let Some(c) = &d.cols {
             let mut nz = std::mem::take(&mut self.nzq);
             d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
-            let walked = nz
-                .iter()
-                .map(|&(j, _)| c.col_entries[j as usize] as u64)
-                .sum();
-            if d.row_walk_pays(nz.len() as u64, walked) {
+            if d.row_walk_for(c, &nz) {
                 self.nzq = nz;
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = move |w: i16, a: i16| spec.product(w, a);
                 let acc = &mut self.acc;
                 walk_rows_one(&self.threads, level, r, &self.wq, product, x, acc);
-                for (i, (o, &a)) in y.iter_mut().zip(acc.iter()).enumerate() {
-                    let bias = self.bias_q.as_ref().map_or(0, |bq| bq[i]);
-                    *o = spec.finish(a.wrapping_add(bias), relu);
-                }
+                finish_fixed(spec, relu, self.bias_q.as_deref(), acc, y, 1);
                 return Ok(());
             }
             let wq = self.wq;
@@ -1128,12 +1145,7 @@ impl Backend for EieFixed {
                 dispatch(level, walk);
             }
         });
-        for (i, (ys, accs)) in y.chunks_mut(b).zip(acc.chunks(b)).enumerate() {
-            let bias = self.bias_q.as_ref().map_or(0, |bq| bq[i]);
-            for (o, &a) in ys.iter_mut().zip(accs) {
-                *o = spec.finish(a.wrapping_add(bias), relu);
-            }
-        }
+        finish_fixed(spec, relu, self.bias_q.as_deref(), acc, y, b);
         Ok(())
     }
     fn work(&self, input: Data<'_>) -> Work {
