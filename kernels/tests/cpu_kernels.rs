@@ -1,5 +1,5 @@
-//! Every CPU kernel, at every ISA level this CPU has, sequential and on 2 threads, at batch 1, 7 and
-//! 64, against the f64 reference within DESIGN.md's bound (f32) or bit for bit (fixed point).
+//! Every CPU kernel, at every ISA level this CPU has, sequential and on 2 threads, at batch 1, 7, 64 and
+//! 99, against the f64 reference within DESIGN.md's bound (f32) or bit for bit (fixed point).
 
 mod common;
 
@@ -34,7 +34,9 @@ fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
 
 #[test]
 fn small_layers_every_kernel_every_level() {
-    run_all(&small_layers(), &[1, 7, 64]);
+    // 99 = 64 + 32 + 3: the batch-B walks' blocks of 8 vectors, of 4 and single samples at 8 lanes
+    // (at 16 lanes: 96 + 3).
+    run_all(&small_layers(), &[1, 7, 64, 99]);
 }
 
 /// Zero runs longer than the 12-bit relative index (4095): padding entries in both layouts.
@@ -77,6 +79,9 @@ fn nearest_rounding_every_kernel_every_level() {
     let mut layers = small_layers();
     layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
     run_all(&nearest(layers), &[1, 7, 64]);
+    // The batch-B fixed-point walk adds a rounding bias of up to 2^14 inside `pmaddwd` and a larger
+    // one apart: the small layers' weights have at most 15 fraction bits, Alex-8's more.
+    run_all(&nearest(small_layers()), &[99]);
 }
 
 #[test]

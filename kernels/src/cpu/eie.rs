@@ -25,8 +25,13 @@
 //!   ([`WALK_COST_F32`], [`WALK_COST_FIXED`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
 //!   NT-LSTM) and where few activations are zero (VGG-8, the real FC8).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
-//!   skipping is gone; the row-major layout (`z` counting zero columns) keeps each row's accumulators for
-//!   64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight once for all of them.
+//!   skipping is gone. Rows in 256-column tiles, each entry `v << 8 | c` (the column within the tile:
+//!   no serial chain of adds, no padding); per tile and block of samples each thread first packs the
+//!   tile's inputs into an aligned buffer of its own (256 x 64 samples, 64 KB), then keeps each row's
+//!   accumulators for 64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight
+//!   once for all of them: per entry one splat and 8 FMAs whose operands come from the packed tile.
+//!   Fixed point packs each input as the i16 pair `(a, 1)` so that one `pmaddwd` with `(w, round)`
+//!   gives EIE's `w * a + round` before the shift.
 
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
@@ -201,14 +206,21 @@ struct WalkCost {
     product: f64,
 }
 
-/// Columns per tile of the batch-B layout: a tile's slice of the input (512 x 64 samples x 4 bytes =
-/// 128 KB) stays in L2 while every row walks it.
-const TILE_COLS: usize = 512;
+/// Column bits of a batch-B entry: the column within a 256-column tile.
+const TILE_BITS: u32 = 8;
+/// Columns per tile of the batch-B layout. Each thread packs a tile's slice of the input for one block
+/// of samples (256 x 64 samples x 4 bytes = 64 KB at batch 64, half in fixed point) into a buffer of its
+/// own before its rows walk it: fixed stride, aligned to the block, in L1/L2, and an entry's column
+/// indexes it with no bounds check past the mask.
+const TILE_COLS: usize = 1 << TILE_BITS;
+const TILE_MASK: u16 = (1 << TILE_BITS) - 1;
 
-/// One column tile of the batch-B layout: per row, the entries of the columns from `col0` on, their
-/// low 12 bits the advances.
+/// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + width`,
+/// each `v << 8 | c` with `c` the column within the tile (no relative index, so no serial chain of
+/// adds and no padding entries).
 struct Tile {
     col0: usize,
+    width: usize,
     row_ptr: Vec<u32>,
     entries: Vec<u16>,
 }
@@ -225,18 +237,23 @@ impl RowLayout {
         let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
             .map(|t| Tile {
                 col0: t * TILE_COLS,
+                width: TILE_COLS.min(m.cols() - t * TILE_COLS),
                 row_ptr: vec![0],
                 entries: Vec::new(),
             })
             .collect();
         for i in 0..m.rows() {
             let (cols, codes) = m.row(i);
-            let mut next = vec![0u32; tiles.len()];
             for (&j, &c) in cols.iter().zip(codes) {
                 let t = j as usize / TILE_COLS;
-                let local = j - (t * TILE_COLS) as u32;
-                push(&mut tiles[t].entries, local - next[t], c);
-                next[t] = local + 1;
+                let local = j as usize - t * TILE_COLS;
+                assert!(
+                    c < 16 && local < tiles[t].width,
+                    "batch-B entry out of its tile"
+                );
+                tiles[t]
+                    .entries
+                    .push(((c as u16) << TILE_BITS) | local as u16);
             }
             for tile in tiles.iter_mut() {
                 tile.row_ptr.push(tile.entries.len() as u32);
@@ -247,6 +264,38 @@ impl RowLayout {
             tiles,
             entries,
             real: m.nnz() as u64,
+        }
+    }
+}
+
+/// `len` values of `buf` (grown as needed, zeros) starting on a 64-byte boundary: a packed input
+/// whose vectors straddle cache lines cost Alex-6 at batch 64 a fifth of its time (16-byte aligned
+/// buffers split every other 32-byte load).
+fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    let extra = 64 / std::mem::size_of::<T>();
+    if buf.len() < len + extra {
+        buf.resize(len + extra, T::default());
+    }
+    let off = buf.as_ptr().align_offset(64).min(extra);
+    &mut buf[off..off + len]
+}
+
+/// Packs a tile's inputs for samples `b0..b0 + block`, each through `f`: `pack[c * block + k] =
+/// f(x[(col0 + c) * b + b0 + k])` for the tile's `width` columns (the rest of `pack`, `TILE_COLS *
+/// block` values, is left as it is: no entry reads it).
+#[inline(always)]
+fn pack_tile<T: Copy, U>(
+    x: &[T],
+    b: usize,
+    tile: &Tile,
+    (b0, block): (usize, usize),
+    pack: &mut [U],
+    f: impl Fn(T) -> U,
+) {
+    let src = x[tile.col0 * b..].chunks(b).take(tile.width);
+    for (dst, col) in pack.chunks_exact_mut(block).zip(src) {
+        for (d, &a) in dst.iter_mut().zip(&col[b0..b0 + block]) {
+            *d = f(a);
         }
     }
 }
@@ -679,57 +728,80 @@ fn wide_samples<S: Simd>(batch: usize) -> usize {
     }
 }
 
-/// Batch B, f32, one column tile: per row, blocks of `N` vectors of samples accumulate into `y`
-/// (which the first tile overwrites).
+/// The batch-B walks' split of `batch` samples: `(wide, narrow)`, with `0..wide` walked in blocks of 8
+/// accumulator vectors, `wide..narrow` in blocks of 4 and `narrow..batch` one sample at a time.
+#[inline(always)]
+fn sample_blocks<S: Simd>(batch: usize) -> (usize, usize) {
+    let wide = wide_samples::<S>(batch);
+    let four = 4 * S::LANES;
+    (wide, wide + (batch - wide) / four * four)
+}
+
+/// Batch B, f32, one column tile: per block of samples, the tile's inputs packed (`pack`), then per
+/// row `N` vectors of accumulators (loaded from `y`, or zero in the first tile), one splat and `N`
+/// FMAs per entry, stored back.
 struct RowWalkF32<'a> {
+    tile: &'a Tile,
+    /// The thread's rows' pointers into the tile's entries.
     row_ptr: &'a [u32],
-    entries: &'a [u16],
-    col0: usize,
     first: bool,
     codebook: &'a [f32; 16],
     x: &'a [f32],
     y: &'a mut [f32],
     batch: usize,
+    /// The thread's packing buffer.
+    pack: &'a mut Vec<f32>,
 }
 
 impl RowWalkF32<'_> {
     #[inline(always)]
     fn walk<S: Simd, const N: usize>(&mut self, s: S, lo: usize, hi: usize) {
-        if lo == hi {
-            return;
-        }
         let b = self.batch;
         let block = N * S::LANES;
-        let x = &self.x[self.col0 * b..];
-        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
-            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
-            let out = &mut self.y[r * b..(r + 1) * b];
-            let mut b0 = lo;
-            while b0 + block <= hi {
+        let entries = &self.tile.entries[..];
+        let mut b0 = lo;
+        while b0 + block <= hi {
+            let pack = aligned(self.pack, TILE_COLS * block);
+            pack_tile(self.x, b, self.tile, (b0, block), pack, |a| a);
+            let pack = &*pack;
+            for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+                let row = &entries[ptr[0] as usize..ptr[1] as usize];
+                let out = &mut self.y[r * b + b0..r * b + b0 + block];
                 let mut acc: [S::F; N] = if self.first {
                     [s.zero(); N]
                 } else {
-                    std::array::from_fn(|k| s.load(&out[b0 + k * S::LANES..]))
+                    std::array::from_fn(|k| s.load(&out[k * S::LANES..]))
                 };
-                let mut c = 0usize;
                 for &e in row {
-                    c += (e & Z_MASK) as usize;
-                    let wv = s.splat(self.codebook[(e >> Z_BITS) as usize]);
-                    let xr = &x[(c - 1) * b + b0..(c - 1) * b + b0 + block];
+                    let wv = s.splat(self.codebook[(e >> TILE_BITS) as usize & 15]);
+                    let at = (e & TILE_MASK) as usize * block;
+                    debug_assert!(at + block <= pack.len());
+                    // SAFETY: `at` is at most `(TILE_COLS - 1) * block` and `pack` holds
+                    // `TILE_COLS * block` values.
+                    let xr = unsafe { pack.get_unchecked(at..at + block) };
                     for k in 0..N {
                         acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
                     }
                 }
                 for (k, v) in acc.iter().enumerate() {
-                    s.store(&mut out[b0 + k * S::LANES..], *v);
+                    s.store(&mut out[k * S::LANES..], *v);
                 }
-                b0 += block;
             }
-            for (bb, o) in out.iter_mut().enumerate().take(hi).skip(b0) {
-                let (mut c, mut sum) = (0usize, if self.first { 0.0 } else { *o });
+            b0 += block;
+        }
+    }
+
+    /// Samples `lo..batch`, one at a time.
+    fn tail(&mut self, lo: usize) {
+        let b = self.batch;
+        let x = &self.x[self.tile.col0 * b..];
+        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+            let row = &self.tile.entries[ptr[0] as usize..ptr[1] as usize];
+            for (bb, o) in self.y[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
+                let mut sum = if self.first { 0.0 } else { *o };
                 for &e in row {
-                    c += (e & Z_MASK) as usize;
-                    sum += self.codebook[(e >> Z_BITS) as usize] * x[(c - 1) * b + bb];
+                    let c = (e & TILE_MASK) as usize;
+                    sum += self.codebook[(e >> TILE_BITS) as usize & 15] * x[c * b + bb];
                 }
                 *o = sum;
             }
@@ -741,77 +813,97 @@ impl Kernel for RowWalkF32<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        let wide = wide_samples::<S>(self.batch);
+        let (wide, narrow) = sample_blocks::<S>(self.batch);
         let mut w = self;
         w.walk::<S, 8>(s, 0, wide);
-        w.walk::<S, 4>(s, wide, w.batch);
+        w.walk::<S, 4>(s, wide, narrow);
+        w.tail(narrow);
     }
 }
 
-/// Batch B, fixed point, one column tile: per row, i32 accumulators for blocks of samples, wrapping
-/// adds into `acc` (which the first tile overwrites).
+/// Batch B, fixed point, one column tile: as [`RowWalkF32`], with EIE's rounded products
+/// `(w * a + round) >> frac` in i32 lanes and wrapping adds into `acc` (which the first tile
+/// overwrites). The input is packed as i16 pairs `(a, 1)` in i32 lanes and each weight splat as the
+/// pair `(w, round)`, so that one `pmaddwd` gives `w * a + round` exactly (|w * a| <= 2^30, `round`
+/// <= 2^14); a rounding bias beyond i16 (more than 15 fraction bits) is added apart.
 struct RowWalkFixed<'a> {
+    tile: &'a Tile,
     row_ptr: &'a [u32],
-    entries: &'a [u16],
-    col0: usize,
     first: bool,
     wq: &'a [i16; 16],
     spec: FixedPointSpec,
     x: &'a [i16],
     acc: &'a mut [i32],
     batch: usize,
+    pack: &'a mut Vec<i32>,
+}
+
+/// Two i16 in one i32 lane, `lo` in the low half (`pmaddwd`'s order).
+#[inline(always)]
+fn pair(lo: i16, hi: i16) -> i32 {
+    (lo as u16 as u32 | (hi as u16 as u32) << 16) as i32
 }
 
 impl RowWalkFixed<'_> {
     #[inline(always)]
-    fn walk<S: Simd, const N: usize>(&mut self, s: S, lo: usize, hi: usize) {
-        if lo == hi {
-            return;
-        }
+    fn walk<S: Simd, const N: usize, const APART: bool>(&mut self, s: S, lo: usize, hi: usize) {
         let b = self.batch;
         let block = N * S::LANES;
         let shift = self.spec.weight.frac as u32;
-        let round = s.isplat(self.spec.round_bias());
-        let x = &self.x[self.col0 * b..];
+        let round = self.spec.round_bias();
+        let (round_pair, round_apart) = match i16::try_from(round) {
+            Ok(r) => (r, 0),
+            Err(_) => (0, round),
+        };
+        let apart = s.isplat(round_apart);
+        let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
+        let entries = &self.tile.entries[..];
         // Room for `N * S::LANES` lanes (at most 8 x 16, a combination `run` never walks).
         let mut tmp = [0i32; 128];
-        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
-            let row = &self.entries[ptr[0] as usize..ptr[1] as usize];
-            let out = &mut self.acc[r * b..(r + 1) * b];
-            let mut b0 = lo;
-            while b0 + block <= hi {
+        let mut b0 = lo;
+        while b0 + block <= hi {
+            let pack = aligned(self.pack, TILE_COLS * block);
+            pack_tile(self.x, b, self.tile, (b0, block), pack, |a| pair(a, 1));
+            let pack = &*pack;
+            for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+                let row = &entries[ptr[0] as usize..ptr[1] as usize];
                 let mut acc = [s.izero(); N];
-                let mut c = 0usize;
                 for &e in row {
-                    c += (e & Z_MASK) as usize;
-                    let w = s.isplat(self.wq[(e >> Z_BITS) as usize] as i32);
-                    let xr = &x[(c - 1) * b + b0..(c - 1) * b + b0 + block];
+                    let w = s.isplat(weights[(e >> TILE_BITS) as usize & 15]);
+                    let at = (e & TILE_MASK) as usize * block;
+                    debug_assert!(at + block <= pack.len());
+                    // SAFETY: as in `RowWalkF32::walk`.
+                    let xr = unsafe { pack.get_unchecked(at..at + block) };
                     for k in 0..N {
-                        acc[k] = s.iadd(
-                            acc[k],
-                            s.isra(
-                                s.iadd(s.imul(w, s.load_i16(&xr[k * S::LANES..])), round),
-                                shift,
-                            ),
-                        );
+                        let p = s.madd_i16(w, s.iload(&xr[k * S::LANES..]));
+                        let p = if APART { s.iadd(p, apart) } else { p };
+                        acc[k] = s.iadd(acc[k], s.isra(p, shift));
                     }
                 }
                 for (k, v) in acc.iter().enumerate() {
                     s.istore(&mut tmp[k * S::LANES..], *v);
                 }
-                for (o, &t) in out[b0..b0 + block].iter_mut().zip(&tmp) {
+                let out = &mut self.acc[r * b + b0..r * b + b0 + block];
+                for (o, &t) in out.iter_mut().zip(&tmp) {
                     *o = if self.first { t } else { o.wrapping_add(t) };
                 }
-                b0 += block;
             }
-            for (bb, o) in out.iter_mut().enumerate().take(hi).skip(b0) {
-                let (mut c, mut acc) = (0usize, if self.first { 0 } else { *o });
+            b0 += block;
+        }
+    }
+
+    /// Samples `lo..batch`, one at a time.
+    fn tail(&mut self, lo: usize) {
+        let b = self.batch;
+        let x = &self.x[self.tile.col0 * b..];
+        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
+            let row = &self.tile.entries[ptr[0] as usize..ptr[1] as usize];
+            for (bb, o) in self.acc[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
+                let mut acc = if self.first { 0 } else { *o };
                 for &e in row {
-                    c += (e & Z_MASK) as usize;
-                    acc = acc.wrapping_add(
-                        self.spec
-                            .product(self.wq[(e >> Z_BITS) as usize], x[(c - 1) * b + bb]),
-                    );
+                    let c = (e & TILE_MASK) as usize;
+                    let w = self.wq[(e >> TILE_BITS) as usize & 15];
+                    acc = acc.wrapping_add(self.spec.product(w, x[c * b + bb]));
                 }
                 *o = acc;
             }
@@ -823,10 +915,16 @@ impl Kernel for RowWalkFixed<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        let wide = wide_samples::<S>(self.batch);
+        let (wide, narrow) = sample_blocks::<S>(self.batch);
         let mut w = self;
-        w.walk::<S, 8>(s, 0, wide);
-        w.walk::<S, 4>(s, wide, w.batch);
+        if i16::try_from(w.spec.round_bias()).is_ok() {
+            w.walk::<S, 8, false>(s, 0, wide);
+            w.walk::<S, 4, false>(s, wide, narrow);
+        } else {
+            w.walk::<S, 8, true>(s, 0, wide);
+            w.walk::<S, 4, true>(s, wide, narrow);
+        }
+        w.tail(narrow);
     }
 }
 
@@ -970,16 +1068,17 @@ impl Backend for EieF32 {
         self.threads.for_rows(y, b, per, |t, ys| {
             let r0 = t * per;
             let rows = ys.len() / b;
+            let mut pack = Vec::new();
             for (i, tile) in r.tiles.iter().enumerate() {
                 let walk = RowWalkF32 {
+                    tile,
                     row_ptr: &tile.row_ptr[r0..=r0 + rows],
-                    entries: &tile.entries,
-                    col0: tile.col0,
                     first: i == 0,
                     codebook: cb,
                     x,
                     y: &mut *ys,
                     batch: b,
+                    pack: &mut pack,
                 };
                 dispatch(level, walk);
             }
@@ -1130,17 +1229,18 @@ impl Backend for EieFixed {
         self.threads.for_rows(acc, b, per, |t, accs| {
             let r0 = t * per;
             let rows = accs.len() / b;
+            let mut pack = Vec::new();
             for (i, tile) in r.tiles.iter().enumerate() {
                 let walk = RowWalkFixed {
+                    tile,
                     row_ptr: &tile.row_ptr[r0..=r0 + rows],
-                    entries: &tile.entries,
-                    col0: tile.col0,
                     first: i == 0,
                     wq,
                     spec,
                     x,
                     acc: &mut *accs,
                     batch: b,
+                    pack: &mut pack,
                 };
                 dispatch(level, walk);
             }

@@ -119,6 +119,11 @@ pub trait Simd: Copy + Send + Sync {
     fn isra(self, a: Self::I, shift: u32) -> Self::I;
     /// Lane-wise wrapping add.
     fn iadd(self, a: Self::I, b: Self::I) -> Self::I;
+    /// Loads `LANES` i32 values.
+    fn iload(self, s: &[i32]) -> Self::I;
+    /// Each i32 lane as two i16 halves (low, high): `a.lo * b.lo + a.hi * b.hi` (`pmaddwd`; exact but
+    /// when all four halves are -32768, where it wraps).
+    fn madd_i16(self, a: Self::I, b: Self::I) -> Self::I;
 }
 
 /// A kernel written once for every level.
@@ -219,6 +224,17 @@ impl Simd for Portable {
     #[inline(always)]
     fn iadd(self, a: [i32; 8], b: [i32; 8]) -> [i32; 8] {
         std::array::from_fn(|i| a[i].wrapping_add(b[i]))
+    }
+    #[inline(always)]
+    fn iload(self, s: &[i32]) -> [i32; 8] {
+        s[..8].try_into().expect("8 values")
+    }
+    #[inline(always)]
+    fn madd_i16(self, a: [i32; 8], b: [i32; 8]) -> [i32; 8] {
+        let half = |v: i32, h: u32| (v >> (16 * h)) as i16 as i32;
+        std::array::from_fn(|i| {
+            (half(a[i], 0) * half(b[i], 0)).wrapping_add(half(a[i], 1) * half(b[i], 1))
+        })
     }
 }
 
@@ -323,6 +339,15 @@ mod x86 {
         fn iadd(self, a: __m256i, b: __m256i) -> __m256i {
             unsafe { _mm256_add_epi32(a, b) }
         }
+        #[inline(always)]
+        fn iload(self, s: &[i32]) -> __m256i {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_loadu_si256(s.as_ptr().cast()) }
+        }
+        #[inline(always)]
+        fn madd_i16(self, a: __m256i, b: __m256i) -> __m256i {
+            unsafe { _mm256_madd_epi16(a, b) }
+        }
     }
 
     impl Simd for Avx512 {
@@ -396,6 +421,15 @@ mod x86 {
         fn iadd(self, a: __m512i, b: __m512i) -> __m512i {
             unsafe { _mm512_add_epi32(a, b) }
         }
+        #[inline(always)]
+        fn iload(self, s: &[i32]) -> __m512i {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_loadu_si512(s.as_ptr().cast()) }
+        }
+        #[inline(always)]
+        fn madd_i16(self, a: __m512i, b: __m512i) -> __m512i {
+            unsafe { _mm512_madd_epi16(a, b) }
+        }
     }
 }
 
@@ -413,12 +447,26 @@ mod tests {
             for c in self.0.chunks_exact(S::LANES) {
                 acc = s.mul_add(s.load(c), s.splat(2.0), acc);
             }
-            let mut out = vec![0i32; S::LANES];
+            let mut out = vec![0i32; 2 * S::LANES];
             let v = s.iadd(
                 s.isra(s.imul(s.load_i16(self.1), s.isplat(3)), 1),
                 s.isplat(-1),
             );
             s.istore(&mut out, v);
+            // Pairs (q, 1) times (-7, 5), and (q, q) times (-32768, -32768).
+            let pairs: Vec<i32> = self.1[..S::LANES]
+                .iter()
+                .map(|&q| (q as u16 as u32 | 1 << 16) as i32)
+                .collect();
+            let w = s.isplat((-7i16 as u16 as u32 | 5 << 16) as i32);
+            let m = s.madd_i16(s.iload(&pairs), w);
+            let same: Vec<i32> = self.1[..S::LANES]
+                .iter()
+                .map(|&q| (q as u16 as u32 | (q as u16 as u32) << 16) as i32)
+                .collect();
+            let min = s.isplat(i32::MIN | 0x8000);
+            let m = s.iadd(m, s.madd_i16(s.iload(&same), min));
+            s.istore(&mut out[S::LANES..], m);
             (s.sum(acc), out, s.level())
         }
     }
@@ -432,8 +480,13 @@ mod tests {
             let (sum, ints, ran) = dispatch(level, Probe(&x, &q));
             assert_eq!(ran, level);
             assert_eq!(sum, 2.0 * (0..64).sum::<i32>() as f32, "{level:?}");
-            for (i, v) in ints.iter().enumerate() {
+            let lanes = ints.len() / 2;
+            for (i, v) in ints[..lanes].iter().enumerate() {
                 assert_eq!(*v, ((q[i] as i32 * 3) >> 1) - 1, "{level:?} lane {i}");
+            }
+            for (i, v) in ints[lanes..].iter().enumerate() {
+                let (a, want) = (q[i] as i32, -7 * q[i] as i32 + 5);
+                assert_eq!(*v, want.wrapping_add(-65536 * a), "{level:?} lane {i}");
             }
         }
         assert_eq!(IsaLevel::parse("AVX512"), Some(IsaLevel::Avx512));
