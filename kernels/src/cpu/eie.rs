@@ -25,9 +25,10 @@
 //!   ([`WALK_COST_F32`], [`WALK_COST_FIXED`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
 //!   NT-LSTM) and where few activations are zero (VGG-8, the real FC8).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
-//!   skipping is gone. Rows in 256-column tiles, each entry `v << 8 | c` (the column within the tile:
-//!   no serial chain of adds, no padding); per tile and block of samples each thread first packs the
-//!   tile's inputs into an aligned buffer of its own (256 x 64 samples, 64 KB), then keeps each row's
+//!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
+//!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
+//!   of adds, no padding); per tile and block of samples each thread first packs the tile's inputs
+//!   into an aligned buffer of its own (256 columns x 64 samples: 64 KB), then keeps each row's
 //!   accumulators for 64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight
 //!   once for all of them: per entry one splat and 8 FMAs whose operands come from the packed tile.
 //!   Fixed point packs each input as the i16 pair `(a, 1)` so that one `pmaddwd` with `(w, round)`
@@ -206,17 +207,23 @@ struct WalkCost {
     product: f64,
 }
 
-/// Column bits of a batch-B entry: the column within a 256-column tile.
-const TILE_BITS: u32 = 8;
-/// Columns per tile of the batch-B layout. Each thread packs a tile's slice of the input for one block
-/// of samples (256 x 64 samples x 4 bytes = 64 KB at batch 64, half in fixed point) into a buffer of its
-/// own before its rows walk it: fixed stride, aligned to the block, in L1/L2, and an entry's column
-/// indexes it with no bounds check past the mask.
-const TILE_COLS: usize = 1 << TILE_BITS;
-const TILE_MASK: u16 = (1 << TILE_BITS) - 1;
+/// The batch-B tile widths (columns) and their cost per entry in nanoseconds, and the cost of each
+/// row of each tile (its 64 accumulators loaded and stored, its loop), fitted (least squares, 30 points,
+/// each within 8 % but the 1000-row layers at 512 columns, 17 % under) to the f32 kernel's medians on
+/// the nine benchmark layers and the real FC8 at batch 64, one thread of an AMD EPYC (Zen 3 class,
+/// AVX2). Each thread packs a tile's inputs for one block of samples (width x 64 samples x 4 bytes:
+/// 32, 64 or 128 KB at batch 64) into a buffer of its own before its rows walk it: the narrower the
+/// tile, the more of it stays in L1 (per entry 2.03, 2.36, 2.89 ns), but the more tiles each row is
+/// cut into. Measured: 128 columns win by 9-15 % on the 1000-row layers (25 % dense: 32 entries per
+/// row and tile), 512 by 2-9 % on VGG-6 and VGG-7 (4 %: 10 entries per row at 256), 256 elsewhere.
+/// Only the speed depends on the choice.
+const BATCH_TILES: [(usize, f64); 3] = [(128, 2.03), (256, 2.36), (512, 2.89)];
+const BATCH_ROW_TILE: f64 = 10.9;
+/// Bits of an entry's column field (tiles of up to 4096 columns); the codebook index above it.
+const TILE_BITS: u32 = 12;
 
 /// One column tile of the batch-B layout: per row, the entries of the columns `col0..col0 + width`,
-/// each `v << 8 | c` with `c` the column within the tile (no relative index, so no serial chain of
+/// each `v << 12 | c` with `c` the column within the tile (no relative index, so no serial chain of
 /// adds and no padding entries).
 struct Tile {
     col0: usize,
@@ -225,28 +232,43 @@ struct Tile {
     entries: Vec<u16>,
 }
 
-/// Batch-B layout: row-major entries in column tiles (the bias is added separately).
+/// Batch-B layout: row-major entries in column tiles of `cols` columns (the bias is added
+/// separately).
 struct RowLayout {
+    cols: usize,
     tiles: Vec<Tile>,
     entries: u64,
     real: u64,
 }
 
+/// The batch-B tile width ([`BATCH_TILES`]) that costs `m` least.
+fn batch_tile_cols(m: &SparseCodes) -> usize {
+    let cost = |&(w, per_entry): &(usize, f64)| {
+        m.nnz() as f64 * per_entry + (m.rows() * m.cols().div_ceil(w)) as f64 * BATCH_ROW_TILE
+    };
+    BATCH_TILES
+        .iter()
+        .min_by(|a, b| cost(a).total_cmp(&cost(b)))
+        .map_or(256, |t| t.0)
+}
+
 impl RowLayout {
-    fn new(m: &SparseCodes) -> Self {
-        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(TILE_COLS))
+    /// In tiles of `cols` columns (at most `1 << TILE_BITS`).
+    fn new(m: &SparseCodes, cols: usize) -> Self {
+        assert!((1..=1 << TILE_BITS).contains(&cols));
+        let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(cols))
             .map(|t| Tile {
-                col0: t * TILE_COLS,
-                width: TILE_COLS.min(m.cols() - t * TILE_COLS),
+                col0: t * cols,
+                width: cols.min(m.cols() - t * cols),
                 row_ptr: vec![0],
                 entries: Vec::new(),
             })
             .collect();
         for i in 0..m.rows() {
-            let (cols, codes) = m.row(i);
-            for (&j, &c) in cols.iter().zip(codes) {
-                let t = j as usize / TILE_COLS;
-                let local = j as usize - t * TILE_COLS;
+            let (js, codes) = m.row(i);
+            for (&j, &c) in js.iter().zip(codes) {
+                let t = j as usize / cols;
+                let local = j as usize - t * cols;
                 assert!(
                     c < 16 && local < tiles[t].width,
                     "batch-B entry out of its tile"
@@ -261,6 +283,7 @@ impl RowLayout {
         }
         let entries = tiles.iter().map(|t| t.entries.len() as u64).sum();
         Self {
+            cols,
             tiles,
             entries,
             real: m.nnz() as u64,
@@ -281,7 +304,7 @@ fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
 }
 
 /// Packs a tile's inputs for samples `b0..b0 + block`, each through `f`: `pack[c * block + k] =
-/// f(x[(col0 + c) * b + b0 + k])` for the tile's `width` columns (the rest of `pack`, `TILE_COLS *
+/// f(x[(col0 + c) * b + b0 + k])` for the tile's `width` columns (the rest of `pack`, `cols *
 /// block` values, is left as it is: no entry reads it).
 #[inline(always)]
 fn pack_tile<T: Copy, U>(
@@ -465,7 +488,14 @@ impl EieData {
                 Some(RowLayoutOne::new(layer.codes(), per)),
             )
         } else {
-            (None, Some(RowLayout::new(layer.codes())), None)
+            (
+                None,
+                Some(RowLayout::new(
+                    layer.codes(),
+                    batch_tile_cols(layer.codes()),
+                )),
+                None,
+            )
         };
         Ok(Self {
             p,
@@ -742,6 +772,8 @@ fn sample_blocks<S: Simd>(batch: usize) -> (usize, usize) {
 /// FMAs per entry, stored back.
 struct RowWalkF32<'a> {
     tile: &'a Tile,
+    /// Columns per tile (a power of two): the packed tile holds `cols * block` values.
+    cols: usize,
     /// The thread's rows' pointers into the tile's entries.
     row_ptr: &'a [u32],
     first: bool,
@@ -759,9 +791,11 @@ impl RowWalkF32<'_> {
         let b = self.batch;
         let block = N * S::LANES;
         let entries = &self.tile.entries[..];
+        assert!(self.cols.is_power_of_two() && self.cols <= 1 << TILE_BITS);
+        let mask = (self.cols - 1) as u16;
         let mut b0 = lo;
         while b0 + block <= hi {
-            let pack = aligned(self.pack, TILE_COLS * block);
+            let pack = aligned(self.pack, self.cols * block);
             pack_tile(self.x, b, self.tile, (b0, block), pack, |a| a);
             let pack = &*pack;
             for (r, ptr) in self.row_ptr.windows(2).enumerate() {
@@ -774,10 +808,10 @@ impl RowWalkF32<'_> {
                 };
                 for &e in row {
                     let wv = s.splat(self.codebook[(e >> TILE_BITS) as usize & 15]);
-                    let at = (e & TILE_MASK) as usize * block;
+                    let at = (e & mask) as usize * block;
                     debug_assert!(at + block <= pack.len());
-                    // SAFETY: `at` is at most `(TILE_COLS - 1) * block` and `pack` holds
-                    // `TILE_COLS * block` values.
+                    // SAFETY: `at` is at most `(cols - 1) * block` (`mask` is `cols - 1`, `cols` a
+                    // power of two) and `pack` holds `cols * block` values.
                     let xr = unsafe { pack.get_unchecked(at..at + block) };
                     for k in 0..N {
                         acc[k] = s.mul_add(wv, s.load(&xr[k * S::LANES..]), acc[k]);
@@ -800,7 +834,7 @@ impl RowWalkF32<'_> {
             for (bb, o) in self.y[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
                 let mut sum = if self.first { 0.0 } else { *o };
                 for &e in row {
-                    let c = (e & TILE_MASK) as usize;
+                    let c = (e as usize) & ((1 << TILE_BITS) - 1);
                     sum += self.codebook[(e >> TILE_BITS) as usize & 15] * x[c * b + bb];
                 }
                 *o = sum;
@@ -828,6 +862,7 @@ impl Kernel for RowWalkF32<'_> {
 /// <= 2^14); a rounding bias beyond i16 (more than 15 fraction bits) is added apart.
 struct RowWalkFixed<'a> {
     tile: &'a Tile,
+    cols: usize,
     row_ptr: &'a [u32],
     first: bool,
     wq: &'a [i16; 16],
@@ -858,11 +893,13 @@ impl RowWalkFixed<'_> {
         let apart = s.isplat(round_apart);
         let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
         let entries = &self.tile.entries[..];
+        assert!(self.cols.is_power_of_two() && self.cols <= 1 << TILE_BITS);
+        let mask = (self.cols - 1) as u16;
         // Room for `N * S::LANES` lanes (at most 8 x 16, a combination `run` never walks).
         let mut tmp = [0i32; 128];
         let mut b0 = lo;
         while b0 + block <= hi {
-            let pack = aligned(self.pack, TILE_COLS * block);
+            let pack = aligned(self.pack, self.cols * block);
             pack_tile(self.x, b, self.tile, (b0, block), pack, |a| pair(a, 1));
             let pack = &*pack;
             for (r, ptr) in self.row_ptr.windows(2).enumerate() {
@@ -870,7 +907,7 @@ impl RowWalkFixed<'_> {
                 let mut acc = [s.izero(); N];
                 for &e in row {
                     let w = s.isplat(weights[(e >> TILE_BITS) as usize & 15]);
-                    let at = (e & TILE_MASK) as usize * block;
+                    let at = (e & mask) as usize * block;
                     debug_assert!(at + block <= pack.len());
                     // SAFETY: as in `RowWalkF32::walk`.
                     let xr = unsafe { pack.get_unchecked(at..at + block) };
@@ -901,7 +938,7 @@ impl RowWalkFixed<'_> {
             for (bb, o) in self.acc[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
                 let mut acc = if self.first { 0 } else { *o };
                 for &e in row {
-                    let c = (e & TILE_MASK) as usize;
+                    let c = (e as usize) & ((1 << TILE_BITS) - 1);
                     let w = self.wq[(e >> TILE_BITS) as usize & 15];
                     acc = acc.wrapping_add(self.spec.product(w, x[c * b + bb]));
                 }
@@ -1072,6 +1109,7 @@ impl Backend for EieF32 {
             for (i, tile) in r.tiles.iter().enumerate() {
                 let walk = RowWalkF32 {
                     tile,
+                    cols: r.cols,
                     row_ptr: &tile.row_ptr[r0..=r0 + rows],
                     first: i == 0,
                     codebook: cb,
@@ -1233,6 +1271,7 @@ impl Backend for EieFixed {
             for (i, tile) in r.tiles.iter().enumerate() {
                 let walk = RowWalkFixed {
                     tile,
+                    cols: r.cols,
                     row_ptr: &tile.row_ptr[r0..=r0 + rows],
                     first: i == 0,
                     wq,
