@@ -400,6 +400,16 @@ fn dot_rows<S: Simd, const R: usize>(s: S, rows: &[f32], n: usize, x: &[f32]) ->
         }
         j += 2 * l;
     }
+    // One more vector where at least `LANES` inputs are left (NT-Wd: 600 = 37 x 16 + 8).
+    let full = if n - full >= l {
+        let x0 = s.load(&x[full..]);
+        for (r, a) in acc.iter_mut().enumerate() {
+            a[1] = s.mul_add(s.load(&rows[r * n + full..]), x0, a[1]);
+        }
+        full + l
+    } else {
+        full
+    };
     std::array::from_fn(|r| {
         let tail: f32 = rows[r * n + full..(r + 1) * n]
             .iter()
