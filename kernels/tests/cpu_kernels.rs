@@ -1,5 +1,5 @@
 //! Every CPU kernel, at every ISA level this CPU has, sequential and on 2 threads, at batch 1, 7, 64 and
-//! 99, against the f64 reference within DESIGN.md's bound (f32) or bit for bit (fixed point).
+//! 107, against the f64 reference within DESIGN.md's bound (f32) or bit for bit (fixed point).
 
 mod common;
 
@@ -34,12 +34,13 @@ fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
 
 #[test]
 fn small_layers_every_kernel_every_level() {
-    // 99 = 64 + 32 + 3: the batch-B walks' blocks of 8 vectors, of 4 and single samples at 8 lanes
-    // (at 16 lanes: 96 + 3).
-    run_all(&small_layers(), &[1, 7, 64, 99]);
+    // 107 = 64 + 32 + 8 + 3: the batch-B walks' blocks of 8 vectors, of 4, of 1 and single samples at
+    // 8 lanes (at 16 lanes: 64 + 32 + 11).
+    run_all(&small_layers(), &[1, 7, 64, 107]);
 }
 
-/// Zero runs longer than the 12-bit relative index (4095): padding entries in both layouts.
+/// Zero runs longer than the 12-bit relative index (4095): padding entries in the batch-1 column
+/// layout; in the batch-B layout 512-column tiles, the last one partial.
 #[test]
 fn runs_longer_than_4095_need_padding() {
     let l = dense(
@@ -80,8 +81,22 @@ fn nearest_rounding_every_kernel_every_level() {
     layers.push(build_layer("Alex-8", CompressOptions::default()).unwrap());
     run_all(&nearest(layers), &[1, 7, 64]);
     // The batch-B fixed-point walk adds a rounding bias of up to 2^14 inside `pmaddwd` and a larger
-    // one apart: the small layers' weights have at most 15 fraction bits, Alex-8's more.
-    run_all(&nearest(small_layers()), &[99]);
+    // one apart: the small layers' weights have at most 15 fraction bits, these small weights 20 (and
+    // every output of this layer changes with the rounding).
+    let mut layers = small_layers();
+    layers.push(dense(
+        "small-weights",
+        33,
+        300,
+        |i, j| {
+            let h = (i * 31 + j * 17) % 23;
+            if h < 9 { (h as f32 - 4.3) / 237.0 } else { 0.0 }
+        },
+        |j| ((j * 37) % 101) as f32 / 97.0 - 0.3,
+        true,
+        false,
+    ));
+    run_all(&nearest(layers), &[107]);
 }
 
 #[test]

@@ -3,11 +3,12 @@
 //!
 //! # Layouts (a CPU re-layout of the same 4-bit data)
 //!
-//! An entry is a `u16`: the 4-bit codebook index `v` in the high nibble and a **12-bit** relative index
-//! in the low bits (2 bytes per entry, against EIE's 1), stored as the advance `z + 1` so that a walk
-//! needs one add per entry. With 12 bits, runs of up to 4094 zeros need no padding (EIE's 4-bit `z`
-//! needs a padding entry after 15); longer runs still get EIE's padding entry `(v = 0)`, which advances
-//! 4095 positions. Entries with `v = 0` add `codebook[0] * a = 0`.
+//! An entry is a `u16` (2 bytes, against EIE's 1) with the 4-bit codebook index `v` in the high
+//! nibble. In the batch-1 column layout the low 12 bits are a **relative** index, stored as the advance
+//! `z + 1` so that a walk needs one add per entry. With 12 bits, runs of up to 4094 zeros need no
+//! padding (EIE's 4-bit `z` needs a padding entry after 15); longer runs still get EIE's padding entry
+//! `(v = 0)`, which advances 4095 positions. Entries with `v = 0` add `codebook[0] * a = 0`. The row
+//! layouts keep a column within a tile instead (below).
 //!
 //! - **Batch 1, column-major** (EIE's own dataflow): stored column by column with `z` counting zero
 //!   rows; with several threads the non-zero columns are split into parts of equal work, each thread
@@ -30,7 +31,8 @@
 //!   of adds, no padding); per tile and block of samples each thread first packs the tile's inputs
 //!   into an aligned buffer of its own (256 columns x 64 samples: 64 KB), then keeps each row's
 //!   accumulators for 64 samples in registers (8 AVX2 or 4 AVX-512 vectors) and decodes each weight
-//!   once for all of them: per entry one splat and 8 FMAs whose operands come from the packed tile.
+//!   once for all of them: per entry one splat and 8 (AVX-512: 4) FMAs whose operands come from the
+//!   packed tile.
 //!   Fixed point packs each input as the i16 pair `(a, 1)` so that one `pmaddwd` with `(w, round)`
 //!   gives EIE's `w * a + round` before the shift.
 
@@ -255,7 +257,7 @@ fn batch_tile_cols(m: &SparseCodes) -> usize {
 impl RowLayout {
     /// In tiles of `cols` columns (at most `1 << TILE_BITS`).
     fn new(m: &SparseCodes, cols: usize) -> Self {
-        assert!((1..=1 << TILE_BITS).contains(&cols));
+        assert!(cols.is_power_of_two() && cols <= 1 << TILE_BITS);
         let mut tiles: Vec<Tile> = (0..m.cols().div_ceil(cols))
             .map(|t| Tile {
                 col0: t * cols,
@@ -291,7 +293,8 @@ impl RowLayout {
     }
 }
 
-/// `len` values of `buf` (grown as needed, zeros) starting on a 64-byte boundary: a packed input
+/// `len` values of `buf` (grown as needed; what it held before is left in it) starting on a 64-byte
+/// boundary: a packed input
 /// whose vectors straddle cache lines cost Alex-6 at batch 64 a fifth of its time (16-byte aligned
 /// buffers split every other 32-byte load).
 fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
@@ -745,10 +748,10 @@ where
     }
 }
 
-/// The batch-B walks' split of `batch` samples: `0..wide` in tiles of 8 accumulator vectors (64 samples
-/// with 8 lanes), `wide..batch` in tiles of 4 (and scalars). With 8-lane vectors the wide tile decodes
-/// each entry once for 64 samples and its 8 independent FMA chains hide the FMA latency (4 vectors
-/// needed two passes over each row); 16-lane vectors cover 64 samples with 4, so `wide` is 0.
+/// The samples the batch-B walks take in blocks of 8 accumulator vectors (64 samples with 8 lanes; the
+/// rest go to [`sample_blocks`]' smaller blocks). With 8-lane vectors such a block decodes each entry
+/// once for 64 samples and its 8 independent FMA chains hide the FMA latency (4 vectors needed two
+/// passes over each row); 16-lane vectors cover 64 samples with 4, so it is 0.
 #[inline(always)]
 fn wide_samples<S: Simd>(batch: usize) -> usize {
     if S::LANES >= 16 {
@@ -758,13 +761,19 @@ fn wide_samples<S: Simd>(batch: usize) -> usize {
     }
 }
 
-/// The batch-B walks' split of `batch` samples: `(wide, narrow)`, with `0..wide` walked in blocks of 8
-/// accumulator vectors, `wide..narrow` in blocks of 4 and `narrow..batch` one sample at a time.
+/// The batch-B walks' split of `batch` samples: `(wide, narrow, single)`, with `0..wide` walked in
+/// blocks of 8 accumulator vectors, `wide..narrow` in blocks of 4, `narrow..single` of 1 and
+/// `single..batch` one sample at a time.
 #[inline(always)]
-fn sample_blocks<S: Simd>(batch: usize) -> (usize, usize) {
+fn sample_blocks<S: Simd>(batch: usize) -> (usize, usize, usize) {
     let wide = wide_samples::<S>(batch);
     let four = 4 * S::LANES;
-    (wide, wide + (batch - wide) / four * four)
+    let narrow = wide + (batch - wide) / four * four;
+    (
+        wide,
+        narrow,
+        narrow + (batch - narrow) / S::LANES * S::LANES,
+    )
 }
 
 /// Batch B, f32, one column tile: per block of samples, the tile's inputs packed (`pack`), then per
@@ -847,11 +856,12 @@ impl Kernel for RowWalkF32<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        let (wide, narrow) = sample_blocks::<S>(self.batch);
+        let (wide, narrow, single) = sample_blocks::<S>(self.batch);
         let mut w = self;
         w.walk::<S, 8>(s, 0, wide);
         w.walk::<S, 4>(s, wide, narrow);
-        w.tail(narrow);
+        w.walk::<S, 1>(s, narrow, single);
+        w.tail(single);
     }
 }
 
@@ -885,11 +895,13 @@ impl RowWalkFixed<'_> {
         let b = self.batch;
         let block = N * S::LANES;
         let shift = self.spec.weight.frac as u32;
+        // `run` picked `APART` by the same test.
         let round = self.spec.round_bias();
         let (round_pair, round_apart) = match i16::try_from(round) {
             Ok(r) => (r, 0),
             Err(_) => (0, round),
         };
+        debug_assert_eq!(APART, round_apart != 0);
         let apart = s.isplat(round_apart);
         let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
         let entries = &self.tile.entries[..];
@@ -952,16 +964,18 @@ impl Kernel for RowWalkFixed<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        let (wide, narrow) = sample_blocks::<S>(self.batch);
+        let (wide, narrow, single) = sample_blocks::<S>(self.batch);
         let mut w = self;
         if i16::try_from(w.spec.round_bias()).is_ok() {
             w.walk::<S, 8, false>(s, 0, wide);
             w.walk::<S, 4, false>(s, wide, narrow);
+            w.walk::<S, 1, false>(s, narrow, single);
         } else {
             w.walk::<S, 8, true>(s, 0, wide);
             w.walk::<S, 4, true>(s, wide, narrow);
+            w.walk::<S, 1, true>(s, narrow, single);
         }
-        w.tail(narrow);
+        w.tail(single);
     }
 }
 
