@@ -70,8 +70,8 @@ impl Kernel for Gemv<'_> {
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
         if self.inputs < SHORT_ROW {
-            // Short rows: one at a time, in memory order (one stream the prefetcher follows across rows;
-            // several rows at once made every short row a new stream to each of them).
+            // Short rows: one at a time, in memory order (one stream through the matrix; several rows
+            // at once are as many short streams, which is, we suppose, what made them slower).
             for (row, y) in self.w.chunks_exact(self.inputs).zip(self.y.iter_mut()) {
                 *y = dot(s, row, self.x);
             }
