@@ -23,8 +23,9 @@
 //!   L1) that the entry `v << 9 | c` indexes, then rows in groups of 8 of nearly equal length (sorted
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
-//!   ([`WALK_COST_F32`], [`WALK_COST_FIXED`]) picks it per input only when it costs less: on dense inputs (NT-We, NT-Wd,
-//!   NT-LSTM) and where few activations are zero (VGG-8, the real FC8).
+//!   (one per arithmetic and core, [`walk_cost`]) picks it per input only when it costs less: on dense
+//!   inputs (NT-We, NT-Wd, NT-LSTM) and, on Zen 3 (AVX2), where few activations are zero (VGG-8, the
+//!   real FC8).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
@@ -200,6 +201,42 @@ const WALK_COST_FIXED: WalkCost = WalkCost {
     row_entry: 0.27,
     product: 0.19,
 };
+
+/// The walk costs where the kernels run AVX-512, fitted the same way (relative least squares,
+/// non-negative) on one thread of the Zen 4 variant of the same VM (AVX-512), 3 interleaved rounds
+/// of each walk forced: f32 within 6 % on 8 of 10 layers (column walk 15 % under on VGG-6, 18 % under on
+/// the real FC8, 11-13 % over on NT-Wd and NT-LSTM; row walk within 5 %), fixed point within 10 % on 7
+/// (column walk 15-23 % off on VGG-6, NT-Wd, NT-LSTM; row walk within 6 %). On that core the column
+/// walk is 0.6-0.95x and the row walk 0.9-1.25x the Zen 3 model's prediction, which made the Zen 3
+/// constants take the row walk on VGG-8 and the real FC8 in f32 where the column walk was 1.34x and
+/// 1.08x faster. Picked by the ISA level the kernel runs at (the only trace of the core the
+/// dispatch has; this VM comes as Zen 3 with AVX2 or Zen 4 with AVX-512).
+const WALK_COST_F32_AVX512: WalkCost = WalkCost {
+    column: 3.6,
+    column_entry: 0.565,
+    group: 7.7,
+    row_entry: 0.316,
+    product: 0.020,
+};
+
+/// [`WALK_COST_F32_AVX512`] for the fixed-point kernel.
+const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
+    column: 8.6,
+    column_entry: 0.416,
+    group: 11.6,
+    row_entry: 0.275,
+    product: 0.046,
+};
+
+/// The batch-1 walk costs for the kernel's arithmetic (`fixed`) at ISA level `level`.
+fn walk_cost(level: IsaLevel, fixed: bool) -> &'static WalkCost {
+    match (level, fixed) {
+        (IsaLevel::Avx512, false) => &WALK_COST_F32_AVX512,
+        (IsaLevel::Avx512, true) => &WALK_COST_FIXED_AVX512,
+        (_, false) => &WALK_COST_F32,
+        (_, true) => &WALK_COST_FIXED,
+    }
+}
 
 struct WalkCost {
     column: f64,
@@ -533,7 +570,7 @@ impl EieData {
     }
 
     /// Batch 1: whether walking every entry row by row costs less than walking the `walked` entries of
-    /// the `columns` non-zero columns ([`WALK_COST_F32`], [`WALK_COST_FIXED`]).
+    /// the `columns` non-zero columns ([`walk_cost`]).
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
         let Some(r) = &self.rows1 else {
             return false;
@@ -776,6 +813,40 @@ fn sample_blocks<S: Simd>(batch: usize) -> (usize, usize, usize) {
     )
 }
 
+/// The samples `lo..batch` of one batch-B column tile, one at a time (the blocks of vectors took the
+/// others): per row `r`, the sum over its entries `v << 12 | c` of `product(weights[v], x)` with `x`
+/// the input of column `col0 + c` and that sample, into `y` (the first tile) or added to it, in `T`'s
+/// arithmetic.
+#[allow(clippy::too_many_arguments)]
+fn tail_samples<W: Copy, A: Copy, T: Accumulate>(
+    tile: &Tile,
+    row_ptr: &[u32],
+    first: bool,
+    weights: &[W; 16],
+    x: &[A],
+    y: &mut [T],
+    batch: usize,
+    lo: usize,
+    product: impl Fn(W, A) -> T,
+) {
+    let b = batch;
+    let x = &x[tile.col0 * b..];
+    for (r, ptr) in row_ptr.windows(2).enumerate() {
+        let row = &tile.entries[ptr[0] as usize..ptr[1] as usize];
+        for (bb, o) in y[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
+            let mut acc = if first { T::default() } else { *o };
+            for &e in row {
+                let c = (e as usize) & ((1 << TILE_BITS) - 1);
+                acc = acc.accumulate(product(
+                    weights[(e >> TILE_BITS) as usize & 15],
+                    x[c * b + bb],
+                ));
+            }
+            *o = acc;
+        }
+    }
+}
+
 /// Batch B, f32, one column tile: per block of samples, the tile's inputs packed (`pack`), then per
 /// row `N` vectors of accumulators (loaded from `y`, or zero in the first tile), one splat and `N`
 /// FMAs per entry, stored back.
@@ -833,23 +904,6 @@ impl RowWalkF32<'_> {
             b0 += block;
         }
     }
-
-    /// Samples `lo..batch`, one at a time.
-    fn tail(&mut self, lo: usize) {
-        let b = self.batch;
-        let x = &self.x[self.tile.col0 * b..];
-        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
-            let row = &self.tile.entries[ptr[0] as usize..ptr[1] as usize];
-            for (bb, o) in self.y[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
-                let mut sum = if self.first { 0.0 } else { *o };
-                for &e in row {
-                    let c = (e as usize) & ((1 << TILE_BITS) - 1);
-                    sum += self.codebook[(e >> TILE_BITS) as usize & 15] * x[c * b + bb];
-                }
-                *o = sum;
-            }
-        }
-    }
 }
 
 impl Kernel for RowWalkF32<'_> {
@@ -861,7 +915,11 @@ impl Kernel for RowWalkF32<'_> {
         w.walk::<S, 8>(s, 0, wide);
         w.walk::<S, 4>(s, wide, narrow);
         w.walk::<S, 1>(s, narrow, single);
-        w.tail(single);
+        let product = |w: f32, a: f32| w * a;
+        let (tile, first, b) = (w.tile, w.first, w.batch);
+        tail_samples(
+            tile, w.row_ptr, first, w.codebook, w.x, w.y, b, single, product,
+        );
     }
 }
 
@@ -940,24 +998,6 @@ impl RowWalkFixed<'_> {
             b0 += block;
         }
     }
-
-    /// Samples `lo..batch`, one at a time.
-    fn tail(&mut self, lo: usize) {
-        let b = self.batch;
-        let x = &self.x[self.tile.col0 * b..];
-        for (r, ptr) in self.row_ptr.windows(2).enumerate() {
-            let row = &self.tile.entries[ptr[0] as usize..ptr[1] as usize];
-            for (bb, o) in self.acc[r * b..(r + 1) * b].iter_mut().enumerate().skip(lo) {
-                let mut acc = if self.first { 0 } else { *o };
-                for &e in row {
-                    let c = (e as usize) & ((1 << TILE_BITS) - 1);
-                    let w = self.wq[(e >> TILE_BITS) as usize & 15];
-                    acc = acc.wrapping_add(self.spec.product(w, x[c * b + bb]));
-                }
-                *o = acc;
-            }
-        }
-    }
 }
 
 impl Kernel for RowWalkFixed<'_> {
@@ -975,7 +1015,10 @@ impl Kernel for RowWalkFixed<'_> {
             w.walk::<S, 4, true>(s, wide, narrow);
             w.walk::<S, 1, true>(s, narrow, single);
         }
-        w.tail(single);
+        let spec = w.spec;
+        let product = |wq: i16, a: i16| spec.product(wq, a);
+        let (tile, first, b) = (w.tile, w.first, w.batch);
+        tail_samples(tile, w.row_ptr, first, w.wq, w.x, w.acc, b, single, product);
     }
 }
 
@@ -1064,7 +1107,7 @@ impl Backend for EieF32 {
             batch,
             self.level,
             self.threads.count(),
-            &WALK_COST_F32,
+            walk_cost(self.level, false),
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1213,7 +1256,7 @@ impl Backend for EieFixed {
             batch,
             self.level,
             self.threads.count(),
-            &WALK_COST_FIXED,
+            walk_cost(self.level, true),
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
