@@ -16,7 +16,9 @@ out=${1:-target/cpu-targets}
 mkdir -p "$out"
 cargo build --release --features faer --quiet
 eie=./target/release/eie
-grep -o -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1 | sed 's/^/best ISA level: /' | tee "$out/isa.txt"
+# (the flags list avx2 before avx512f: test for each, best first)
+if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
+echo "best ISA level: $isa" | tee "$out/isa.txt"
 $eie probe > "$out/probe.txt"
 $eie probe --threads 2 >> "$out/probe.txt"
 rm -f "$out/records.jsonl"
