@@ -1,8 +1,9 @@
 //! Dense f32 GEMV / GEMM over the decoded weights (zeros included): the CPU's "dense" row of Table IV.
 //!
-//! Batch 1: one dot product per row, six rows at a time with AVX2 (eight with AVX-512: as many memory
-//! streams in flight as the accumulators fit the registers), two vector accumulators per row; rows of
-//! fewer than [`SHORT_ROW`] inputs one at a time with four.
+//! Batch 1: one dot product per row, six rows at a time with AVX2 (as many memory streams in flight as
+//! the accumulators fit the registers), two vector accumulators per row; rows of fewer than
+//! [`SHORT_ROW`] inputs, and every row with AVX-512 (measured faster on the Zen 4 core that has it),
+//! one at a time with four.
 //!
 //! Batch B > 1: a blocked GEMM in the GotoBLAS / BLIS manner, shaped for this product (W large and read once,
 //! B small, x feature-major):
@@ -69,14 +70,13 @@ impl Kernel for Gemv<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        if self.inputs < SHORT_ROW {
-            // Short rows: one at a time, in memory order (one stream through the matrix; several rows
-            // at once are as many short streams, which is, we suppose, what made them slower).
+        if self.inputs < SHORT_ROW || S::LANES >= 16 {
+            // One row at a time, in memory order (one stream through the matrix): short rows (several
+            // rows at once are as many short streams, which is, we suppose, what made them slower),
+            // and every row with AVX-512 (see `rows`).
             for (row, y) in self.w.chunks_exact(self.inputs).zip(self.y.iter_mut()) {
                 *y = dot(s, row, self.x);
             }
-        } else if S::LANES >= 16 {
-            self.rows::<S, 8>(s);
         } else {
             self.rows::<S, 6>(s);
         }
@@ -88,7 +88,10 @@ impl Gemv<'_> {
     /// input vectors in registers. With AVX2's 16 registers 6 rows fit and 8 did not (the compiler
     /// spilled accumulators to the stack): 6 rows ran 1.08-1.21x faster than 8 on one thread (Alex-8,
     /// VGG-8, NT-We, NT-LSTM, NT-Wd, VGG-7, FC8; 4 interleaved rounds), 5 and 7 within noise of 6.
-    /// AVX-512 has 32 registers: 8 rows.
+    /// With AVX-512 (the Zen 4 variant of this VM) one row at a time with four accumulators beat 8 rows
+    /// (32 registers, no spill) on every layer: 1.24-1.87x on one thread (8 layers, 5 interleaved
+    /// rounds), 1.27-1.65x on two (6 layers, 3 rounds); 2, 4 and 6 rows were no better than 8. Why, we
+    /// have not measured (no performance counters on this VM).
     #[inline(always)]
     fn rows<S: Simd, const R: usize>(self, s: S) {
         let n = self.inputs;
