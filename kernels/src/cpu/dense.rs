@@ -2,7 +2,7 @@
 //!
 //! Batch 1: one dot product per row, six rows at a time with AVX2 (as many memory streams in flight as
 //! the accumulators fit the registers), two vector accumulators per row; rows of fewer than
-//! [`SHORT_ROW`] inputs, and every row with AVX-512 (measured faster on the Zen 4 core that has it),
+//! [`SHORT_ROW`] inputs, and every row with AVX-512 (measured faster on the Zen 5 core that has it),
 //! one at a time with four.
 //!
 //! Batch B > 1: a blocked GEMM in the GotoBLAS / BLIS manner, shaped for this product (W large and read once,
@@ -88,10 +88,10 @@ impl Gemv<'_> {
     /// input vectors in registers. With AVX2's 16 registers 6 rows fit and 8 did not (the compiler
     /// spilled accumulators to the stack): 6 rows ran 1.08-1.21x faster than 8 on one thread (Alex-8,
     /// VGG-8, NT-We, NT-LSTM, NT-Wd, VGG-7, FC8; 4 interleaved rounds), 5 and 7 within noise of 6.
-    /// With AVX-512 (the Zen 4 variant of this VM) one row at a time with four accumulators beat 8 rows
-    /// (32 registers, no spill) on every layer: 1.24-1.87x on one thread (8 layers, 5 interleaved
-    /// rounds), 1.27-1.65x on two (6 layers, 3 rounds); 2, 4 and 6 rows were no better than 8. Why, we
-    /// have not measured (no performance counters on this VM).
+    /// With AVX-512 (this VM's other variant: AMD family 26, Zen 5) one row at a time with four
+    /// accumulators beat 8 rows (32 registers, no spill) on every layer: 1.24-1.87x on one thread (8
+    /// layers, 5 interleaved rounds), 1.27-1.65x on two (6 layers, 3 rounds); 2, 4 and 6 rows were no
+    /// better than 8. Why, we have not measured (no performance counters on this VM).
     #[inline(always)]
     fn rows<S: Simd, const R: usize>(self, s: S) {
         let n = self.inputs;
