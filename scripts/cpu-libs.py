@@ -26,8 +26,8 @@ The records (backends torch-cpu-dense-f32, torch-cpu-csr-f32, numpy-dense-f32, s
 the same rounds: after the libraries, each round runs `eie measure` on the same layer, batch and threads and takes
 its median. Our records then carry the median of those round medians (with their spread), and the script prints,
 per layer, batch and thread count, the median over rounds of each per-round ratio (ours against MKL's dense and
-CSR products, and our EIE-format kernel against the fastest peer of that round), which a drift of the machine
-during the run does not bias.
+CSR products, against the fastest dense and CSR library of that round, and our EIE-format kernel against the
+fastest peer of that round), which a drift of the machine during the run does not bias.
 
 PyTorch from PyPI is its CUDA build (about 5 GB with its CUDA libraries). When this Python lacks torch, numpy,
 scipy or threadpoolctl, the script makes a virtual environment of its own (`target/cpu-libs-venv`, ignored by git),
@@ -239,6 +239,10 @@ PAIRS = [
     ("dense vs MKL dense", "cpu-dense-f32", ["torch-cpu-dense-f32"]),
     ("faer dense vs MKL dense", "faer-dense-f32", ["torch-cpu-dense-f32"]),
     ("CSR vs MKL CSR", "cpu-csr-f32", ["torch-cpu-csr-f32"]),
+    # MKL is not the fastest library everywhere (on the AVX-512 variant of our VM, AMD Zen 5, faer and
+    # OpenBLAS beat it): hold each of our kernels against the best library of its kind too.
+    ("dense vs fastest dense peer", "cpu-dense-f32", ["torch-cpu-dense-f32", "numpy-dense-f32", "faer-dense-f32"]),
+    ("CSR vs fastest CSR peer", "cpu-csr-f32", ["torch-cpu-csr-f32", "scipy-csr-f32", "faer-csr-f32"]),
     ("EIE-format vs fastest peer", "cpu-eie-f32",
      ["torch-cpu-dense-f32", "torch-cpu-csr-f32", "numpy-dense-f32", "scipy-csr-f32", "faer-dense-f32",
       "faer-csr-f32"]),
