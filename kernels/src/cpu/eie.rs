@@ -204,14 +204,14 @@ const WALK_COST_FIXED: WalkCost = WalkCost {
 
 /// The walk costs where the kernels run AVX-512, fitted the same way (relative least squares,
 /// non-negative) on one thread of the AVX-512 variant of the same VM (AMD family 26, Zen 5), 3
-/// interleaved rounds of each walk forced: f32 within 6 % on 8 of 10 layers (column walk 15 % under
-/// on VGG-6, 18 % under on the real FC8, 11-13 % over on NT-Wd and NT-LSTM; row walk within 5 %),
-/// fixed point within 10 % on 7 (column walk 15-23 % off on VGG-6, NT-Wd, NT-LSTM; row walk within
-/// 6 %). On that core the column walk is 0.6-0.95x and the row walk 0.9-1.25x the Zen 3 model's
-/// prediction, which made the Zen 3 constants take the row walk on VGG-8 and the real FC8 in f32
-/// where the column walk was 1.34x and 1.08x faster. Picked by the ISA level the kernel runs at (the
-/// only trace of the core the dispatch has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with
-/// AVX-512).
+/// interleaved rounds of each walk forced. f32: the column walk within 6 % on 6 of 10 layers (15 %
+/// under on VGG-6, 18 % under on the real FC8, 11-13 % over on NT-Wd and NT-LSTM), the row walk
+/// within 5 % on all; fixed point: the column walk within 10 % on 7 (15-23 % off on VGG-6, NT-Wd,
+/// NT-LSTM), the row walk within 6 %; each picks the faster walk on all 10. On that core the column
+/// walk took 0.6-1.0x and the row walk 0.85-1.25x the Zen 3 model's prediction, so the Zen 3
+/// constants took the row walk on VGG-8 and the real FC8 in f32 where the column walk was 1.34x and
+/// 1.08x faster. Picked by the ISA level the kernel runs at (the only trace of the core the dispatch
+/// has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512).
 const WALK_COST_F32_AVX512: WalkCost = WalkCost {
     column: 3.6,
     column_entry: 0.565,
