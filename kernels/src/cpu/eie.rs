@@ -229,13 +229,13 @@ const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
     product: 0.046,
 };
 
-/// The batch-1 walk costs for the kernel's arithmetic (`fixed`) at ISA level `level`.
-fn walk_cost(level: IsaLevel, fixed: bool) -> &'static WalkCost {
-    match (level, fixed) {
-        (IsaLevel::Avx512, false) => &WALK_COST_F32_AVX512,
-        (IsaLevel::Avx512, true) => &WALK_COST_FIXED_AVX512,
-        (_, false) => &WALK_COST_F32,
-        (_, true) => &WALK_COST_FIXED,
+/// The batch-1 walk costs for the kernel's arithmetic at ISA level `level`.
+fn walk_cost(level: IsaLevel, arithmetic: Arithmetic) -> &'static WalkCost {
+    match (level, arithmetic) {
+        (IsaLevel::Avx512, Arithmetic::F32) => &WALK_COST_F32_AVX512,
+        (IsaLevel::Avx512, Arithmetic::Fixed16) => &WALK_COST_FIXED_AVX512,
+        (_, Arithmetic::F32) => &WALK_COST_F32,
+        (_, Arithmetic::Fixed16) => &WALK_COST_FIXED,
     }
 }
 
@@ -332,9 +332,8 @@ impl RowLayout {
 }
 
 /// `len` values of `buf` (grown as needed; what it held before is left in it) starting on a 64-byte
-/// boundary: a packed input
-/// whose vectors straddle cache lines cost Alex-6 at batch 64 a fifth of its time (16-byte aligned
-/// buffers split every other 32-byte load).
+/// boundary: a packed input whose vectors straddle cache lines cost Alex-6 at batch 64 a fifth of its
+/// time (16-byte aligned buffers split every other 32-byte load).
 fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
     let extra = 64 / std::mem::size_of::<T>();
     if buf.len() < len + extra {
@@ -916,10 +915,9 @@ impl Kernel for RowWalkF32<'_> {
         w.walk::<S, 8>(s, 0, wide);
         w.walk::<S, 4>(s, wide, narrow);
         w.walk::<S, 1>(s, narrow, single);
-        let product = |w: f32, a: f32| w * a;
-        let (tile, first, b) = (w.tile, w.first, w.batch);
+        let product = |wt: f32, a: f32| wt * a;
         tail_samples(
-            tile, w.row_ptr, first, w.codebook, w.x, w.y, b, single, product,
+            w.tile, w.row_ptr, w.first, w.codebook, w.x, w.y, w.batch, single, product,
         );
     }
 }
@@ -1018,8 +1016,9 @@ impl Kernel for RowWalkFixed<'_> {
         }
         let spec = w.spec;
         let product = |wq: i16, a: i16| spec.product(wq, a);
-        let (tile, first, b) = (w.tile, w.first, w.batch);
-        tail_samples(tile, w.row_ptr, first, w.wq, w.x, w.acc, b, single, product);
+        tail_samples(
+            w.tile, w.row_ptr, w.first, w.wq, w.x, w.acc, w.batch, single, product,
+        );
     }
 }
 
@@ -1108,7 +1107,7 @@ impl Backend for EieF32 {
             batch,
             self.level,
             self.threads.count(),
-            walk_cost(self.level, false),
+            walk_cost(self.level, Arithmetic::F32),
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1257,7 +1256,7 @@ impl Backend for EieFixed {
             batch,
             self.level,
             self.threads.count(),
-            walk_cost(self.level, true),
+            walk_cost(self.level, Arithmetic::Fixed16),
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
