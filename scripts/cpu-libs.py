@@ -40,12 +40,13 @@ in the detail).
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 import warnings
+
+import records
 
 for _v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
     os.environ.pop(_v, None)
@@ -218,12 +219,6 @@ def spread(v):
     return {"median_us": statistics.median(v), "min_us": v[0], "max_us": v[-1], "q1_us": q[0], "q3_us": q[2]}
 
 
-def machine():
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
-               platform.machine())
-    return {"cpu": cpu, "logical_cpus": os.cpu_count() or 1, "os": f"linux {platform.machine()}"}
-
-
 def measure_ours(args, name, batch, threads):
     """Our backends on one layer, batch and thread count: `eie measure`'s records (one process)."""
     cmd = [args.eie, "measure", "--layer", name, "--batch", str(batch), "--threads", str(threads),
@@ -341,7 +336,7 @@ def main():
                     r = {"schema": 1, "layer": layer, "backend": b, "batch": batch,
                          "threads": 1 if lib == "scipy" else n,
                          "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs",
-                         "machine": machine(), "check": c}
+                         "machine": records.machine(), "check": c}
                     if c["ok"]:
                         s = spread(times[b])
                         r["timing"] = {"source": "wall-clock", "wall": s, "samples": len(times[b]) * reps[b],

@@ -207,12 +207,9 @@ def main():
 
 def write_records(args, lib, res):
     """The rows as records (scripts/records.py), with this machine's identity."""
-    import platform
     import records
     t = lib.t
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
-               platform.machine())
-    machine = {"cpu": cpu, "logical_cpus": os.cpu_count() or 1, "os": f"linux {platform.machine()}"}
+    machine = records.machine()
     props = t.cuda.get_device_properties(0)
     adapter = {"name": lib.name, "backend": "cuda", "driver": lib.version,
                "device_type": "IntegratedGpu" if props.is_integrated else "DiscreteGpu"}

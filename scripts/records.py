@@ -21,6 +21,36 @@ LINUX = "linux x86_64"
 PAPER = ["Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM"]
 
 
+def cpu_name(cpuinfo):
+    """The CPU's name as `src/record.rs` (`cpu_name`) writes it: the first processor's `model name`, and where
+    that names no model (a virtual machine's "AMD EPYC") its family and model numbers after it."""
+    fields = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break
+        k, sep, v = line.partition(":")
+        if sep:
+            fields.setdefault(k.strip(), v.strip())
+    name = fields.get("model name")
+    if name is None or any(c.isdigit() for c in name):
+        return name
+    if "cpu family" in fields and "model" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
+def machine():
+    """This machine as a record's `machine` (Linux)."""
+    import os
+    import platform
+    try:
+        cpu = cpu_name(open("/proc/cpuinfo").read())
+    except OSError:
+        cpu = None
+    return {"cpu": cpu or platform.machine(), "logical_cpus": os.cpu_count() or 1,
+            "os": f"linux {platform.machine()}"}
+
+
 def layer_ref(layers, name):
     """The record's layer from `eie layers --format json`: the built-in layers are the paper's."""
     l = layers[name]

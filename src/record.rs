@@ -386,12 +386,7 @@ impl Machine {
     pub fn this() -> Self {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("model name"))
-                    .and_then(|l| l.split(':').nth(1))
-                    .map(|s| s.trim().to_string())
-            })
+            .and_then(|s| cpu_name(&s))
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         Self {
             cpu,
@@ -399,6 +394,31 @@ impl Machine {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         }
     }
+}
+
+/// The CPU's name from `/proc/cpuinfo` text: its `model name`, and where that names no model (a
+/// virtual machine's "AMD EPYC", which has come as Zen 3, Zen 4 and Zen 5 alike) its family and model
+/// numbers after it, "AMD EPYC (family 26, model 2)", so that records of different CPUs stay apart in
+/// reports. `scripts/records.py` (`machine`) follows the same rule for the Python scripts' records.
+pub fn cpu_name(cpuinfo: &str) -> Option<String> {
+    // The first processor's fields: everything up to the first blank line.
+    let field = |key: &str| {
+        cpuinfo
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == key).then(|| v.trim().to_string())
+            })
+    };
+    let name = field("model name")?;
+    if name.chars().any(|c| c.is_ascii_digit()) {
+        return Some(name);
+    }
+    Some(match (field("cpu family"), field("model")) {
+        (Some(f), Some(m)) => format!("{name} (family {f}, model {m})"),
+        _ => name,
+    })
 }
 
 impl Record {
@@ -679,6 +699,28 @@ pub fn append(path: &Path, records: &[Record]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generic_cpu_name_gets_its_family_and_model() {
+        let vm = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n\
+                  model name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\ncpu family\t: 25\n\
+                  model\t\t: 1\nmodel name\t: AMD EPYC\n";
+        assert_eq!(
+            cpu_name(vm).as_deref(),
+            Some("AMD EPYC (family 26, model 2)")
+        );
+        let named =
+            "cpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC 7763 64-Core Processor\n";
+        assert_eq!(
+            cpu_name(named).as_deref(),
+            Some("AMD EPYC 7763 64-Core Processor")
+        );
+        assert_eq!(
+            cpu_name("model name\t: Some CPU\n").as_deref(),
+            Some("Some CPU")
+        );
+        assert_eq!(cpu_name("processor\t: 0\nBogoMIPS\t: 48.00\n"), None);
+    }
 
     pub(crate) fn sample() -> Record {
         let mut r = Record::new(

@@ -484,7 +484,11 @@ impl Backend for DenseF32 {
         let w = layer.dense_weights().into_raw_vec_and_offset().0;
         // Batch 1: every row on a 64-byte boundary, and x copied to one in `run`, so that no vector
         // load straddles two cache lines (see `Gemv`).
-        self.ld = if batch == 1 { n.next_multiple_of(LINE) } else { n };
+        self.ld = if batch == 1 {
+            n.next_multiple_of(LINE)
+        } else {
+            n
+        };
         if self.ld == n {
             self.w = HugeBuf::from_slice(&w);
         } else {
