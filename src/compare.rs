@@ -1,8 +1,10 @@
 //! `eie compare BASE.jsonl NEW.jsonl`: NEW's time over BASE's for every (machine, layer, backend, batch)
 //! both runs measured, with each side's spread, flagging only changes beyond the noise: a change is
 //! flagged when the ratio passes `--threshold` *and* the two runs' [min, max] ranges do not overlap (every
-//! sample of one run slower than every sample of the other). Exit status 1 when a slowdown is flagged, so
-//! scripts can gate on it.
+//! sample of one run slower than every sample of the other). Network-accuracy records (`eie net`, `eie sweep
+//! precision --net`) are compared too, per (network, backend, arithmetic, compression, test set): a drop of
+//! `--accuracy-threshold` percentage points or more is flagged. Exit status 1 when a slowdown or an accuracy
+//! drop is flagged, so scripts can gate on it.
 
 use crate::report::read_all;
 use crate::report::view::derive;
@@ -26,6 +28,12 @@ pub struct Args {
     /// Smallest ratio (either way) that can be flagged, > 1.
     #[arg(long, default_value_t = 1.2)]
     pub threshold: f64,
+    /// Smallest change of a network's top-1 accuracy, in percentage points, that is flagged (a drop fails).
+    /// The same network, compression and test set give the same count wherever the arithmetic is exact
+    /// (fixed point, the EIE model); f32 sums in another order (another ISA level) can move a sample
+    /// near a decision boundary, which the default (0.5 points) lets pass on a few hundred samples.
+    #[arg(long, default_value_t = 0.5)]
+    pub accuracy_threshold: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
@@ -59,6 +67,94 @@ pub struct Row {
     pub new_range: (f64, f64),
     pub ratio: f64,
     pub verdict: Verdict,
+}
+
+/// What an accuracy comparison found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccuracyVerdict {
+    Lower,
+    Higher,
+    /// Within the threshold.
+    Same,
+}
+
+/// One compared network accuracy: the same network (layer name and content hash), backend, arithmetic,
+/// compression and number of test samples in both runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccuracyRow {
+    pub network: String,
+    pub backend: BackendId,
+    /// The arithmetic and compression, as the record states them (`fixed16 floor, 4-bit weights, ...`).
+    pub setting: String,
+    pub samples: usize,
+    pub base_correct: usize,
+    pub new_correct: usize,
+    /// New accuracy minus base accuracy, in percentage points.
+    pub change_pp: f64,
+    pub verdict: AccuracyVerdict,
+}
+
+/// What `eie compare` found: the timed rows and the accuracy rows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub times: Vec<Row>,
+    pub accuracy: Vec<AccuracyRow>,
+}
+
+/// The accuracy records of each (network, backend, axis, format, rounding, bits, density, retraining,
+/// samples): the last of them where a file holds several (the computation is deterministic).
+fn accuracy_by_key(records: &[Record]) -> BTreeMap<String, &Record> {
+    let mut m = BTreeMap::new();
+    for r in records {
+        let Some(a) = &r.accuracy else { continue };
+        let k = format!(
+            "{}#{}|{}|{}|{}|{}|{}|{:.6}|{}|{}",
+            r.layer.name,
+            r.layer.hash,
+            r.backend,
+            a.axis,
+            a.format,
+            a.rounding.as_deref().unwrap_or("-"),
+            a.weight_bits,
+            a.weight_density,
+            a.retrained,
+            a.samples
+        );
+        m.insert(k, r);
+    }
+    m
+}
+
+/// Compares the accuracy records of two runs: `threshold` in percentage points.
+pub fn compare_accuracy(base: &[Record], new: &[Record], threshold: f64) -> Vec<AccuracyRow> {
+    let b = accuracy_by_key(base);
+    accuracy_by_key(new)
+        .into_iter()
+        .filter_map(|(k, nr)| {
+            let br = b.get(&k)?;
+            let (ba, na) = (br.accuracy.as_ref()?, nr.accuracy.as_ref()?);
+            let samples = na.samples.max(1) as f64;
+            let change_pp = (na.correct as f64 - ba.correct as f64) / samples * 100.0;
+            let verdict = if change_pp <= -threshold {
+                AccuracyVerdict::Lower
+            } else if change_pp >= threshold {
+                AccuracyVerdict::Higher
+            } else {
+                AccuracyVerdict::Same
+            };
+            Some(AccuracyRow {
+                network: nr.layer.name.clone(),
+                backend: nr.backend,
+                setting: nr.detail.clone(),
+                samples: na.samples,
+                base_correct: ba.correct,
+                new_correct: na.correct,
+                change_pp,
+                verdict,
+            })
+        })
+        .collect()
 }
 
 /// (machine, platform, layer, backend, batch, configuration): the configuration is hot or cold data, and for
@@ -168,42 +264,133 @@ pub fn run(args: Args) -> Result<()> {
             args.threshold
         );
     }
+    if !(args.accuracy_threshold.is_finite()
+        && args.accuracy_threshold > 0.0
+        && args.accuracy_threshold <= 100.0)
+    {
+        bail!(
+            "--accuracy-threshold {}: expected percentage points above 0 and at most 100 (e.g. 0.5)",
+            args.accuracy_threshold
+        );
+    }
     let base = read_all(std::slice::from_ref(&args.base))?;
     let new = read_all(std::slice::from_ref(&args.new))?;
+    let accuracy = compare_accuracy(&base, &new, args.accuracy_threshold);
     let (rows, only_base, only_new) = compare(base, new, args.threshold);
-    if rows.is_empty() {
+    if rows.is_empty() && accuracy.is_empty() {
         bail!(
-            "{} and {} have no (machine, layer, backend, batch) in common: nothing to compare",
+            "{} and {} have no (machine, layer, backend, batch) and no network accuracy in common: nothing \
+             to compare",
             args.base.display(),
             args.new.display()
         );
     }
     let slower = rows.iter().filter(|r| r.verdict == Verdict::Slower).count();
     let faster = rows.iter().filter(|r| r.verdict == Verdict::Faster).count();
+    let lower = accuracy
+        .iter()
+        .filter(|r| r.verdict == AccuracyVerdict::Lower)
+        .count();
+    let higher = accuracy
+        .iter()
+        .filter(|r| r.verdict == AccuracyVerdict::Higher)
+        .count();
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
-        Format::Csv => print!("{}", table(&rows).csv()),
+        Format::Json => {
+            let c = Comparison {
+                times: rows.clone(),
+                accuracy: accuracy.clone(),
+            };
+            println!("{}", serde_json::to_string_pretty(&c)?)
+        }
+        Format::Csv => {
+            if !rows.is_empty() {
+                print!("{}", table(&rows).csv());
+            }
+            if !accuracy.is_empty() {
+                if !rows.is_empty() {
+                    println!();
+                }
+                print!("{}", accuracy_table(&accuracy).csv());
+            }
+        }
         Format::Md => {
-            print!("{}", table(&rows).markdown());
-            println!(
-                "\n{} compared: {slower} slower, {faster} faster beyond the noise (ratio past {:.2}x and the two runs' \
-                 interquartile ranges apart), {} within it; {only_base} only in {}, {only_new} only in {}.",
-                rows.len(),
-                args.threshold,
-                rows.len() - slower - faster,
-                args.base.display(),
-                args.new.display()
-            );
+            if !rows.is_empty() {
+                print!("{}", table(&rows).markdown());
+                println!(
+                    "\n{} compared: {slower} slower, {faster} faster beyond the noise (ratio past {:.2}x and the two \
+                     runs' interquartile ranges apart), {} within it; {only_base} only in {}, {only_new} only in {}.",
+                    rows.len(),
+                    args.threshold,
+                    rows.len() - slower - faster,
+                    args.base.display(),
+                    args.new.display()
+                );
+            }
+            if !accuracy.is_empty() {
+                if !rows.is_empty() {
+                    println!();
+                }
+                print!("{}", accuracy_table(&accuracy).markdown());
+                println!(
+                    "\n{} network accuracies compared: {lower} lower, {higher} higher by {} percentage points or \
+                     more, {} within that.",
+                    accuracy.len(),
+                    args.accuracy_threshold,
+                    accuracy.len() - lower - higher
+                );
+            }
         }
     }
+    let mut failures = Vec::new();
     if slower > 0 {
-        bail!(
-            "{slower} of {} slower beyond the noise in {}",
-            rows.len(),
-            args.new.display()
-        );
+        failures.push(format!(
+            "{slower} of {} slower beyond the noise",
+            rows.len()
+        ));
+    }
+    if lower > 0 {
+        failures.push(format!(
+            "{lower} of {} network accuracies lower by {} points or more",
+            accuracy.len(),
+            args.accuracy_threshold
+        ));
+    }
+    if !failures.is_empty() {
+        bail!("{} in {}", failures.join(", "), args.new.display());
     }
     Ok(())
+}
+
+fn accuracy_table(rows: &[AccuracyRow]) -> Table {
+    let mut t = Table::new(&[
+        "Network",
+        "Backend",
+        "Setting",
+        "Samples",
+        "Base top-1",
+        "New top-1",
+        "Change (points)",
+        "Verdict",
+    ]);
+    for r in rows {
+        let pct = |c: usize| 100.0 * c as f64 / r.samples.max(1) as f64;
+        t.push(vec![
+            r.network.clone(),
+            r.backend.to_string(),
+            r.setting.clone(),
+            r.samples.to_string(),
+            format!("{:.2} % ({})", pct(r.base_correct), r.base_correct),
+            format!("{:.2} % ({})", pct(r.new_correct), r.new_correct),
+            format!("{:+.2}", r.change_pp),
+            match r.verdict {
+                AccuracyVerdict::Lower => "LOWER".into(),
+                AccuracyVerdict::Higher => "higher".into(),
+                AccuracyVerdict::Same => "~".into(),
+            },
+        ]);
+    }
+    t
 }
 
 fn table(rows: &[Row]) -> Table {
@@ -253,6 +440,74 @@ fn table(rows: &[Row]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eie_bench::record::{LayerRef, NetAccuracy};
+
+    fn accuracy(format: &str, samples: usize, correct: usize) -> Record {
+        let mut r = Record::new(
+            LayerRef {
+                name: "net".into(),
+                hash: "h".into(),
+                paper: None,
+                inputs: 64,
+                outputs: 10,
+            },
+            BackendId::EieModel,
+            1,
+            1,
+        );
+        r.detail = format!("{format}, 4-bit weights");
+        r.accuracy = Some(NetAccuracy {
+            network: "a net".into(),
+            axis: "format".into(),
+            format: format.into(),
+            rounding: None,
+            weight_bits: 4,
+            weight_density: 0.1,
+            retrained: true,
+            samples,
+            correct,
+            saturated: 0,
+            wrapped: 0,
+            model_cycles: None,
+            model_us: None,
+            model_energy_nj: None,
+        });
+        r
+    }
+
+    #[test]
+    fn flags_an_accuracy_drop_past_the_threshold_on_the_same_test_set() {
+        let base = vec![accuracy("fixed16", 359, 348), accuracy("float32", 359, 348)];
+        let verdicts = |new: Vec<Record>| -> Vec<(String, AccuracyVerdict)> {
+            compare_accuracy(&base, &new, 0.5)
+                .into_iter()
+                .map(|r| (r.setting, r.verdict))
+                .collect()
+        };
+        // Two samples of 359 fewer (0.56 points): lower; one fewer (0.28 points): within the threshold.
+        let v = verdicts(vec![
+            accuracy("fixed16", 359, 346),
+            accuracy("float32", 359, 347),
+        ]);
+        assert_eq!(
+            v,
+            vec![
+                ("fixed16, 4-bit weights".to_string(), AccuracyVerdict::Lower),
+                ("float32, 4-bit weights".to_string(), AccuracyVerdict::Same),
+            ]
+        );
+        // Three more (0.84 points): higher.
+        let v = verdicts(vec![accuracy("fixed16", 359, 351)]);
+        assert_eq!(v[0].1, AccuracyVerdict::Higher);
+        // Another test set (sample count) or another arithmetic is not the same measurement.
+        assert!(
+            verdicts(vec![
+                accuracy("fixed16", 360, 300),
+                accuracy("fixed8", 359, 3)
+            ])
+            .is_empty()
+        );
+    }
 
     #[test]
     fn flags_only_changes_beyond_threshold_and_noise() {
