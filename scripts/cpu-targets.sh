@@ -6,8 +6,8 @@
 #
 #   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
 #
-# Writes OUT_DIR/records.jsonl (every backend's record, ours with the median of its round medians),
-# OUT_DIR/ratios.md (the per-round ratios against MKL and the fastest peer), OUT_DIR/probe.txt (this
+# Writes OUT_DIR/isa.txt (the best ISA level and the CPU's name), OUT_DIR/records.jsonl (every backend's
+# record, ours with the median of its round medians), OUT_DIR/ratios.md (the per-round ratios against MKL and the fastest peer), OUT_DIR/probe.txt (this
 # machine's read bandwidth) and OUT_DIR/report/ (eie report of the records). Keep the machine quiet while
 # it runs: the ratios are robust to drift, not to a compiler running beside them.
 set -euo pipefail
@@ -19,6 +19,9 @@ eie=./target/release/eie
 # (the flags list avx2 before avx512f: test for each, best first)
 if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
 echo "best ISA level: $isa" | tee "$out/isa.txt"
+# the CPU as the records name it (a generic model name gets its family and model: scripts/records.py)
+echo "CPU: $(python3 -c 'import sys; sys.path.insert(0, "scripts"); import records; print(records.machine()["cpu"])')" \
+    | tee -a "$out/isa.txt"
 $eie probe > "$out/probe.txt"
 $eie probe --threads 2 >> "$out/probe.txt"
 rm -f "$out/records.jsonl"
