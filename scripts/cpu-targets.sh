@@ -7,9 +7,10 @@
 #   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
 #
 # Writes OUT_DIR/isa.txt (the best ISA level and the CPU's name), OUT_DIR/records.jsonl (every backend's
-# record, ours with the median of its round medians), OUT_DIR/ratios.md (the per-round ratios against MKL and the fastest peer), OUT_DIR/probe.txt (this
-# machine's read bandwidth) and OUT_DIR/report/ (eie report of the records). Keep the machine quiet while
-# it runs: the ratios are robust to drift, not to a compiler running beside them.
+# record, ours with the median of its round medians), OUT_DIR/ratios.md (the per-round ratios against MKL
+# and the fastest peer), OUT_DIR/probe.txt (this machine's read bandwidth) and OUT_DIR/report/ (eie report
+# of the records). Keep the machine quiet while it runs: the ratios are robust to drift, not to a compiler
+# running beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/cpu-targets}
