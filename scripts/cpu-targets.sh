@@ -21,7 +21,7 @@ eie=./target/release/eie
 if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
 echo "best ISA level: $isa" | tee "$out/isa.txt"
 # the CPU as the records name it (a generic model name gets its family and model: scripts/records.py)
-echo "CPU: $(python3 -c 'import sys; sys.path.insert(0, "scripts"); import records; print(records.machine()["cpu"])')" \
+echo "CPU: $("${PYTHON:-python3}" -c 'import sys; sys.path.insert(0, "scripts"); import records; print(records.machine()["cpu"])')" \
     | tee -a "$out/isa.txt"
 $eie probe > "$out/probe.txt"
 $eie probe --threads 2 >> "$out/probe.txt"
