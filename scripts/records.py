@@ -13,6 +13,8 @@ Layer hashes come from `eie layers --format json` of an eie whose layer generati
 """
 import argparse
 import json
+import os
+import platform
 import re
 import sys
 
@@ -41,8 +43,6 @@ def cpu_name(cpuinfo):
 
 def machine():
     """This machine as a record's `machine` (Linux)."""
-    import os
-    import platform
     try:
         cpu = cpu_name(open("/proc/cpuinfo").read())
     except OSError:

@@ -11,7 +11,7 @@ use crate::report::view::derive;
 use crate::table::{Format, Table};
 use anyhow::{Result, bail};
 use eie_bench::backend_id::BackendId;
-use eie_bench::record::Record;
+use eie_bench::record::{NetAccuracy, Record};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -95,16 +95,16 @@ pub struct AccuracyRow {
     pub verdict: AccuracyVerdict,
 }
 
-/// What `eie compare` found: the timed rows and the accuracy rows.
-#[derive(Clone, Debug, Serialize)]
-pub struct Comparison {
-    pub times: Vec<Row>,
-    pub accuracy: Vec<AccuracyRow>,
+/// What `eie compare` found: the timed rows and the accuracy rows (its JSON output).
+#[derive(Serialize)]
+struct Comparison<'a> {
+    times: &'a [Row],
+    accuracy: &'a [AccuracyRow],
 }
 
 /// The accuracy records of each (network, backend, axis, format, rounding, bits, density, retraining,
 /// samples): the last of them where a file holds several (the computation is deterministic).
-fn accuracy_by_key(records: &[Record]) -> BTreeMap<String, &Record> {
+fn accuracy_by_key(records: &[Record]) -> BTreeMap<String, (&Record, &NetAccuracy)> {
     let mut m = BTreeMap::new();
     for r in records {
         let Some(a) = &r.accuracy else { continue };
@@ -121,7 +121,7 @@ fn accuracy_by_key(records: &[Record]) -> BTreeMap<String, &Record> {
             a.retrained,
             a.samples
         );
-        m.insert(k, r);
+        m.insert(k, (r, a));
     }
     m
 }
@@ -131,9 +131,8 @@ pub fn compare_accuracy(base: &[Record], new: &[Record], threshold: f64) -> Vec<
     let b = accuracy_by_key(base);
     accuracy_by_key(new)
         .into_iter()
-        .filter_map(|(k, nr)| {
-            let br = b.get(&k)?;
-            let (ba, na) = (br.accuracy.as_ref()?, nr.accuracy.as_ref()?);
+        .filter_map(|(k, (nr, na))| {
+            let (_, ba) = b.get(&k)?;
             let samples = na.samples.max(1) as f64;
             let change_pp = (na.correct as f64 - ba.correct as f64) / samples * 100.0;
             let verdict = if change_pp <= -threshold {
@@ -298,8 +297,8 @@ pub fn run(args: Args) -> Result<()> {
     match args.format {
         Format::Json => {
             let c = Comparison {
-                times: rows.clone(),
-                accuracy: accuracy.clone(),
+                times: &rows,
+                accuracy: &accuracy,
             };
             println!("{}", serde_json::to_string_pretty(&c)?)
         }
@@ -440,7 +439,7 @@ fn table(rows: &[Row]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eie_bench::record::{LayerRef, NetAccuracy};
+    use eie_bench::record::LayerRef;
 
     fn accuracy(format: &str, samples: usize, correct: usize) -> Record {
         let mut r = Record::new(

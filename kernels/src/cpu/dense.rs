@@ -35,7 +35,7 @@
 use super::hugebuf::HugeBuf;
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
-use super::{Prepared, finish_f32};
+use super::{Prepared, aligned_in, finish_f32};
 use eie_compress::{
     Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut, Work, check_io,
 };
@@ -285,8 +285,7 @@ fn gemm(
 ) {
     let nr = panel_width(level);
     let panels = b.div_ceil(nr);
-    let start = xp.as_ptr().align_offset(ALIGN * 4).min(ALIGN);
-    let xp = &mut xp[start..start + n * panels * nr];
+    let xp = aligned_in(xp, n * panels * nr);
     let mut blocks: Vec<&mut [f32]> = xp.chunks_mut(blocking.kc * panels * nr).collect();
     threads.for_each(&mut blocks, |i, out| {
         dispatch(
@@ -531,8 +530,7 @@ impl Backend for DenseF32 {
         let w = &self.w;
         if b == 1 {
             let ld = self.ld;
-            let start = self.xp.as_ptr().align_offset(ALIGN * 4).min(ALIGN);
-            let xa = &mut self.xp[start..start + ld];
+            let xa = aligned_in(&mut self.xp, ld);
             xa[..n].copy_from_slice(x);
             let x = &*xa;
             let per = rows_per_task(p.outputs, self.threads.count());

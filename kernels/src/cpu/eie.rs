@@ -39,7 +39,7 @@
 
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
-use super::{Prepared, finish_f32};
+use super::{Prepared, aligned, finish_f32};
 use eie_compress::{
     Arithmetic, Backend, BackendError, CompressedLayer, Data, DataMut, FixedPointSpec, SparseCodes,
     Work, check_io,
@@ -329,18 +329,6 @@ impl RowLayout {
             real: m.nnz() as u64,
         }
     }
-}
-
-/// `len` values of `buf` (grown as needed; what it held before is left in it) starting on a 64-byte
-/// boundary: a packed input whose vectors straddle cache lines cost Alex-6 at batch 64 a fifth of its
-/// time (16-byte aligned buffers split every other 32-byte load).
-fn aligned<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
-    let extra = 64 / std::mem::size_of::<T>();
-    if buf.len() < len + extra {
-        buf.resize(len + extra, T::default());
-    }
-    let off = buf.as_ptr().align_offset(64).min(extra);
-    &mut buf[off..off + len]
 }
 
 /// Packs a tile's inputs for samples `b0..b0 + block`, each through `f`: `pack[c * block + k] =
