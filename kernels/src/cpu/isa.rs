@@ -124,6 +124,16 @@ pub trait Simd: Copy + Send + Sync {
     /// Each i32 lane as two i16 halves (low, high): `a.lo * b.lo + a.hi * b.hi` (`pmaddwd`; exact but
     /// when all four halves are -32768, where it wraps).
     fn madd_i16(self, a: Self::I, b: Self::I) -> Self::I;
+    /// Loads `LANES` u16 values, zero-extended to i32.
+    fn load_u16(self, s: &[u16]) -> Self::I;
+    /// Lane-wise logical shift right by `shift`.
+    fn isrl(self, a: Self::I, shift: u32) -> Self::I;
+    /// A table lookup in two vectors: lane `i` is lane `idx[i] mod 2 LANES` of `lo` followed by `hi`
+    /// (`vpermt2ps` with AVX-512; two `vpermps` and a blend with AVX2). Bits of `idx` above those are
+    /// ignored.
+    fn lookup(self, lo: Self::F, hi: Self::F, idx: Self::I) -> Self::F;
+    /// [`Simd::lookup`] in i32 vectors.
+    fn ilookup(self, lo: Self::I, hi: Self::I, idx: Self::I) -> Self::I;
 }
 
 /// A kernel written once for every level.
@@ -234,6 +244,29 @@ impl Simd for Portable {
         let half = |v: i32, h: u32| (v >> (16 * h)) as i16 as i32;
         std::array::from_fn(|i| {
             (half(a[i], 0) * half(b[i], 0)).wrapping_add(half(a[i], 1) * half(b[i], 1))
+        })
+    }
+    #[inline(always)]
+    fn load_u16(self, s: &[u16]) -> [i32; 8] {
+        let s = &s[..8];
+        std::array::from_fn(|i| s[i] as i32)
+    }
+    #[inline(always)]
+    fn isrl(self, a: [i32; 8], shift: u32) -> [i32; 8] {
+        std::array::from_fn(|i| ((a[i] as u32) >> shift) as i32)
+    }
+    #[inline(always)]
+    fn lookup(self, lo: [f32; 8], hi: [f32; 8], idx: [i32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| {
+            let k = idx[i] as usize & 15;
+            if k < 8 { lo[k] } else { hi[k - 8] }
+        })
+    }
+    #[inline(always)]
+    fn ilookup(self, lo: [i32; 8], hi: [i32; 8], idx: [i32; 8]) -> [i32; 8] {
+        std::array::from_fn(|i| {
+            let k = idx[i] as usize & 15;
+            if k < 8 { lo[k] } else { hi[k - 8] }
         })
     }
 }
@@ -348,6 +381,37 @@ mod x86 {
         fn madd_i16(self, a: __m256i, b: __m256i) -> __m256i {
             unsafe { _mm256_madd_epi16(a, b) }
         }
+        #[inline(always)]
+        fn load_u16(self, s: &[u16]) -> __m256i {
+            assert!(s.len() >= 8);
+            unsafe { _mm256_cvtepu16_epi32(_mm_loadu_si128(s.as_ptr().cast())) }
+        }
+        #[inline(always)]
+        fn isrl(self, a: __m256i, shift: u32) -> __m256i {
+            unsafe { _mm256_srl_epi32(a, _mm_cvtsi32_si128(shift as i32)) }
+        }
+        #[inline(always)]
+        fn lookup(self, lo: __m256, hi: __m256, idx: __m256i) -> __m256 {
+            // `vpermps` reads the low 3 bits; bit 3, moved to the sign bit, picks `hi`.
+            unsafe {
+                let (a, b) = (
+                    _mm256_permutevar8x32_ps(lo, idx),
+                    _mm256_permutevar8x32_ps(hi, idx),
+                );
+                _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+            }
+        }
+        #[inline(always)]
+        fn ilookup(self, lo: __m256i, hi: __m256i, idx: __m256i) -> __m256i {
+            unsafe {
+                let (a, b) = (
+                    _mm256_permutevar8x32_ps(_mm256_castsi256_ps(lo), idx),
+                    _mm256_permutevar8x32_ps(_mm256_castsi256_ps(hi), idx),
+                );
+                let m = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx));
+                _mm256_castps_si256(_mm256_blendv_ps(a, b, m))
+            }
+        }
     }
 
     impl Simd for Avx512 {
@@ -430,6 +494,23 @@ mod x86 {
         fn madd_i16(self, a: __m512i, b: __m512i) -> __m512i {
             unsafe { _mm512_madd_epi16(a, b) }
         }
+        #[inline(always)]
+        fn load_u16(self, s: &[u16]) -> __m512i {
+            assert!(s.len() >= 16);
+            unsafe { _mm512_cvtepu16_epi32(_mm256_loadu_si256(s.as_ptr().cast())) }
+        }
+        #[inline(always)]
+        fn isrl(self, a: __m512i, shift: u32) -> __m512i {
+            unsafe { _mm512_srl_epi32(a, _mm_cvtsi32_si128(shift as i32)) }
+        }
+        #[inline(always)]
+        fn lookup(self, lo: __m512, hi: __m512, idx: __m512i) -> __m512 {
+            unsafe { _mm512_permutex2var_ps(lo, idx, hi) }
+        }
+        #[inline(always)]
+        fn ilookup(self, lo: __m512i, hi: __m512i, idx: __m512i) -> __m512i {
+            unsafe { _mm512_permutex2var_epi32(lo, idx, hi) }
+        }
     }
 }
 
@@ -467,6 +548,26 @@ mod tests {
             let min = s.isplat(i32::MIN | 0x8000);
             let m = s.iadd(m, s.madd_i16(s.iload(&same), min));
             s.istore(&mut out[S::LANES..], m);
+            // Lookups: lane i reads entry (3 i + 5 + 64 i) mod 2 LANES of 0, 1, ..., 2 LANES - 1 (the
+            // 64 i above the index bits is ignored), through u16 loads and a logical shift.
+            let table: Vec<f32> = (0..2 * S::LANES).map(|k| k as f32).collect();
+            let idx: Vec<u16> = (0..S::LANES).map(|i| ((3 * i + 5) | 64 * i) as u16).collect();
+            let idx = s.load_u16(&idx);
+            let (lo, hi) = (s.load(&table), s.load(&table[S::LANES..]));
+            let looked = s.lookup(lo, hi, idx);
+            let ints: Vec<i32> = (0..2 * S::LANES as i32).map(|k| -k).collect();
+            let ilooked = s.ilookup(s.iload(&ints), s.iload(&ints[S::LANES..]), idx);
+            let mut l = vec![0.0f32; S::LANES];
+            s.store(&mut l, looked);
+            let mut il = vec![0i32; 2 * S::LANES];
+            s.istore(&mut il, ilooked);
+            s.istore(&mut il[S::LANES..], s.isrl(s.isplat(-8), 2));
+            for i in 0..S::LANES {
+                let k = (3 * i + 5) % (2 * S::LANES);
+                assert_eq!(l[i], k as f32, "{:?} lookup lane {i}", s.level());
+                assert_eq!(il[i], -(k as i32), "{:?} ilookup lane {i}", s.level());
+                assert_eq!(il[S::LANES + i], ((-8i32 as u32) >> 2) as i32, "{:?} isrl", s.level());
+            }
             (s.sum(acc), out, s.level())
         }
     }
