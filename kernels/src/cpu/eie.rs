@@ -475,7 +475,7 @@ impl RowLayoutOne {
 /// takes it; the others take a padding entry, `c = 2L - 1`, the window's last slot, which holds 0 (so
 /// a non-finite input never reaches a padded lane). Padding on our layers: 1.2x the entries at 25 %
 /// density, 1.6x at 9 %, 2.2x at 4 % (fixed tiles of 31 columns: 1.6x, 2.1x, 2.8x). Like the row
-/// walk it skips no activation; the cost model ([`WINDOW_COST`]) picks it where it costs less than the
+/// walk it skips no activation; the cost model ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]) picks it where it costs less than the
 /// column walk.
 struct WindowLayout {
     /// Lanes per group (`S::LANES` of the level that walks it).
@@ -501,19 +501,35 @@ struct WindowBlock {
     entries: Vec<u16>,
 }
 
-/// Window-walk cost (nanoseconds) where the kernels run AVX-512: per step (16 lanes), per group of 16
-/// rows (its loop, its 16 outputs) and per input (the window buffer, 2 values per input, built per
-/// input). Fitted like [`WALK_COST_F32_AVX512`] (see its note in the README).
-const WINDOW_COST: WindowCost = WindowCost {
-    step: 0.65,
-    group: 10.0,
-    input: 0.5,
+/// The window walk's cost in nanoseconds (AVX-512): per step (16 lanes), per group of 16 rows (its
+/// loop and its 16 outputs) and, per step, per 4096 inputs beyond the first 4096 (a larger input's
+/// window buffer, 2 values per input, outgrows the 48 KB L1: each step's two loads of its window then
+/// come from L2). Fitted to the fastest of 5 interleaved rounds of each walk forced on one thread of
+/// the AVX-512 variant of our VM (AMD family 26, Zen 5), the nine benchmark layers and the real FC8:
+/// f32 0.96 ns per step on the 4096-input layers (1.00-1.04 G steps/s), 1.28 ns on Alex-6 (9216
+/// inputs) and 2.53 ns on VGG-6 (25088; the model says 2.34); fixed point 1.08-1.23 ns per step on the
+/// 4096-input layers and 1.31 / 2.98 ns on Alex-6 / VGG-6; per group about 16 (f32) and 30 ns (from
+/// NT-Wd, 550 groups of 107 steps). With these and [`WALK_COST_F32_AVX512`]'s column walk, the model
+/// picks the window walk on every layer but VGG-6 in f32 (the column walk 3x faster there), and in
+/// fixed point on every layer but VGG-6 and Alex-6, where the two walks tie (1.01x); on VGG-7 in
+/// fixed point it picks the window walk where the column walk is 1.02x faster.
+const WINDOW_COST_F32: WindowCost = WindowCost {
+    step: 0.96,
+    group: 16.0,
+    beyond: 0.27,
+};
+
+/// [`WINDOW_COST_F32`] for the fixed-point kernel.
+const WINDOW_COST_FIXED: WindowCost = WindowCost {
+    step: 1.10,
+    group: 30.0,
+    beyond: 0.3,
 };
 
 struct WindowCost {
     step: f64,
     group: f64,
-    input: f64,
+    beyond: f64,
 }
 
 impl WindowLayout {
@@ -544,20 +560,18 @@ impl WindowLayout {
                     }
                 }
                 next.iter_mut().for_each(|n| *n = 0);
-                loop {
-                    let Some(low) = (0..lanes)
-                        .filter_map(|l| lane[l].get(next[l]).map(|p| p.0 as usize))
-                        .min()
-                    else {
-                        break;
-                    };
+                while let Some(low) = (0..lanes)
+                    .filter_map(|l| lane[l].get(next[l]).map(|p| p.0 as usize))
+                    .min()
+                {
                     let w = low / lanes;
                     let start = w * lanes;
                     b.window.push(w as u32);
                     for l in 0..lanes {
                         match lane[l].get(next[l]) {
                             Some(&(c, v)) if (c as usize) < start + width => {
-                                b.entries.push(((v as u16) << bits) | (c as usize - start) as u16);
+                                b.entries
+                                    .push(((v as u16) << bits) | (c as usize - start) as u16);
                                 next[l] += 1;
                             }
                             _ => b.entries.push(width as u16),
@@ -602,10 +616,10 @@ impl WindowLayout {
         win
     }
 
-    /// Its cost by [`WINDOW_COST`], for `inputs` inputs.
-    fn cost(&self, inputs: usize) -> f64 {
-        let k = &WINDOW_COST;
-        self.steps as f64 * k.step + self.groups as f64 * k.group + inputs as f64 * k.input
+    /// Its cost for `inputs` inputs by `k` ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]).
+    fn cost(&self, inputs: usize, k: &WindowCost) -> f64 {
+        let beyond = inputs.saturating_sub(4096) as f64 / 4096.0;
+        self.steps as f64 * (k.step + k.beyond * beyond) + self.groups as f64 * k.group
     }
 }
 
@@ -635,7 +649,7 @@ impl Kernel for WindowWalkF32<'_> {
         assert_eq!(b.entries.len(), b.window.len() * l);
         // Not a closure: a closure is compiled without the level's target features, and its
         // intrinsics become calls (50x slower).
-        let win = &self.win[..];
+        let win = self.win;
         macro_rules! step {
             ($acc:expr, $k:expr) => {
                 window_step_f32(s, win, b, $k, (lo, hi), bits, $acc)
@@ -689,7 +703,7 @@ impl Kernel for WindowWalkFixed<'_> {
         let windows = self.win.len() / (2 * l);
         assert!(b.window.iter().all(|&w| (w as usize) < windows));
         assert_eq!(b.entries.len(), b.window.len() * l);
-        let win = &self.win[..];
+        let win = self.win;
         macro_rules! step {
             ($acc:expr, $k:expr) => {
                 window_step_fixed(s, win, b, $k, (lo, hi), (bits, shift), apart, $acc)
@@ -782,6 +796,7 @@ struct EieData {
     window: Option<WindowLayout>,
     /// Batch 1: the cost model of this arithmetic's walks.
     cost: &'static WalkCost,
+    window_cost: &'static WindowCost,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
@@ -795,8 +810,9 @@ impl EieData {
         batch: usize,
         level: IsaLevel,
         threads: usize,
-        cost: &'static WalkCost,
+        arithmetic: Arithmetic,
     ) -> Result<Self, BackendError> {
+        let cost = walk_cost(level, arithmetic);
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
             return Err(BackendError::Unavailable {
@@ -850,6 +866,10 @@ impl EieData {
             rows1,
             window,
             cost,
+            window_cost: match arithmetic {
+                Arithmetic::F32 => &WINDOW_COST_F32,
+                Arithmetic::Fixed16 => &WINDOW_COST_FIXED,
+            },
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -876,21 +896,46 @@ impl EieData {
         }
     }
 
-    /// Batch 1: whether walking every entry row by row costs less than walking the `walked` entries of
-    /// the `columns` non-zero columns ([`walk_cost`]).
+    /// Batch 1: the cost of walking the `walked` entries of `columns` non-zero columns ([`walk_cost`]).
+    fn column_cost(&self, columns: u64, walked: u64) -> f64 {
+        columns as f64 * self.cost.column + walked as f64 * self.cost.column_entry
+    }
+
+    /// Batch 1: whether walking every entry row by row (the scalar row walk, below AVX-512) costs less
+    /// than walking the `walked` entries of the `columns` non-zero columns ([`walk_cost`]).
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
-        let k = self.cost;
-        let col = columns as f64 * k.column + walked as f64 * k.column_entry;
-        if let Some(w) = &self.window {
-            return w.cost(self.p.inputs) < col;
-        }
         let Some(r) = &self.rows1 else {
             return false;
         };
+        let k = self.cost;
         let row = r.groups as f64 * k.group
             + r.entries as f64 * k.row_entry
             + (16 * self.p.inputs * r.blocks.len()) as f64 * k.product;
-        row < col
+        row < self.column_cost(columns, walked)
+    }
+
+    /// Batch 1: whether the window walk (AVX-512) costs less than the column walk ([`WINDOW_COST_F32`]).
+    fn window_pays(&self, columns: u64, walked: u64) -> bool {
+        self.window.as_ref().is_some_and(|w| {
+            w.cost(self.p.inputs, self.window_cost) < self.column_cost(columns, walked)
+        })
+    }
+
+    /// Batch 1: the columns and entries a column walk of `x` takes (the bias column included), counted
+    /// without listing them (the window walk needs no list).
+    fn column_work<T: Copy + PartialEq + Default>(&self, c: &ColumnLayout, x: &[T]) -> (u64, u64) {
+        let zero = T::default();
+        let (mut cols, mut walked) = (0u64, 0u64);
+        for (a, &n) in x.iter().zip(&c.col_entries) {
+            let nz = (*a != zero) as u64;
+            cols += nz;
+            walked += nz * n as u64;
+        }
+        if self.p.bias.is_some() {
+            cols += 1;
+            walked += c.col_entries.get(self.p.inputs).map_or(0, |&n| n as u64);
+        }
+        (cols, walked)
     }
 
     /// Batch 1: whether the row walk costs less than walking the columns of the non-zero activations
@@ -922,7 +967,7 @@ impl EieData {
             if let Some(w) = self
                 .window
                 .as_ref()
-                .filter(|_| self.row_walk_pays(cols, entries))
+                .filter(|_| self.window_pays(cols, entries))
             {
                 // Entries (padding included) and per step its window (4 bytes); per group its end (4)
                 // and outputs; the input once and its window buffer (2 values per input; fixed point
@@ -1439,7 +1484,7 @@ impl Backend for EieF32 {
             batch,
             self.level,
             self.threads.count(),
-            walk_cost(self.level, Arithmetic::F32),
+            Arithmetic::F32,
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1463,27 +1508,31 @@ impl Backend for EieF32 {
         };
         let level = self.level;
         if let Some(c) = &d.cols {
+            let window = d.window.as_ref().filter(|_| {
+                let (cols, walked) = d.column_work(c, x);
+                d.window_pays(cols, walked)
+            });
+            if let Some(w) = window {
+                let win = w.fill(x, |a| a, &mut self.win);
+                let (cb, lanes) = (&d.codebook, w.lanes);
+                self.threads.for_rows(y, 1, w.per, |b, ys| {
+                    let block = &w.blocks[b];
+                    let walk = WindowWalkF32 {
+                        block,
+                        lanes,
+                        codebook: cb,
+                        win,
+                        y: ys,
+                    };
+                    dispatch(level, walk);
+                });
+                finish_f32(&d.p, y);
+                return Ok(());
+            }
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
             if d.row_walk_for(c, &nz) {
                 d.nz = nz;
-                if let Some(w) = &d.window {
-                    let win = w.fill(x, |a| a, &mut self.win);
-                    let (cb, lanes) = (&d.codebook, w.lanes);
-                    self.threads.for_rows(y, 1, w.per, |b, ys| {
-                        let block = &w.blocks[b];
-                        let walk = WindowWalkF32 {
-                            block,
-                            lanes,
-                            codebook: cb,
-                            win,
-                            y: ys,
-                        };
-                        dispatch(level, walk);
-                    });
-                    finish_f32(&d.p, y);
-                    return Ok(());
-                }
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = |w: f32, a: f32| w * a;
                 walk_rows_one(&self.threads, level, r, &d.codebook, product, x, y);
@@ -1608,10 +1657,15 @@ impl Backend for EieFixed {
             batch,
             self.level,
             self.threads.count(),
-            walk_cost(self.level, Arithmetic::Fixed16),
+            Arithmetic::Fixed16,
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let spec = layer.fixed();
+        let mut d = d;
+        if spec.product(0, 0) != 0 {
+            // A padding lane of the window walk adds `product(0, 0)` (0 for every rounding we have).
+            d.window = None;
+        }
         let q = layer.fixed_codebook();
         self.wq = [0; 16];
         self.wq[..q.len()].copy_from_slice(&q);
@@ -1646,38 +1700,39 @@ impl Backend for EieFixed {
         let level = self.level;
         let relu = d.p.relu;
         if let Some(c) = &d.cols {
+            let window = d.window.as_ref().filter(|_| {
+                let (cols, walked) = d.column_work(c, x);
+                d.window_pays(cols, walked)
+            });
+            if let Some(w) = window {
+                let win = w.fill(x, |a| pair(a, 1), &mut self.win);
+                let round = spec.round_bias();
+                let (round_pair, apart) = match i16::try_from(round) {
+                    Ok(r) => (r, 0),
+                    Err(_) => (0, round),
+                };
+                let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
+                let shift = spec.weight.frac as u32;
+                let (acc, lanes) = (&mut self.acc, w.lanes);
+                self.threads.for_rows(acc, 1, w.per, |b, accs| {
+                    let walk = WindowWalkFixed {
+                        block: &w.blocks[b],
+                        lanes,
+                        weights: &weights,
+                        apart,
+                        shift,
+                        win,
+                        acc: accs,
+                    };
+                    dispatch(level, walk);
+                });
+                finish_fixed(spec, relu, self.bias_q.as_deref(), acc, y, 1);
+                return Ok(());
+            }
             let mut nz = std::mem::take(&mut self.nzq);
             d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
-            // A padding lane adds `(0 + round) >> shift` when the rounding bias is added apart: the
-            // window walk needs that to be 0 (it is for every rounding EIE uses).
-            let window = d.window.as_ref().filter(|_| spec.product(0, 0) == 0);
-            if d.row_walk_for(c, &nz) && (window.is_some() || d.rows1.is_some()) {
+            if d.row_walk_for(c, &nz) {
                 self.nzq = nz;
-                if let Some(w) = window {
-                    let win = w.fill(x, |a| pair(a, 1), &mut self.win);
-                    let round = spec.round_bias();
-                    let (round_pair, apart) = match i16::try_from(round) {
-                        Ok(r) => (r, 0),
-                        Err(_) => (0, round),
-                    };
-                    let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
-                    let shift = spec.weight.frac as u32;
-                    let (acc, lanes) = (&mut self.acc, w.lanes);
-                    self.threads.for_rows(acc, 1, w.per, |b, accs| {
-                        let walk = WindowWalkFixed {
-                            block: &w.blocks[b],
-                            lanes,
-                            weights: &weights,
-                            apart,
-                            shift,
-                            win,
-                            acc: accs,
-                        };
-                        dispatch(level, walk);
-                    });
-                    finish_fixed(spec, relu, self.bias_q.as_deref(), acc, y, 1);
-                    return Ok(());
-                }
                 let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = move |w: i16, a: i16| spec.product(w, a);
                 let acc = &mut self.acc;
@@ -1754,13 +1809,20 @@ mod tests {
         let (rows, cols) = (45usize, 300usize);
         let weight = |i: usize, j: usize| {
             let h = (i * 7919 + j * 104_729) % 97;
-            if i == 3 || j == 150 || j == 151 || (100..180).contains(&j) && i % 2 == 0 || h >= 8 + i {
+            if i == 3
+                || j == 150
+                || j == 151
+                || (100..180).contains(&j) && i.is_multiple_of(2)
+                || h >= 8 + i
+            {
                 0.0
             } else {
                 (h as f32 - 10.0) / 8.0
             }
         };
-        let w = (0..rows * cols).map(|k| weight(k / cols, k % cols)).collect();
+        let w = (0..rows * cols)
+            .map(|k| weight(k / cols, k % cols))
+            .collect();
         let x: Vec<f32> = (0..cols)
             .map(|j| match j {
                 150 => f32::INFINITY,
@@ -1768,7 +1830,10 @@ mod tests {
                 _ => ((j * 37) % 11) as f32 * 0.25 - 1.0,
             })
             .collect();
-        let finite: Vec<f32> = x.iter().map(|&a| if a.is_finite() { a } else { 0.5 }).collect();
+        let finite: Vec<f32> = x
+            .iter()
+            .map(|&a| if a.is_finite() { a } else { 0.5 })
+            .collect();
         let dense = DenseLayer::new("w", rows, cols, w, None, finite.clone(), false).unwrap();
         let layer = CompressedLayer::compress(dense, CompressOptions::default()).unwrap();
         let m = layer.codes();

@@ -551,7 +551,9 @@ mod tests {
             // Lookups: lane i reads entry (3 i + 5 + 64 i) mod 2 LANES of 0, 1, ..., 2 LANES - 1 (the
             // 64 i above the index bits is ignored), through u16 loads and a logical shift.
             let table: Vec<f32> = (0..2 * S::LANES).map(|k| k as f32).collect();
-            let idx: Vec<u16> = (0..S::LANES).map(|i| ((3 * i + 5) | 64 * i) as u16).collect();
+            let idx: Vec<u16> = (0..S::LANES)
+                .map(|i| ((3 * i + 5) | (64 * i)) as u16)
+                .collect();
             let idx = s.load_u16(&idx);
             let (lo, hi) = (s.load(&table), s.load(&table[S::LANES..]));
             let looked = s.lookup(lo, hi, idx);
@@ -566,7 +568,12 @@ mod tests {
                 let k = (3 * i + 5) % (2 * S::LANES);
                 assert_eq!(l[i], k as f32, "{:?} lookup lane {i}", s.level());
                 assert_eq!(il[i], -(k as i32), "{:?} ilookup lane {i}", s.level());
-                assert_eq!(il[S::LANES + i], ((-8i32 as u32) >> 2) as i32, "{:?} isrl", s.level());
+                assert_eq!(
+                    il[S::LANES + i],
+                    ((-8i32 as u32) >> 2) as i32,
+                    "{:?} isrl",
+                    s.level()
+                );
             }
             (s.sum(acc), out, s.level())
         }
