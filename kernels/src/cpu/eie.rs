@@ -925,12 +925,14 @@ impl EieData {
     /// without listing them (the window walk needs no list).
     fn column_work<T: Copy + PartialEq + Default>(&self, c: &ColumnLayout, x: &[T]) -> (u64, u64) {
         let zero = T::default();
-        let (mut cols, mut walked) = (0u64, 0u64);
+        // In u32 lanes, which vectorize (`EieData::new` checked that every count fits).
+        let (mut cols, mut walked) = (0u32, 0u32);
         for (a, &n) in x.iter().zip(&c.col_entries) {
-            let nz = (*a != zero) as u64;
+            let nz = (*a != zero) as u32;
             cols += nz;
-            walked += nz * n as u64;
+            walked += nz * n;
         }
+        let (mut cols, mut walked) = (cols as u64, walked as u64);
         if self.p.bias.is_some() {
             cols += 1;
             walked += c.col_entries.get(self.p.inputs).map_or(0, |&n| n as u64);
@@ -941,6 +943,9 @@ impl EieData {
     /// Batch 1: whether the row walk costs less than walking the columns of the non-zero activations
     /// `nz` (bias column included).
     fn row_walk_for<T>(&self, c: &ColumnLayout, nz: &[(u32, T)]) -> bool {
+        if self.rows1.is_none() {
+            return false;
+        }
         let walked = nz
             .iter()
             .map(|&(j, _)| c.col_entries[j as usize] as u64)
