@@ -25,7 +25,12 @@
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
 //!   (one per arithmetic and core, [`walk_cost`]) picks it per input only when it costs less: on dense
 //!   inputs (NT-We, NT-Wd, NT-LSTM) and, on Zen 3 (AVX2), where few activations are zero (VGG-8, the
-//!   real FC8).
+//!   real FC8). Below AVX-512 only.
+//! - **Batch 1, windows** (AVX-512, in place of the row-major walk above): rows in groups of 16 lanes,
+//!   walked together one entry per lane and step, each entry `v << 5 | c` with `c` its column in the
+//!   step's sliding window of 31 inputs; the inputs and the codebook values are looked up in registers
+//!   (`vpermt2ps`, `vpermps`), 16 entries per FMA ([`WindowLayout`]). It skips no activation either; its
+//!   own cost model picks it against the column walk.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
