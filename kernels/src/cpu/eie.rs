@@ -478,10 +478,10 @@ impl RowLayoutOne {
 /// scatter, no product table. The window slides: each step starts at the lowest next column of the
 /// group's lanes (rounded down to a multiple of `L`), and every lane whose next entry lies in the window
 /// takes it; the others take a padding entry, `c = 2L - 1`, the window's last slot, which holds 0 (so
-/// a non-finite input never reaches a padded lane). Padding on our layers: 1.2x the entries at 25 %
-/// density, 1.6x at 9 %, 2.2x at 4 % (fixed tiles of 31 columns: 1.6x, 2.1x, 2.8x). Like the row
-/// walk it skips no activation; the cost model ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]) picks it where it costs less than the
-/// column walk.
+/// a non-finite input never reaches a padded lane). Padding on our layers: 1.3x the real entries at
+/// 23-25 % density, 1.6-1.7x at 9-11 %, 2.3x at 4 % (fixed tiles of 31 columns, in a C model of the
+/// walk on random layers: 1.6x, 2.1x, 2.8x). Like the row walk it skips no activation; its cost model
+/// ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]) picks it where it costs less than the column walk.
 struct WindowLayout {
     /// Lanes per group (`S::LANES` of the level that walks it).
     lanes: usize,
@@ -515,9 +515,9 @@ struct WindowBlock {
 /// inputs) and 2.53 ns on VGG-6 (25088; the model says 2.34); fixed point 1.08-1.23 ns per step on the
 /// 4096-input layers and 1.31 / 2.98 ns on Alex-6 / VGG-6; per group about 16 (f32) and 30 ns (from
 /// NT-Wd, 550 groups of 107 steps). With these and [`WALK_COST_F32_AVX512`]'s column walk, the model
-/// picks the window walk on every layer but VGG-6 in f32 (the column walk 3x faster there), and in
-/// fixed point on every layer but VGG-6 and Alex-6, where the two walks tie (1.01x); on VGG-7 in
-/// fixed point it picks the window walk where the column walk is 1.02x faster.
+/// picks the window walk on every layer but VGG-6 (the column walk 3x faster there), and in fixed
+/// point also the column walk on Alex-6 (the two walks within 1 % of each other); on VGG-7 in fixed
+/// point it picks the window walk where the column walk is 1.02x faster.
 const WINDOW_COST_F32: WindowCost = WindowCost {
     step: 0.96,
     group: 16.0,
