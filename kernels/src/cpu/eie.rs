@@ -29,7 +29,7 @@
 //! - **Batch 1, windows** (AVX-512, in place of the row-major walk above): rows in groups of 16 lanes,
 //!   walked together one entry per lane and step, each entry `v << 5 | c` with `c` its column in the
 //!   step's sliding window of 31 inputs; the inputs and the codebook values are looked up in registers
-//!   (`vpermt2ps`, `vpermps`), 16 entries per FMA ([`WindowLayout`]). It skips no activation either; its
+//!   (two `vpermt2ps`), 16 entries per FMA ([`WindowLayout`]). It skips no activation either; its
 //!   own cost model picks it against the column walk.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
@@ -216,7 +216,9 @@ const WALK_COST_FIXED: WalkCost = WalkCost {
 /// walk took 0.6-1.0x and the row walk 0.85-1.25x the Zen 3 model's prediction, so the Zen 3
 /// constants took the row walk on VGG-8 and the real FC8 in f32 where the column walk was 1.34x and
 /// 1.08x faster. Picked by the ISA level the kernel runs at (the only trace of the core the dispatch
-/// has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512).
+/// has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512). Since the window walk replaced the
+/// scalar row walk at this level, only the column fields are used (against [`WINDOW_COST_F32`]); the
+/// row fields record that walk's fit.
 const WALK_COST_F32_AVX512: WalkCost = WalkCost {
     column: 3.6,
     column_entry: 0.565,
@@ -474,7 +476,7 @@ impl RowLayoutOne {
 /// the column's offset in the step's **window** of `2L - 1` columns (`b` = log2 2L bits; 31 columns
 /// and 5 bits with AVX-512), and the window's start, a multiple of `L`. A step is two aligned loads of
 /// the window's inputs, one in-register lookup of each lane's input (`vpermt2ps`), one of its codebook
-/// value (`vpermps`), one FMA into the group's accumulator: per step `L` entries, no gather, no
+/// value (`vpermt2ps` again, the codebook in both tables), one FMA into the group's accumulator: per step `L` entries, no gather, no
 /// scatter, no product table. The window slides: each step starts at the lowest next column of the
 /// group's lanes (rounded down to a multiple of `L`), and every lane whose next entry lies in the window
 /// takes it; the others take a padding entry, `c = 2L - 1`, the window's last slot, which holds 0 (so
@@ -500,6 +502,8 @@ struct WindowLayout {
 /// steps are `ends[g - 1] .. ends[g]`.
 struct WindowBlock {
     ends: Vec<u32>,
+    /// The largest window of any step (0 without steps).
+    last: u32,
     /// Per step, its window (the window starts at input `window * L`).
     window: Vec<u32>,
     /// Per step, `L` entries.
@@ -552,6 +556,7 @@ impl WindowLayout {
             let r1 = (r0 + per).min(m.rows());
             let mut b = WindowBlock {
                 ends: Vec::new(),
+                last: 0,
                 window: Vec::new(),
                 entries: Vec::new(),
             };
@@ -572,6 +577,7 @@ impl WindowLayout {
                     let w = low / lanes;
                     let start = w * lanes;
                     b.window.push(w as u32);
+                    b.last = b.last.max(w as u32);
                     for l in 0..lanes {
                         match lane[l].get(next[l]) {
                             Some(&(c, v)) if (c as usize) < start + width => {
@@ -649,9 +655,12 @@ impl Kernel for WindowWalkF32<'_> {
         let (lo, hi) = (s.load(self.codebook), s.load(&self.codebook[16 - l..]));
         let b = self.block;
         let windows = self.win.len() / (2 * l);
-        // The invariant the unchecked loads rely on.
-        assert!(b.window.iter().all(|&w| (w as usize) < windows));
+        // The invariants the unchecked loads rely on (`WindowLayout::new` builds them): every step's
+        // window in `win`, `L` entries per step, the groups' ends rising to the last step.
+        assert!(b.window.is_empty() || (b.last as usize) < windows);
         assert_eq!(b.entries.len(), b.window.len() * l);
+        assert!(b.ends.last().is_none_or(|&e| e as usize == b.window.len()));
+        assert!(b.ends.windows(2).all(|p| p[0] <= p[1]));
         // Not a closure: a closure is compiled without the level's target features, and its
         // intrinsics become calls (50x slower).
         let win = self.win;
@@ -706,8 +715,12 @@ impl Kernel for WindowWalkFixed<'_> {
         let (apart, shift) = (s.isplat(self.apart), self.shift);
         let b = self.block;
         let windows = self.win.len() / (2 * l);
-        assert!(b.window.iter().all(|&w| (w as usize) < windows));
+        // The invariants the unchecked loads rely on (`WindowLayout::new` builds them): every step's
+        // window in `win`, `L` entries per step, the groups' ends rising to the last step.
+        assert!(b.window.is_empty() || (b.last as usize) < windows);
         assert_eq!(b.entries.len(), b.window.len() * l);
+        assert!(b.ends.last().is_none_or(|&e| e as usize == b.window.len()));
+        assert!(b.ends.windows(2).all(|p| p[0] <= p[1]));
         let win = self.win;
         macro_rules! step {
             ($acc:expr, $k:expr) => {
@@ -808,7 +821,8 @@ struct EieData {
 }
 
 impl EieData {
-    /// For `threads` threads (the row walk's blocks of rows), choosing walks by `cost`.
+    /// For `threads` threads (the row and window walks' blocks of rows), choosing walks by the costs of
+    /// `arithmetic` at `level`.
     fn new(
         name: &str,
         layer: &CompressedLayer,
@@ -979,8 +993,8 @@ impl EieData {
                 .as_ref()
                 .filter(|_| self.window_pays(cols, entries))
             {
-                // Entries (padding included) and per step its window (4 bytes); per group its end (4)
-                // and outputs; the input once and its window buffer (2 values per input; fixed point
+                // Entries (padding included) and per step its window (4 bytes); per group its end (4);
+                // the input once and its window buffer (2 values per input; fixed point
                 // as 4-byte pairs) per thread block.
                 let lanes = w.lanes as u64;
                 let win_bytes = (w.windows as u64 * 2 * lanes) * 4 * w.blocks.len() as u64;
@@ -988,7 +1002,7 @@ impl EieData {
                     macs: w.real + bias,
                     entries: w.steps * lanes,
                     bytes_read: w.steps * (lanes * 2 + 4)
-                        + w.groups * (4 + lanes * act_bytes as u64)
+                        + w.groups * 4
                         + (self.p.inputs * act_bytes) as u64
                         + win_bytes,
                 };
