@@ -513,26 +513,26 @@ struct WindowBlock {
 /// The window walk's cost in nanoseconds (AVX-512): per step (16 lanes), per group of 16 rows (its
 /// loop and its 16 outputs) and, per step, per 4096 inputs beyond the first 4096 (a larger input's
 /// window buffer, 2 values per input, outgrows the 48 KB L1: each step's two loads of its window then
-/// come from L2). Fitted to the fastest of 5 interleaved rounds of each walk forced on one thread of
-/// the AVX-512 variant of our VM (AMD family 26, Zen 5), the nine benchmark layers and the real FC8:
-/// f32 0.96 ns per step on the 4096-input layers (1.00-1.04 G steps/s), 1.28 ns on Alex-6 (9216
-/// inputs) and 2.53 ns on VGG-6 (25088; the model says 2.34); fixed point 1.08-1.23 ns per step on the
-/// 4096-input layers and 1.31 / 2.98 ns on Alex-6 / VGG-6; per group about 16 (f32) and 30 ns (from
-/// NT-Wd, 550 groups of 107 steps). With these and [`WALK_COST_F32_AVX512`]'s column walk, the model
-/// picks the window walk on every layer but VGG-6 (the column walk 3x faster there), and in fixed
-/// point also the column walk on Alex-6 (the two walks within 1 % of each other); on VGG-7 in fixed
-/// point it picks the window walk where the column walk is 1.02x faster.
+/// come from L2). Fitted (relative least squares) to the fastest of 5 interleaved rounds of each walk
+/// forced on one thread of the AVX-512 variant of our VM (AMD family 26, Zen 5), the nine benchmark
+/// layers and the real FC8: f32 0.69 ns per step and 15 per group, each of the eight layers with at
+/// most 4096 inputs within 8 % (1.30-1.50 G steps/s); fixed point 0.78 and 34 ns, within 3 %. Beyond
+/// 4096 inputs the cost is not linear: 0.83 / 0.87 ns per step on Alex-6 (9216 inputs; f32 / fixed
+/// point), 2.27 / 2.57 ns on VGG-6 (25088); 0.2 ns per 4096 inputs lies between and keeps both picks
+/// right. With these and [`WALK_COST_F32_AVX512`]'s column walk the model picks the faster walk on all
+/// 10 layers in both arithmetics: the window walk everywhere but VGG-6 (the column walk 3-4x faster
+/// there, 82 % of its inputs being zero).
 const WINDOW_COST_F32: WindowCost = WindowCost {
-    step: 0.96,
-    group: 16.0,
-    beyond: 0.27,
+    step: 0.69,
+    group: 15.0,
+    beyond: 0.2,
 };
 
 /// [`WINDOW_COST_F32`] for the fixed-point kernel.
 const WINDOW_COST_FIXED: WindowCost = WindowCost {
-    step: 1.10,
-    group: 30.0,
-    beyond: 0.3,
+    step: 0.78,
+    group: 34.0,
+    beyond: 0.2,
 };
 
 struct WindowCost {
