@@ -634,8 +634,141 @@ impl WindowLayout {
     }
 }
 
-/// Batch 1, the window walk of one block of a [`WindowLayout`] in f32: `y` is the block's outputs
-/// (overwritten), `win` the window buffer ([`WindowLayout::fill`]).
+/// One step of a window walk in one arithmetic: `acc` plus the products of a step's `L` entries and
+/// the inputs `w` of its window. Implemented by small structs holding the level's vectors; a method,
+/// not a closure: a closure is compiled without the level's target features, and its intrinsics
+/// become calls (50x slower).
+trait WindowStep: Copy {
+    /// An accumulator vector.
+    type V: Copy;
+    /// An input of the window buffer and an output.
+    type T: Copy;
+    fn zero(self) -> Self::V;
+    fn step(self, acc: Self::V, w: &[Self::T], e: &[u16]) -> Self::V;
+    /// `a + b` into the front of `out`.
+    fn store(self, a: Self::V, b: Self::V, out: &mut [Self::T; 16]);
+}
+
+/// [`WindowStep`] in f32: the codebook (`lo`, `hi`) looked up by the entries' codes (above `bits`).
+#[derive(Clone, Copy)]
+struct StepF32<S: Simd> {
+    s: S,
+    lo: S::F,
+    hi: S::F,
+    bits: u32,
+}
+
+impl<S: Simd> WindowStep for StepF32<S> {
+    type V = S::F;
+    type T = f32;
+    #[inline(always)]
+    fn zero(self) -> S::F {
+        self.s.zero()
+    }
+    #[inline(always)]
+    fn step(self, acc: S::F, w: &[f32], e: &[u16]) -> S::F {
+        let (s, l) = (self.s, S::LANES);
+        let e = s.load_u16(e);
+        let xv = s.lookup(s.load(w), s.load(&w[l..]), e);
+        s.mul_add(xv, s.lookup(self.lo, self.hi, s.isrl(e, self.bits)), acc)
+    }
+    #[inline(always)]
+    fn store(self, a: S::F, b: S::F, out: &mut [f32; 16]) {
+        self.s.store(out, self.s.add(a, b));
+    }
+}
+
+/// [`WindowStep`] in EIE's fixed point: the window buffer holds the i16 pairs `(a, 1)` (0 in the
+/// padding slot), the codebook the pairs `(w, round)`, so that `pmaddwd` gives `w a + round` and an
+/// arithmetic shift EIE's product (`apart`: a rounding bias that does not fit an i16, added after).
+#[derive(Clone, Copy)]
+struct StepFixed<S: Simd> {
+    s: S,
+    lo: S::I,
+    hi: S::I,
+    bits: u32,
+    apart: S::I,
+    shift: u32,
+}
+
+impl<S: Simd> WindowStep for StepFixed<S> {
+    type V = S::I;
+    type T = i32;
+    #[inline(always)]
+    fn zero(self) -> S::I {
+        self.s.izero()
+    }
+    #[inline(always)]
+    fn step(self, acc: S::I, w: &[i32], e: &[u16]) -> S::I {
+        let (s, l) = (self.s, S::LANES);
+        let e = s.load_u16(e);
+        let xv = s.ilookup(s.iload(w), s.iload(&w[l..]), e);
+        let wv = s.ilookup(self.lo, self.hi, s.isrl(e, self.bits));
+        let p = s.iadd(s.madd_i16(xv, wv), self.apart);
+        s.iadd(acc, s.isra(p, self.shift))
+    }
+    #[inline(always)]
+    fn store(self, a: S::I, b: S::I, out: &mut [i32; 16]) {
+        self.s.istore(out, self.s.iadd(a, b));
+    }
+}
+
+/// Batch 1, the window walk of one block of a [`WindowLayout`] with `L = lanes` lanes: each group's
+/// steps into two accumulators, then the group's rows of `y` (the block's outputs, overwritten).
+#[inline(always)]
+fn walk_window<W: WindowStep>(w: W, b: &WindowBlock, lanes: usize, win: &[W::T], y: &mut [W::T])
+where
+    W::T: Default,
+{
+    let l = lanes;
+    // The invariants the unchecked slices below rely on (`WindowLayout::new` builds them): every
+    // step's window in `win`, `L` entries per step, the groups' ends rising to the last step.
+    assert!(b.window.is_empty() || (b.last as usize) < win.len() / (2 * l));
+    assert_eq!(b.entries.len(), b.window.len() * l);
+    assert!(b.ends.last().is_none_or(|&e| e as usize == b.window.len()));
+    assert!(b.ends.windows(2).all(|p| p[0] <= p[1]));
+    #[inline(always)]
+    fn step<W: WindowStep>(
+        w: W,
+        b: &WindowBlock,
+        l: usize,
+        win: &[W::T],
+        k: usize,
+        acc: W::V,
+    ) -> W::V {
+        // SAFETY: checked above: step `k < window.len()` has its window in `win` and its entries in
+        // `entries`.
+        let (x, e) = unsafe {
+            let at = *b.window.get_unchecked(k) as usize * 2 * l;
+            (
+                win.get_unchecked(at..at + 2 * l),
+                b.entries.get_unchecked(k * l..k * l + l),
+            )
+        };
+        w.step(acc, x, e)
+    }
+    let mut out = [W::T::default(); 16];
+    let mut k = 0usize;
+    for (g, &end) in b.ends.iter().enumerate() {
+        let end = end as usize;
+        let (mut a0, mut a1) = (w.zero(), w.zero());
+        while k + 2 <= end {
+            a0 = step(w, b, l, win, k, a0);
+            a1 = step(w, b, l, win, k + 1, a1);
+            k += 2;
+        }
+        if k < end {
+            a0 = step(w, b, l, win, k, a0);
+            k += 1;
+        }
+        w.store(a0, a1, &mut out);
+        let ys = &mut y[g * l..];
+        let n = ys.len().min(l);
+        ys[..n].copy_from_slice(&out[..n]);
+    }
+}
+
+/// Batch 1, the window walk of one block in f32 ([`walk_window`]).
 struct WindowWalkF32<'a> {
     block: &'a WindowBlock,
     lanes: usize,
@@ -650,50 +783,18 @@ impl Kernel for WindowWalkF32<'_> {
     fn run<S: Simd>(self, s: S) {
         let l = S::LANES;
         assert_eq!(self.lanes, l, "the layout was built for this level's lanes");
-        let bits = (2 * l).trailing_zeros();
         // Codes 0..15 index `lo` then `hi`: with 16 lanes both are the codebook.
-        let (lo, hi) = (s.load(self.codebook), s.load(&self.codebook[16 - l..]));
-        let b = self.block;
-        let windows = self.win.len() / (2 * l);
-        // The invariants the unchecked loads rely on (`WindowLayout::new` builds them): every step's
-        // window in `win`, `L` entries per step, the groups' ends rising to the last step.
-        assert!(b.window.is_empty() || (b.last as usize) < windows);
-        assert_eq!(b.entries.len(), b.window.len() * l);
-        assert!(b.ends.last().is_none_or(|&e| e as usize == b.window.len()));
-        assert!(b.ends.windows(2).all(|p| p[0] <= p[1]));
-        // Not a closure: a closure is compiled without the level's target features, and its
-        // intrinsics become calls (50x slower).
-        let win = self.win;
-        macro_rules! step {
-            ($acc:expr, $k:expr) => {
-                window_step_f32(s, win, b, $k, (lo, hi), bits, $acc)
-            };
-        }
-        let mut out = [0.0f32; 16];
-        let mut k = 0usize;
-        for (g, &end) in b.ends.iter().enumerate() {
-            let end = end as usize;
-            let (mut a0, mut a1) = (s.zero(), s.zero());
-            while k + 2 <= end {
-                a0 = step!(a0, k);
-                a1 = step!(a1, k + 1);
-                k += 2;
-            }
-            if k < end {
-                a0 = step!(a0, k);
-                k += 1;
-            }
-            s.store(&mut out, s.add(a0, a1));
-            let ys = &mut self.y[g * l..];
-            let n = ys.len().min(l);
-            ys[..n].copy_from_slice(&out[..n]);
-        }
+        let step = StepF32 {
+            s,
+            lo: s.load(self.codebook),
+            hi: s.load(&self.codebook[16 - l..]),
+            bits: (2 * l).trailing_zeros(),
+        };
+        walk_window(step, self.block, l, self.win, self.y);
     }
 }
 
-/// [`WindowWalkF32`] in EIE's fixed point: the window buffer holds the i16 pairs `(a, 1)` (0 in the
-/// padding slot), the codebook the pairs `(w, round)`, so that `pmaddwd` gives `w a + round` and an
-/// arithmetic shift EIE's product (`apart`: a rounding bias that does not fit an i16, added after).
+/// Batch 1, the window walk of one block in EIE's fixed point ([`StepFixed`]).
 struct WindowWalkFixed<'a> {
     block: &'a WindowBlock,
     lanes: usize,
@@ -710,97 +811,16 @@ impl Kernel for WindowWalkFixed<'_> {
     fn run<S: Simd>(self, s: S) {
         let l = S::LANES;
         assert_eq!(self.lanes, l, "the layout was built for this level's lanes");
-        let bits = (2 * l).trailing_zeros();
-        let (lo, hi) = (s.iload(self.weights), s.iload(&self.weights[16 - l..]));
-        let (apart, shift) = (s.isplat(self.apart), self.shift);
-        let b = self.block;
-        let windows = self.win.len() / (2 * l);
-        // The invariants the unchecked loads rely on (`WindowLayout::new` builds them): every step's
-        // window in `win`, `L` entries per step, the groups' ends rising to the last step.
-        assert!(b.window.is_empty() || (b.last as usize) < windows);
-        assert_eq!(b.entries.len(), b.window.len() * l);
-        assert!(b.ends.last().is_none_or(|&e| e as usize == b.window.len()));
-        assert!(b.ends.windows(2).all(|p| p[0] <= p[1]));
-        let win = self.win;
-        macro_rules! step {
-            ($acc:expr, $k:expr) => {
-                window_step_fixed(s, win, b, $k, (lo, hi), (bits, shift), apart, $acc)
-            };
-        }
-        let mut out = [0i32; 16];
-        let mut k = 0usize;
-        for (g, &end) in b.ends.iter().enumerate() {
-            let end = end as usize;
-            let (mut a0, mut a1) = (s.izero(), s.izero());
-            while k + 2 <= end {
-                a0 = step!(a0, k);
-                a1 = step!(a1, k + 1);
-                k += 2;
-            }
-            if k < end {
-                a0 = step!(a0, k);
-                k += 1;
-            }
-            s.istore(&mut out, s.iadd(a0, a1));
-            let ys = &mut self.acc[g * l..];
-            let n = ys.len().min(l);
-            ys[..n].copy_from_slice(&out[..n]);
-        }
+        let step = StepFixed {
+            s,
+            lo: s.iload(self.weights),
+            hi: s.iload(&self.weights[16 - l..]),
+            bits: (2 * l).trailing_zeros(),
+            apart: s.isplat(self.apart),
+            shift: self.shift,
+        };
+        walk_window(step, self.block, l, self.win, self.acc);
     }
-}
-
-/// One step `k` of a window walk in f32 ([`WindowWalkF32`]): `acc + x[window] looked up by the entries'
-/// columns x the codebook looked up by their codes`.
-#[inline(always)]
-fn window_step_f32<S: Simd>(
-    s: S,
-    win: &[f32],
-    b: &WindowBlock,
-    k: usize,
-    (lo, hi): (S::F, S::F),
-    bits: u32,
-    acc: S::F,
-) -> S::F {
-    let l = S::LANES;
-    // SAFETY: the walk checked that every step's window lies in `win` and its entries in `entries`.
-    let (w, e) = unsafe {
-        let w = *b.window.get_unchecked(k) as usize * 2 * l;
-        (
-            win.get_unchecked(w..w + 2 * l),
-            b.entries.get_unchecked(k * l..k * l + l),
-        )
-    };
-    let e = s.load_u16(e);
-    let xv = s.lookup(s.load(w), s.load(&w[l..]), e);
-    s.mul_add(xv, s.lookup(lo, hi, s.isrl(e, bits)), acc)
-}
-
-/// One step of [`WindowWalkFixed`]: EIE's products of the step's entries, added to `acc`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn window_step_fixed<S: Simd>(
-    s: S,
-    win: &[i32],
-    b: &WindowBlock,
-    k: usize,
-    (lo, hi): (S::I, S::I),
-    (bits, shift): (u32, u32),
-    apart: S::I,
-    acc: S::I,
-) -> S::I {
-    let l = S::LANES;
-    // SAFETY: as in `window_step_f32`.
-    let (w, e) = unsafe {
-        let w = *b.window.get_unchecked(k) as usize * 2 * l;
-        (
-            win.get_unchecked(w..w + 2 * l),
-            b.entries.get_unchecked(k * l..k * l + l),
-        )
-    };
-    let e = s.load_u16(e);
-    let xv = s.ilookup(s.iload(w), s.iload(&w[l..]), e);
-    let p = s.iadd(s.madd_i16(xv, s.ilookup(lo, hi, s.isrl(e, bits))), apart);
-    s.iadd(acc, s.isra(p, shift))
 }
 
 /// The prepared data both EIE backends share.

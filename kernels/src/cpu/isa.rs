@@ -257,18 +257,21 @@ impl Simd for Portable {
     }
     #[inline(always)]
     fn lookup(self, lo: [f32; 8], hi: [f32; 8], idx: [i32; 8]) -> [f32; 8] {
-        std::array::from_fn(|i| {
-            let k = idx[i] as usize & 15;
-            if k < 8 { lo[k] } else { hi[k - 8] }
-        })
+        lookup16(lo, hi, idx)
     }
     #[inline(always)]
     fn ilookup(self, lo: [i32; 8], hi: [i32; 8], idx: [i32; 8]) -> [i32; 8] {
-        std::array::from_fn(|i| {
-            let k = idx[i] as usize & 15;
-            if k < 8 { lo[k] } else { hi[k - 8] }
-        })
+        lookup16(lo, hi, idx)
     }
+}
+
+/// The portable [`Simd::lookup`]: lane `i` is entry `idx[i] mod 16` of `lo` followed by `hi`.
+#[inline(always)]
+fn lookup16<T: Copy>(lo: [T; 8], hi: [T; 8], idx: [i32; 8]) -> [T; 8] {
+    std::array::from_fn(|i| {
+        let k = idx[i] as usize & 15;
+        if k < 8 { lo[k] } else { hi[k - 8] }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -403,13 +406,10 @@ mod x86 {
         }
         #[inline(always)]
         fn ilookup(self, lo: __m256i, hi: __m256i, idx: __m256i) -> __m256i {
+            // The same permutes and blend on the bits (casts cost nothing).
             unsafe {
-                let (a, b) = (
-                    _mm256_permutevar8x32_ps(_mm256_castsi256_ps(lo), idx),
-                    _mm256_permutevar8x32_ps(_mm256_castsi256_ps(hi), idx),
-                );
-                let m = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx));
-                _mm256_castps_si256(_mm256_blendv_ps(a, b, m))
+                let (lo, hi) = (_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi));
+                _mm256_castps_si256(self.lookup(lo, hi, idx))
             }
         }
     }
