@@ -576,7 +576,7 @@ fn time_runs(
         times.push(t.elapsed().as_secs_f64() * 1e6 / passes);
         device.extend(b.device_time_us());
         if let Some((threads, p)) = &probe {
-            probed.push(eie_kernels::cpu::bandwidth::read_gbps(p, *threads, 1));
+            probed.push(eie_kernels::cpu::bandwidth::cold_gbps(p, *threads, 1));
         }
     }
     let watts = meter.watts(&before, &meter.read());

@@ -53,7 +53,7 @@ fn parse_size(s: &str) -> Option<usize> {
 /// thread reads its own part; the median of `reps` passes.
 pub fn buffer_gbps(bytes: usize, threads: usize, reps: usize) -> f64 {
     let len = (bytes / 4).max(1024 * threads.max(1));
-    read_gbps(&[HugeBuf::from_slice(&vec![1.0f32; len])], threads, reps)
+    hot_gbps(&HugeBuf::from_slice(&vec![1.0f32; len]), threads, reps)
 }
 
 struct Sum<'a>(&'a [f32]);
@@ -83,17 +83,33 @@ impl Kernel for Sum<'_> {
     }
 }
 
-/// Read bandwidth in GB/s (10^9 bytes per second): the median of `reps` timed passes, each reading the
-/// next of `buffers` (split over `threads` threads) as many times as it takes to read at least 64 MB, so
-/// that waking the pool's threads is a small part of every pass. The buffers are on huge pages where
-/// large, like the kernels' matrices ([`HugeBuf`]), so the probe stays their ceiling.
-pub fn read_gbps(buffers: &[HugeBuf<f32>], threads: usize, reps: usize) -> f64 {
+/// Read bandwidth in GB/s (10^9 bytes per second) of `buf` kept in cache: the median of `reps` timed
+/// passes, each reading it (split over `threads` threads) as many times as it takes to read at least
+/// 64 MB, so that waking the pool's threads is a small part of every pass.
+pub fn hot_gbps(buf: &HugeBuf<f32>, threads: usize, reps: usize) -> f64 {
+    let inner = ((64 << 20) / (buf.len() * 4)).max(1);
+    passes_gbps(std::slice::from_ref(buf), threads, reps, inner)
+}
+
+/// Read bandwidth in GB/s from DRAM: the median of `reps` timed passes, each reading the next of
+/// `buffers` (split over `threads` threads) once. Give at least two, each at least as large as the
+/// last-level cache ([`dram_buffers`]), so that a buffer is evicted before it is read again. Read more
+/// than once in a pass, a buffer is not cold: each of two threads would read its half of an LLC-sized
+/// buffer, which fits in the LLC, from there on its second read (the probe did that until 2026-12-02,
+/// and read 46-91 GB/s "from DRAM" on two vCPUs that stream 35 GB/s).
+pub fn cold_gbps(buffers: &[HugeBuf<f32>], threads: usize, reps: usize) -> f64 {
+    passes_gbps(buffers, threads, reps, 1)
+}
+
+/// The median GB/s of `reps` timed passes (after one untimed), pass `r` reading `buffers[r % len]`
+/// `inner` times. The buffers are on huge pages where large, like the kernels' matrices ([`HugeBuf`]), so
+/// the probe stays their ceiling.
+fn passes_gbps(buffers: &[HugeBuf<f32>], threads: usize, reps: usize, inner: usize) -> f64 {
     let pool = Threads::new(Par::with_threads(threads));
     let level = IsaLevel::best();
     let mut times = Vec::with_capacity(reps);
     let mut sink = vec![0.0f32; threads];
     let len = buffers[0].len();
-    let inner = ((64 << 20) / (len * 4)).max(1);
     for r in 0..reps + 1 {
         let buf = &buffers[r % buffers.len()];
         let per = rows_per_task(buf.len(), threads);
@@ -118,13 +134,10 @@ pub fn read_gbps(buffers: &[HugeBuf<f32>], threads: usize, reps: usize) -> f64 {
 /// (hot, cold) read bandwidth in GB/s on `threads` threads.
 pub fn probe(threads: usize) -> (f64, f64) {
     let llc = llc_bytes();
-    let hot = [HugeBuf::from_slice(&vec![
-        1.0f32;
-        (llc / 4 / 4).max(1 << 16)
-    ])];
+    let hot = HugeBuf::from_slice(&vec![1.0f32; (llc / 4 / 4).max(1 << 16)]);
     (
-        read_gbps(&hot, threads, 15),
-        read_gbps(&dram_buffers(4), threads, 8),
+        hot_gbps(&hot, threads, 15),
+        cold_gbps(&dram_buffers(4), threads, 8),
     )
 }
 
@@ -153,6 +166,15 @@ mod tests {
     #[test]
     fn a_small_buffer_has_a_bandwidth() {
         let g = buffer_gbps(16 << 10, 1, 3);
+        assert!(g.is_finite() && g > 0.0, "{g}");
+    }
+
+    #[test]
+    fn rotating_buffers_have_a_bandwidth_on_two_threads() {
+        let bufs: Vec<_> = (0..2)
+            .map(|i| HugeBuf::from_slice(&vec![i as f32 + 1.0; 1 << 16]))
+            .collect();
+        let g = cold_gbps(&bufs, 2, 3);
         assert!(g.is_finite() && g > 0.0, "{g}");
     }
 }
