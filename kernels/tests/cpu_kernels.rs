@@ -124,6 +124,59 @@ fn wrong_lengths_are_errors_not_panics() {
     }
 }
 
+/// The CSR kernel at batch 1: rows of 0 to 40 entries (every length of a row's last vector, at 8 and 16
+/// lanes; the last vector reads into the next row's entries), and infinite inputs, each used by one row
+/// at most: a row that does not use one stays finite and within DESIGN.md's bound, one that does is
+/// infinite, as it is in f64.
+#[test]
+fn csr_row_tails_and_non_finite_inputs() {
+    let (rows, inputs) = (41, 300);
+    let uses_inf = |i: usize| i % 4 == 1;
+    let w = |i: usize, j: usize| {
+        let real = j < 250 && (0..i).any(|k| (i * 7 + 13 * k) % 250 == j);
+        if real || (j == 250 + i && uses_inf(i)) {
+            [1.5, -0.5, 0.25][(i + j) % 3]
+        } else {
+            0.0
+        }
+    };
+    let l = dense(
+        "tails",
+        rows,
+        inputs,
+        w,
+        |j| (j % 7) as f32 + 1.0,
+        false,
+        false,
+    );
+    let x: Vec<f32> = (0..inputs)
+        .map(|j| {
+            if j < 250 {
+                (j % 7) as f32 + 1.0
+            } else {
+                f32::INFINITY
+            }
+        })
+        .collect();
+    let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+    for level in IsaLevel::available() {
+        for par in [Par::Seq, Par::Threads(2)] {
+            let mut b = CpuKernel::Csr.backend(level, par);
+            b.prepare(&l, 1).unwrap();
+            let mut y = vec![f32::NAN; rows];
+            b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+            for i in 0..rows {
+                let ok = if uses_inf(i) {
+                    y[i].is_infinite() && y[i] as f64 == r[i]
+                } else {
+                    y[i].is_finite() && (y[i] as f64 - r[i]).abs() <= bound[i]
+                };
+                assert!(ok, "{}: row {i}: {} vs {}", b.detail(), y[i], r[i]);
+            }
+        }
+    }
+}
+
 /// The EIE kernels' batch-1 row walk (f32 and fixed point), which their cost model picks for a wide
 /// layer with a dense input: 21 rows of different lengths (groups of 8 rows padded to their longest, a
 /// last group of 5, and on 2 threads blocks of 11 and 10 rows), spanning eighteen 512-column tiles, and

@@ -134,6 +134,13 @@ pub trait Simd: Copy + Send + Sync {
     fn lookup(self, lo: Self::F, hi: Self::F, idx: Self::I) -> Self::F;
     /// [`Simd::lookup`] in i32 vectors.
     fn ilookup(self, lo: Self::I, hi: Self::I, idx: Self::I) -> Self::I;
+    /// `base[idx[k]]` for the first `LANES` indices of `idx` (`vgatherdps`; panics if `idx` is shorter).
+    ///
+    /// # Safety
+    /// Each of those indices is below `base.len()`: the vector levels do not check them.
+    unsafe fn gather(self, base: &[f32], idx: &[u32]) -> Self::F;
+    /// `v` with its lanes from `n` on set to 0 (`n <= LANES`).
+    fn keep(self, v: Self::F, n: usize) -> Self::F;
 }
 
 /// A kernel written once for every level.
@@ -262,6 +269,15 @@ impl Simd for Portable {
     #[inline(always)]
     fn ilookup(self, lo: [i32; 8], hi: [i32; 8], idx: [i32; 8]) -> [i32; 8] {
         lookup16(lo, hi, idx)
+    }
+    #[inline(always)]
+    unsafe fn gather(self, base: &[f32], idx: &[u32]) -> [f32; 8] {
+        let idx = &idx[..8];
+        std::array::from_fn(|i| base[idx[i] as usize])
+    }
+    #[inline(always)]
+    fn keep(self, v: [f32; 8], n: usize) -> [f32; 8] {
+        std::array::from_fn(|i| if i < n { v[i] } else { 0.0 })
     }
 }
 
@@ -412,6 +428,23 @@ mod x86 {
                 _mm256_castps_si256(self.lookup(lo, hi, idx))
             }
         }
+        #[inline(always)]
+        unsafe fn gather(self, base: &[f32], idx: &[u32]) -> __m256 {
+            assert!(idx.len() >= 8);
+            // SAFETY: the caller keeps every index below `base.len()`.
+            unsafe {
+                let i = _mm256_loadu_si256(idx.as_ptr().cast());
+                _mm256_i32gather_ps::<4>(base.as_ptr(), i)
+            }
+        }
+        #[inline(always)]
+        fn keep(self, v: __m256, n: usize) -> __m256 {
+            unsafe {
+                let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                let m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), iota);
+                _mm256_and_ps(v, _mm256_castsi256_ps(m))
+            }
+        }
     }
 
     impl Simd for Avx512 {
@@ -511,6 +544,19 @@ mod x86 {
         fn ilookup(self, lo: __m512i, hi: __m512i, idx: __m512i) -> __m512i {
             unsafe { _mm512_permutex2var_epi32(lo, idx, hi) }
         }
+        #[inline(always)]
+        unsafe fn gather(self, base: &[f32], idx: &[u32]) -> __m512 {
+            assert!(idx.len() >= 16);
+            // SAFETY: the caller keeps every index below `base.len()`.
+            unsafe {
+                let i = _mm512_loadu_si512(idx.as_ptr().cast());
+                _mm512_i32gather_ps::<4>(i, base.as_ptr())
+            }
+        }
+        #[inline(always)]
+        fn keep(self, v: __m512, n: usize) -> __m512 {
+            unsafe { _mm512_maskz_mov_ps(((1u32 << n.min(16)) - 1) as u16, v) }
+        }
     }
 }
 
@@ -574,6 +620,22 @@ mod tests {
                     "{:?} isrl",
                     s.level()
                 );
+            }
+            // Gathers (indices in reverse, past the first vector) and keeping the first 3 lanes.
+            let base: Vec<f32> = (0..4 * S::LANES).map(|k| 10.0 * k as f32).collect();
+            let gi: Vec<u32> = (0..S::LANES)
+                .map(|i| (4 * S::LANES - 1 - 2 * i) as u32)
+                .collect();
+            // SAFETY: every index is below 4 LANES.
+            let g = unsafe { s.gather(&base, &gi) };
+            let mut gl = vec![0.0f32; 2 * S::LANES];
+            s.store(&mut gl, g);
+            s.store(&mut gl[S::LANES..], s.keep(g, 3));
+            for i in 0..S::LANES {
+                let want = base[gi[i] as usize];
+                assert_eq!(gl[i], want, "{:?} gather lane {i}", s.level());
+                let kept = if i < 3 { want } else { 0.0 };
+                assert_eq!(gl[S::LANES + i], kept, "{:?} keep lane {i}", s.level());
             }
             (s.sum(acc), out, s.level())
         }
