@@ -174,7 +174,10 @@ impl Backend for CsrF32 {
         Arithmetic::F32
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
-        self.p = Some(Prepared::new(&self.name(), layer, batch, self.level)?);
+        // Unprepared until every array is in place: a failed prepare must not leave the new shape beside
+        // the old arrays, whose indices the gathers would trust.
+        self.p = None;
+        let prepared = Prepared::new(&self.name(), layer, batch, self.level)?;
         let a = layer.csr_arrays();
         let too_big = |what: &str| BackendError::Failed {
             backend: self.name(),
@@ -202,6 +205,7 @@ impl Backend for CsrF32 {
         self.prefetch = 8 * data.len() > super::bandwidth::llc_bytes() / 2;
         self.indices = HugeBuf::from_slice(&indices);
         self.data = HugeBuf::from_slice(&data);
+        self.p = Some(prepared);
         Ok(())
     }
     fn run(&mut self, input: Data<'_>, output: DataMut<'_>) -> Result<(), BackendError> {
