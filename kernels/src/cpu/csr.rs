@@ -69,12 +69,12 @@ impl Kernel for Rows<'_> {
         let b = self.batch;
         for (r, ptr) in self.indptr.windows(2).enumerate() {
             let (lo, hi) = (ptr[0] as usize, ptr[1] as usize);
-            let (cols, vals) = (&self.indices[lo..hi], &self.data[lo..hi]);
             if b == 1 && S::LANES == 16 {
                 let (i, d) = (self.indices, self.data);
                 self.y[r] = gather_row(s, i, d, lo, hi, self.x, self.prefetch);
                 continue;
             }
+            let (cols, vals) = (&self.indices[lo..hi], &self.data[lo..hi]);
             if b == 1 {
                 let mut acc = [0.0f32; 4];
                 let mut cc = cols.chunks_exact(4);
@@ -179,23 +179,21 @@ impl Backend for CsrF32 {
         self.p = None;
         let prepared = Prepared::new(&self.name(), layer, batch, self.level)?;
         let a = layer.csr_arrays();
-        let too_big = |what: &str| BackendError::Failed {
-            backend: self.name(),
-            message: format!("{what} exceeds 32-bit indices"),
+        let name = self.name();
+        let failed = |message: String| BackendError::Failed {
+            backend: name.clone(),
+            message,
         };
         self.indptr = a
             .indptr
             .iter()
-            .map(|&p| u32::try_from(p).map_err(|_| too_big("nnz")))
+            .map(|&p| u32::try_from(p).map_err(|_| failed("nnz exceeds 32-bit indices".into())))
             .collect::<Result<_, _>>()?;
         if let Some(&c) = a.indices.iter().find(|&&c| c as usize >= layer.inputs()) {
-            return Err(BackendError::Failed {
-                backend: self.name(),
-                message: format!(
-                    "column index {c} is past the layer's {} inputs",
-                    layer.inputs()
-                ),
-            });
+            return Err(failed(format!(
+                "column index {c} is past the layer's {} inputs",
+                layer.inputs()
+            )));
         }
         (self.indices, self.data) = (HugeBuf::new(), HugeBuf::new());
         let mut indices = a.indices;
