@@ -33,6 +33,13 @@ PyTorch from PyPI is its CUDA build (about 5 GB with its CUDA libraries). When t
 scipy or threadpoolctl, the script makes a virtual environment of its own (`target/cpu-libs-venv`, ignored by git),
 installs them there and runs itself again inside it. It is not part of CI or of the README's two commands.
 
+`--pin` (Linux) runs each thread count on the first that many CPUs of the script's own affinity: the script's
+thread and the `eie measure` processes it starts (which inherit it) on CPU 0 alone for one thread, so that every
+library and every kernel of a one-thread round runs on the same core (on a 2-vCPU VM whose vCPUs run at
+different speeds while the host is busy, the scheduler would otherwise place each run on either). The records'
+details say which CPUs. Thread pools the libraries make later inherit the mask in force when they start
+(OpenBLAS's at import, before any pinning; PyTorch's OpenMP pool at its first parallel call).
+
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set to keep old OpenBLAS builds safe, slow a current
 numpy down; they are removed from this script's own environment before numpy loads (the kernel it then runs is
 in the detail).
@@ -282,10 +289,17 @@ def main():
     ap.add_argument("--export-dir", default="/tmp/eie-export")
     ap.add_argument("--ours", action="append", default=[], help="our backend to interleave (eie measure)")
     ap.add_argument("--budget-ms", type=int, default=300, help="eie measure's budget per backend and round")
+    ap.add_argument("--pin", action="store_true",
+                    help="run N threads on the first N CPUs of this process's affinity (Linux)")
     args = ap.parse_args()
+    if args.pin and not hasattr(os, "sched_setaffinity"):
+        sys.exit("error: --pin needs os.sched_setaffinity (Linux)")
     ensure_packages()
     import numpy as np
-    threads = args.threads or sorted({1, os.cpu_count() or 1})
+    cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
+    threads = args.threads or sorted({1, len(cpus) or os.cpu_count() or 1})
+    if args.pin and max(threads) > len(cpus):
+        sys.exit(f"error: --pin: {max(threads)} threads asked for, {len(cpus)} CPUs in this process's affinity")
     tool_version = None
     ratios = []
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -308,6 +322,10 @@ def main():
                 if exported > 1e-9 * max(1.0, np.abs(ref).max()):
                     sys.exit(f"error: {name}: our f64 reference differs from the exported output_f64 by {exported}")
             for n in threads:
+                pinned = ""
+                if args.pin:
+                    os.sched_setaffinity(0, cpus[:n])
+                    pinned = f"; pinned to CPU{'s' if n > 1 else ''} {','.join(map(str, cpus[:n]))}"
                 libs = Libraries(n)
                 tool_version = tool_version or "; ".join(libs.version.values())
                 fns = libs.backends(meta, a, X)
@@ -329,13 +347,13 @@ def main():
                 for b, (meds, r) in ours.items():
                     r["timing"]["wall"] = spread(meds)
                     r["timing"]["samples"] = len(meds)
-                    r["detail"] += f"; median of {len(meds)} round medians, interleaved with the libraries"
+                    r["detail"] += f"; median of {len(meds)} round medians, interleaved with the libraries{pinned}"
                     out.append(r)
                 for b, (f, lib) in fns.items():
                     c = checks[b]
                     r = {"schema": 1, "layer": layer, "backend": b, "batch": batch,
                          "threads": 1 if lib == "scipy" else n,
-                         "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs",
+                         "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs{pinned}",
                          "machine": records.machine(), "check": c}
                     if c["ok"]:
                         s = spread(times[b])

@@ -6,6 +6,9 @@
 #
 #   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
 #
+# One-thread rounds run pinned to one CPU, libraries and our kernels alike (cpu-libs.py --pin; PIN=0 leaves
+# the scheduler free).
+#
 # Writes OUT_DIR/isa.txt (the best ISA level and the CPU's name), OUT_DIR/records.jsonl (every backend's
 # record, ours with the median of its round medians), OUT_DIR/ratios.md (the per-round ratios against MKL
 # and the fastest peer), OUT_DIR/probe.txt (this machine's read bandwidth) and OUT_DIR/report/ (eie report
@@ -29,7 +32,7 @@ rm -f "$out/records.jsonl"
 "${PYTHON:-python3}" scripts/cpu-libs.py --eie "$eie" --records "$out/records.jsonl" \
     --threads 1 --threads 2 --batch 1 --batch 64 --rounds "${ROUNDS:-5}" \
     --ours cpu-dense-f32 --ours cpu-csr-f32 --ours cpu-eie-f32 --ours cpu-eie-fixed \
-    --ours faer-dense-f32 --ours faer-csr-f32 2> "$out/log.txt"
+    --ours faer-dense-f32 --ours faer-csr-f32 $([ "${PIN:-1}" = 0 ] || echo --pin) 2> "$out/log.txt"
 sed -n '/^| layer | batch/,$p' "$out/log.txt" > "$out/ratios.md"
 $eie report "$out/records.jsonl" --out "$out/report" > /dev/null
 cat "$out/ratios.md"
