@@ -297,7 +297,9 @@ def main():
     ensure_packages()
     import numpy as np
     cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
-    threads = args.threads or sorted({1, len(cpus) or os.cpu_count() or 1})
+    # Ascending: a thread pool a library starts keeps the mask it started under, so a wider phase
+    # after a narrower one would find its pool confined.
+    threads = sorted(set(args.threads or [1, len(cpus) or os.cpu_count() or 1]))
     if args.pin and max(threads) > len(cpus):
         sys.exit(f"error: --pin: {max(threads)} threads asked for, {len(cpus)} CPUs in this process's affinity")
     tool_version = None
@@ -353,7 +355,10 @@ def main():
                     c = checks[b]
                     r = {"schema": 1, "layer": layer, "backend": b, "batch": batch,
                          "threads": 1 if lib == "scipy" else n,
-                         "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs{pinned}",
+                         "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs"
+                                   + (pinned if lib != "numpy" or n == 1 or n == len(cpus) else
+                                      f"; calling thread pinned to CPUs {','.join(map(str, cpus[:n]))}, "
+                                      "OpenBLAS's threads not (started at import)"),
                          "machine": records.machine(), "check": c}
                     if c["ok"]:
                         s = spread(times[b])

@@ -7,7 +7,7 @@
 #   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
 #
 # One-thread rounds run pinned to one CPU, libraries and our kernels alike (cpu-libs.py --pin; PIN=0 leaves
-# the scheduler free).
+# the scheduler free; it is needed off Linux, where --pin is refused).
 #
 # Writes OUT_DIR/isa.txt (the best ISA level and the CPU's name), OUT_DIR/records.jsonl (every backend's
 # record, ours with the median of its round medians), OUT_DIR/ratios.md (the per-round ratios against MKL

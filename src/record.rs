@@ -384,16 +384,34 @@ impl Tool {
 impl Machine {
     /// The machine this process runs on.
     pub fn this() -> Self {
-        let cpu = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| cpu_name(&s))
+        let info = std::fs::read_to_string("/proc/cpuinfo").ok();
+        let cpu = info
+            .as_deref()
+            .and_then(cpu_name)
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        // The machine's CPUs, not the ones this process may run on: a run pinned with `taskset` (or
+        // `scripts/cpu-libs.py --pin`) is on the same machine as the unpinned runs beside it, and the
+        // Python scripts' records count the same way (`os.cpu_count()`).
+        let logical_cpus = info
+            .as_deref()
+            .map(cpus_listed)
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         Self {
             cpu,
-            logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            logical_cpus,
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         }
     }
+}
+
+/// The logical CPUs `/proc/cpuinfo` text lists (its `processor` lines): every online CPU, whatever
+/// the reading process's affinity.
+pub fn cpus_listed(cpuinfo: &str) -> usize {
+    cpuinfo
+        .lines()
+        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
+        .count()
 }
 
 /// The CPU's name from `/proc/cpuinfo` text: its `model name`, and where that names no model (a
@@ -720,6 +738,8 @@ mod tests {
             Some("Some CPU")
         );
         assert_eq!(cpu_name("processor\t: 0\nBogoMIPS\t: 48.00\n"), None);
+        assert_eq!(cpus_listed(vm), 2);
+        assert_eq!(cpus_listed(named), 0);
     }
 
     pub(crate) fn sample() -> Record {

@@ -487,7 +487,7 @@ impl RowLayoutOne {
 struct WindowLayout {
     /// Lanes per group (`S::LANES` of the level that walks it).
     lanes: usize,
-    /// Rows per block (the blocks `threads.for_rows` hands to the threads).
+    /// Rows per block (the blocks `threads.for_each` hands to the threads, one each).
     per: usize,
     blocks: Vec<WindowBlock>,
     /// Steps over all blocks, groups, entries without the padding.
