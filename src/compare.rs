@@ -1,5 +1,6 @@
-//! `eie compare BASE.jsonl NEW.jsonl`: NEW's time over BASE's for every (machine, layer, backend, batch)
-//! both runs measured, with each side's spread, flagging only changes beyond the noise: a change is
+//! `eie compare BASE.jsonl NEW.jsonl`: NEW's time over BASE's for every (machine, layer, backend, batch,
+//! threads) both runs measured (where a run holds a measurement at one thread count only, against the other
+//! run's one thread count), with each side's spread, flagging only changes beyond the noise: a change is
 //! flagged when the ratio passes `--threshold` *and* the two runs' [min, max] ranges do not overlap (every
 //! sample of one run slower than every sample of the other). Network-accuracy records (`eie net`, `eie sweep
 //! precision --net`) are compared too, per (network, backend, arithmetic, compression, test set): a drop of
@@ -49,7 +50,7 @@ pub enum Verdict {
     Same,
 }
 
-/// One compared (machine, layer, backend, batch).
+/// One compared (machine, layer, backend, batch, threads).
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
     pub layer: String,
@@ -158,7 +159,12 @@ pub fn compare_accuracy(base: &[Record], new: &[Record], threshold: f64) -> Vec<
 
 /// (machine, platform, layer, backend, batch, configuration): the configuration is hot or cold data, and for
 /// the EIE model its settings (PEs, clock, FIFO, precision), which make it other hardware.
-type Key = (String, String, String, BackendId, usize, String);
+type Measurement = (String, String, String, BackendId, usize, String);
+
+/// A [`Measurement`] at a thread count. A file may hold one measurement at several thread counts (a run
+/// of `scripts/cpu-targets.sh` holds each kernel at 1 and 2), and those are not rounds of one time
+/// (compare once pooled them as such).
+type Key = (Measurement, usize);
 
 /// The timed records of each key: several when a file holds several rounds of the same measurement.
 fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
@@ -184,7 +190,7 @@ fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
                 }
             ),
         );
-        m.entry(k).or_default().push(r);
+        m.entry((k, r.threads)).or_default().push(r);
     }
     m
 }
@@ -222,13 +228,39 @@ pub fn verdict(base: (f64, f64, f64), new: (f64, f64, f64), threshold: f64) -> V
     }
 }
 
-/// Compares two sets of records.
+/// The thread counts each measurement has in `m`.
+fn thread_counts(m: &BTreeMap<Key, Vec<Record>>) -> BTreeMap<&Measurement, Vec<usize>> {
+    let mut t: BTreeMap<&Measurement, Vec<usize>> = BTreeMap::new();
+    for (k, threads) in m.keys() {
+        t.entry(k).or_default().push(*threads);
+    }
+    t
+}
+
+/// Compares two sets of records: each measurement at each thread count both hold; and where a
+/// measurement has one thread count on each side and they differ, those two (`--threads 1` in one file
+/// against `--threads 2` in the other). Also the number of keys only in BASE and only in NEW.
 pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>, usize, usize) {
     let b = by_key(base);
     let n = by_key(new);
+    let (b_threads, n_threads) = (thread_counts(&b), thread_counts(&n));
+    let base_key = |(m, t): &Key| -> Option<Key> {
+        if b.contains_key(&(m.clone(), *t)) {
+            return Some((m.clone(), *t));
+        }
+        match (b_threads.get(m)?.as_slice(), n_threads.get(m)?.as_slice()) {
+            ([one], [_]) => Some((m.clone(), *one)),
+            _ => None,
+        }
+    };
     let mut rows = Vec::new();
+    let mut paired = std::collections::BTreeSet::new();
+    let mut new_paired = 0;
     for (k, nrs) in &n {
-        let Some(brs) = b.get(k) else { continue };
+        let Some(bk) = base_key(k) else { continue };
+        let brs = &b[&bk];
+        paired.insert(bk);
+        new_paired += 1;
         let (Some(bt), Some(nt)) = (pooled(brs), pooled(nrs)) else {
             continue;
         };
@@ -250,8 +282,8 @@ pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>
             verdict: verdict(bt, nt, threshold),
         });
     }
-    let only_base = b.keys().filter(|k| !n.contains_key(*k)).count();
-    let only_new = n.keys().filter(|k| !b.contains_key(*k)).count();
+    let only_base = b.keys().filter(|k| !paired.contains(*k)).count();
+    let only_new = n.len() - new_paired;
     (rows, only_base, only_new)
 }
 
@@ -278,7 +310,7 @@ pub fn run(args: Args) -> Result<()> {
     let (rows, only_base, only_new) = compare(base, new, args.threshold);
     if rows.is_empty() && accuracy.is_empty() {
         bail!(
-            "{} and {} have no (machine, layer, backend, batch) and no network accuracy in common: nothing \
+            "{} and {} have no (machine, layer, backend, batch, threads) and no network accuracy in common: nothing \
              to compare",
             args.base.display(),
             args.new.display()
@@ -439,7 +471,7 @@ fn table(rows: &[Row]) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eie_bench::record::LayerRef;
+    use eie_bench::record::{LayerRef, Spread, TimeSource, Timing};
 
     fn accuracy(format: &str, samples: usize, correct: usize) -> Record {
         let mut r = Record::new(
@@ -506,6 +538,62 @@ mod tests {
             ])
             .is_empty()
         );
+    }
+
+    fn timed(threads: usize, us: f64) -> Record {
+        let mut r = Record::new(
+            LayerRef {
+                name: "VGG-8".into(),
+                hash: "h".into(),
+                paper: None,
+                inputs: 4096,
+                outputs: 1000,
+            },
+            BackendId::CpuDenseF32,
+            1,
+            threads,
+        );
+        r.timing = Some(Timing {
+            source: TimeSource::Harness,
+            wall: Spread::of(&mut [us * 0.99, us, us * 1.01]),
+            device: None,
+            samples: 3,
+            cold: false,
+            copies: 1,
+            file: None,
+        });
+        r
+    }
+
+    #[test]
+    fn compares_each_thread_count_on_its_own() {
+        // One run with the same kernel at 1 and 2 threads, against itself: two rows, each 1.00x, not one
+        // row pooling 1 and 2 threads as two rounds.
+        let run = || vec![timed(1, 200.0), timed(2, 110.0)];
+        let (rows, only_base, only_new) = compare(run(), run(), 1.2);
+        assert_eq!((rows.len(), only_base, only_new), (2, 0, 0));
+        for r in &rows {
+            assert_eq!(r.base_threads, r.new_threads);
+            assert_eq!((r.base_rounds, r.new_rounds), (1, 1));
+            assert!((r.ratio - 1.0).abs() < 1e-9, "{}", r.ratio);
+        }
+        // Only the 2-thread time halves: only its row is flagged.
+        let (rows, ..) = compare(run(), vec![timed(1, 200.0), timed(2, 55.0)], 1.2);
+        let faster: Vec<usize> = rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Faster)
+            .map(|r| r.new_threads)
+            .collect();
+        assert_eq!(faster, vec![2]);
+        // One thread count a side, different: paired (`--threads 1` against `--threads 2`).
+        let (rows, only_base, only_new) =
+            compare(vec![timed(1, 200.0)], vec![timed(2, 100.0)], 1.2);
+        assert_eq!((rows.len(), only_base, only_new), (1, 0, 0));
+        assert_eq!((rows[0].base_threads, rows[0].new_threads), (1, 2));
+        assert_eq!(rows[0].verdict, Verdict::Faster);
+        // Two on one side, another on the other: nothing to pair them by.
+        let (rows, only_base, only_new) = compare(run(), vec![timed(4, 60.0)], 1.2);
+        assert_eq!((rows.len(), only_base, only_new), (0, 2, 1));
     }
 
     #[test]
