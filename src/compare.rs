@@ -38,6 +38,11 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
+    /// Pair records of different machines (and GPU adapters): one machine's run against another's, each
+    /// side's platform shown. Each file must then hold one machine, and one platform per backend, so
+    /// that no two machines' times are pooled as rounds of one. A slowdown still exits 1.
+    #[arg(long)]
+    pub across_machines: bool,
 }
 
 /// What a comparison found.
@@ -56,7 +61,10 @@ pub struct Row {
     pub layer: String,
     pub backend: BackendId,
     pub batch: usize,
+    /// NEW's platform (the CPU, or the GPU adapter), and BASE's, which differs only with
+    /// `--across-machines`.
     pub platform: String,
+    pub base_platform: String,
     pub base_threads: usize,
     pub new_threads: usize,
     /// Records (rounds) pooled on each side.
@@ -167,12 +175,18 @@ type Measurement = (String, String, String, BackendId, usize, String);
 type Key = (Measurement, usize);
 
 /// The timed records of each key: several when a file holds several rounds of the same measurement.
-fn by_key(records: Vec<Record>) -> BTreeMap<Key, Vec<Record>> {
+/// `across`: the key leaves the machine and platform out ([`one_machine`] checks that a side holds one).
+fn by_key(records: Vec<Record>, across: bool) -> BTreeMap<Key, Vec<Record>> {
     let mut m: BTreeMap<Key, Vec<Record>> = BTreeMap::new();
     for r in records.into_iter().filter(|r| derive(r).is_some()) {
+        let (machine, platform) = if across {
+            (String::new(), String::new())
+        } else {
+            (format!("{:?}", r.machine), r.platform())
+        };
         let k = (
-            format!("{:?}", r.machine),
-            r.platform(),
+            machine,
+            platform,
             format!("{}#{}", r.layer.name, r.layer.hash),
             r.backend,
             r.batch,
@@ -240,9 +254,16 @@ fn thread_counts(m: &BTreeMap<Key, Vec<Record>>) -> BTreeMap<&Measurement, Vec<u
 /// Compares two sets of records: each measurement at each thread count both hold; and where a
 /// measurement has one thread count on each side and they differ, those two (`--threads 1` in one file
 /// against `--threads 2` in the other). Also the number of keys only in BASE and only in NEW.
-pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>, usize, usize) {
-    let b = by_key(base);
-    let n = by_key(new);
+/// `across`: pair records whatever their machine and platform (`--across-machines`; each side must hold one
+/// machine: [`one_machine`]).
+pub fn compare(
+    base: Vec<Record>,
+    new: Vec<Record>,
+    threshold: f64,
+    across: bool,
+) -> (Vec<Row>, usize, usize) {
+    let b = by_key(base, across);
+    let n = by_key(new, across);
     let (b_threads, n_threads) = (thread_counts(&b), thread_counts(&n));
     let base_key = |(m, t): &Key| -> Option<Key> {
         if b.contains_key(&(m.clone(), *t)) {
@@ -270,6 +291,7 @@ pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>
             backend: nr.backend,
             batch: nr.batch,
             platform: nr.platform(),
+            base_platform: br.platform(),
             base_threads: br.threads,
             new_threads: nr.threads,
             base_rounds: brs.len(),
@@ -285,6 +307,42 @@ pub fn compare(base: Vec<Record>, new: Vec<Record>, threshold: f64) -> (Vec<Row>
     let only_base = b.keys().filter(|k| !paired.contains(*k)).count();
     let only_new = n.len() - new_paired;
     (rows, only_base, only_new)
+}
+
+/// For `--across-machines`: an error unless the timed records of `records` come from one machine and
+/// each backend from one platform.
+fn one_machine(records: &[Record], file: &std::path::Path) -> Result<()> {
+    let timed = || records.iter().filter(|r| derive(r).is_some());
+    let machines: std::collections::BTreeSet<String> = timed()
+        .map(|r| {
+            format!(
+                "{} ({} logical CPUs)",
+                r.machine.cpu, r.machine.logical_cpus
+            )
+        })
+        .collect();
+    if machines.len() > 1 {
+        bail!(
+            "--across-machines: {} holds records of {} machines ({}); it compares one machine's run with \
+             another's: give each side one machine's records",
+            file.display(),
+            machines.len(),
+            machines.into_iter().collect::<Vec<_>>().join("; ")
+        );
+    }
+    let mut platforms: BTreeMap<BackendId, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for r in timed() {
+        platforms.entry(r.backend).or_default().insert(r.platform());
+    }
+    if let Some((b, p)) = platforms.iter().find(|(_, p)| p.len() > 1) {
+        bail!(
+            "--across-machines: {} holds {b} on {} platforms ({}); give each side one",
+            file.display(),
+            p.len(),
+            p.iter().cloned().collect::<Vec<_>>().join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// Runs `eie compare`.
@@ -306,12 +364,16 @@ pub fn run(args: Args) -> Result<()> {
     }
     let base = read_all(std::slice::from_ref(&args.base))?;
     let new = read_all(std::slice::from_ref(&args.new))?;
+    if args.across_machines {
+        one_machine(&base, &args.base)?;
+        one_machine(&new, &args.new)?;
+    }
     let accuracy = compare_accuracy(&base, &new, args.accuracy_threshold);
-    let (rows, only_base, only_new) = compare(base, new, args.threshold);
+    let (rows, only_base, only_new) = compare(base, new, args.threshold, args.across_machines);
     if rows.is_empty() && accuracy.is_empty() {
         bail!(
             "{} and {} have no (machine, layer, backend, batch, threads) and no network accuracy in common: nothing \
-             to compare",
+             to compare (records of two machines pair only with --across-machines)",
             args.base.display(),
             args.new.display()
         );
@@ -442,7 +504,11 @@ fn table(rows: &[Row]) -> Table {
             r.layer.clone(),
             r.backend.to_string(),
             r.batch.to_string(),
-            r.platform.clone(),
+            if r.base_platform == r.platform {
+                r.platform.clone()
+            } else {
+                format!("{} -> {}", r.base_platform, r.platform)
+            },
             if r.base_threads == r.new_threads {
                 r.new_threads.to_string()
             } else {
@@ -570,7 +636,7 @@ mod tests {
         // One run with the same kernel at 1 and 2 threads, against itself: two rows, each 1.00x, not one
         // row pooling 1 and 2 threads as two rounds.
         let run = || vec![timed(1, 200.0), timed(2, 110.0)];
-        let (rows, only_base, only_new) = compare(run(), run(), 1.2);
+        let (rows, only_base, only_new) = compare(run(), run(), 1.2, false);
         assert_eq!((rows.len(), only_base, only_new), (2, 0, 0));
         for r in &rows {
             assert_eq!(r.base_threads, r.new_threads);
@@ -578,7 +644,7 @@ mod tests {
             assert!((r.ratio - 1.0).abs() < 1e-9, "{}", r.ratio);
         }
         // Only the 2-thread time halves: only its row is flagged.
-        let (rows, ..) = compare(run(), vec![timed(1, 200.0), timed(2, 55.0)], 1.2);
+        let (rows, ..) = compare(run(), vec![timed(1, 200.0), timed(2, 55.0)], 1.2, false);
         let faster: Vec<usize> = rows
             .iter()
             .filter(|r| r.verdict == Verdict::Faster)
@@ -587,13 +653,43 @@ mod tests {
         assert_eq!(faster, vec![2]);
         // One thread count a side, different: paired (`--threads 1` against `--threads 2`).
         let (rows, only_base, only_new) =
-            compare(vec![timed(1, 200.0)], vec![timed(2, 100.0)], 1.2);
+            compare(vec![timed(1, 200.0)], vec![timed(2, 100.0)], 1.2, false);
         assert_eq!((rows.len(), only_base, only_new), (1, 0, 0));
         assert_eq!((rows[0].base_threads, rows[0].new_threads), (1, 2));
         assert_eq!(rows[0].verdict, Verdict::Faster);
         // Two on one side, another on the other: nothing to pair them by.
-        let (rows, only_base, only_new) = compare(run(), vec![timed(4, 60.0)], 1.2);
+        let (rows, only_base, only_new) = compare(run(), vec![timed(4, 60.0)], 1.2, false);
         assert_eq!((rows.len(), only_base, only_new), (0, 2, 1));
+    }
+
+    #[test]
+    fn pairs_two_machines_only_when_asked() {
+        let on = |cpu: &str, us: f64| {
+            let mut r = timed(1, us);
+            r.machine.cpu = cpu.into();
+            r
+        };
+        let (base, new) = (vec![on("Zen 3", 200.0)], vec![on("Zen 5", 100.0)]);
+        let (rows, only_base, only_new) = compare(base.clone(), new.clone(), 1.2, false);
+        assert_eq!((rows.len(), only_base, only_new), (0, 1, 1));
+        let (rows, ..) = compare(base.clone(), new.clone(), 1.2, true);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].base_platform.as_str(), rows[0].platform.as_str()),
+            ("Zen 3", "Zen 5")
+        );
+        assert_eq!(rows[0].verdict, Verdict::Faster);
+        assert!(table(&rows).markdown().contains("Zen 3 -> Zen 5"));
+        // A side with two machines would pool their times as rounds: refused, naming both.
+        let two = vec![on("Zen 3", 200.0), on("Zen 4", 150.0)];
+        let e = one_machine(&two, std::path::Path::new("base.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("base.jsonl") && e.contains("Zen 3") && e.contains("Zen 4"),
+            "{e}"
+        );
+        assert!(one_machine(&base, std::path::Path::new("base.jsonl")).is_ok());
     }
 
     #[test]
