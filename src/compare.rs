@@ -315,10 +315,8 @@ fn one_machine(records: &[Record], file: &std::path::Path) -> Result<()> {
     let timed = || records.iter().filter(|r| derive(r).is_some());
     let machines: std::collections::BTreeSet<String> = timed()
         .map(|r| {
-            format!(
-                "{} ({} logical CPUs)",
-                r.machine.cpu, r.machine.logical_cpus
-            )
+            let m = &r.machine;
+            format!("{} ({} logical CPUs, {})", m.cpu, m.logical_cpus, m.os)
         })
         .collect();
     if machines.len() > 1 {
@@ -373,9 +371,14 @@ pub fn run(args: Args) -> Result<()> {
     if rows.is_empty() && accuracy.is_empty() {
         bail!(
             "{} and {} have no (machine, layer, backend, batch, threads) and no network accuracy in common: nothing \
-             to compare (records of two machines pair only with --across-machines)",
+             to compare{}",
             args.base.display(),
-            args.new.display()
+            args.new.display(),
+            if args.across_machines {
+                ""
+            } else {
+                " (timed records of two machines pair only with --across-machines)"
+            }
         );
     }
     let slower = rows.iter().filter(|r| r.verdict == Verdict::Slower).count();
@@ -657,6 +660,10 @@ mod tests {
         assert_eq!((rows.len(), only_base, only_new), (1, 0, 0));
         assert_eq!((rows[0].base_threads, rows[0].new_threads), (1, 2));
         assert_eq!(rows[0].verdict, Verdict::Faster);
+        // One thread count in BASE, that one and another in NEW: the one pairs, the other is NEW's alone.
+        let (rows, only_base, only_new) = compare(vec![timed(1, 200.0)], run(), 1.2, false);
+        assert_eq!((rows.len(), only_base, only_new), (1, 0, 1));
+        assert_eq!((rows[0].base_threads, rows[0].new_threads), (1, 1));
         // Two on one side, another on the other: nothing to pair them by.
         let (rows, only_base, only_new) = compare(run(), vec![timed(4, 60.0)], 1.2, false);
         assert_eq!((rows.len(), only_base, only_new), (0, 2, 1));

@@ -405,12 +405,19 @@ impl Machine {
     }
 }
 
-/// The logical CPUs `/proc/cpuinfo` text lists (its `processor` lines): every online CPU, whatever
-/// the reading process's affinity.
+/// The logical CPUs `/proc/cpuinfo` text lists: every online CPU, whatever the reading process's
+/// affinity. One `processor : N` line each (x86, arm64, ...; old 32-bit ARM's capitalised `Processor`
+/// line names the model and is not counted), or `processor N: ...` (s390x).
 pub fn cpus_listed(cpuinfo: &str) -> usize {
     cpuinfo
         .lines()
-        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .filter(|k| {
+            *k == "processor"
+                || k.strip_prefix("processor ")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
         .count()
 }
 
@@ -740,6 +747,12 @@ mod tests {
         assert_eq!(cpu_name("processor\t: 0\nBogoMIPS\t: 48.00\n"), None);
         assert_eq!(cpus_listed(vm), 2);
         assert_eq!(cpus_listed(named), 0);
+        let arm = "Processor\t: ARMv7 Processor rev 4 (v7l)\nprocessor\t: 0\nBogoMIPS\t: 38.40\n\n\
+                   processor\t: 1\nBogoMIPS\t: 38.40\n";
+        assert_eq!(cpus_listed(arm), 2);
+        let s390 = "vendor_id       : IBM/S390\n# processors    : 2\nprocessor 0: version = FF\n\
+                    processor 1: version = FF\n";
+        assert_eq!(cpus_listed(s390), 2);
     }
 
     pub(crate) fn sample() -> Record {
