@@ -609,9 +609,7 @@ impl WindowLayout {
     /// The window buffer of input `x` at `level`: window `w` holds `x[w L .. w L + 2L - 1]` as
     /// [`WindowValue`]s (0 past the input) and a 0 in its last slot, `2L` values, in `buf` from a 64-byte
     /// boundary. Vector copies where the level's lanes are `L` (the walk's own level): filled value by
-    /// value it took 1.4 µs of NT-We's 19 µs per run on one thread of a Zen 5 core, 0.44 µs so. Each
-    /// thread fills its own buffer before its block: one buffer filled before the threads start took
-    /// 2.4 µs on two threads (its lines, last read by the other core, had to come back first).
+    /// value it took 1.4 µs of NT-We's 19 µs per run on one thread of a Zen 5 core, 0.44 µs so.
     fn fill<'b, T: WindowValue>(
         &self,
         level: IsaLevel,
@@ -628,6 +626,28 @@ impl WindowLayout {
             },
         );
         win
+    }
+
+    /// Runs `walk(block, window buffer, the block's rows of out)` for each block of rows, each on a thread
+    /// of its own, which first fills its own window buffer of `x` (`bufs`: one per block, kept between
+    /// runs, so that it stays in that core's caches; one buffer filled before the threads started took
+    /// 2.4 µs of NT-We's run on two threads, its lines last read by the other core).
+    fn for_blocks<T: WindowValue + Send, V: Send>(
+        &self,
+        threads: &Threads,
+        level: IsaLevel,
+        x: &[T::A],
+        out: &mut [V],
+        bufs: &mut Vec<Vec<T>>,
+        walk: impl Fn(&WindowBlock, &[T], &mut [V]) + Sync,
+    ) where
+        T::A: Sync,
+    {
+        bufs.resize_with(self.blocks.len(), Vec::new);
+        let mut parts: Vec<_> = out.chunks_mut(self.per).zip(bufs.iter_mut()).collect();
+        threads.for_each(&mut parts, |b, (out, buf)| {
+            walk(&self.blocks[b], self.fill(level, x, buf), out)
+        });
     }
 
     /// Its cost for `inputs` inputs by `k` ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]).
@@ -1592,8 +1612,7 @@ pub struct EieF32 {
     d: Option<EieData>,
     /// One output buffer per thread after the first (batch 1).
     scratch: Vec<Vec<f32>>,
-    /// The window walk's window buffers (batch 1), one per block of rows: each thread fills its own,
-    /// which then stays in its core's caches.
+    /// The window walk's window buffers (batch 1; [`WindowLayout::for_blocks`]).
     win: Vec<Vec<f32>>,
 }
 
@@ -1654,18 +1673,23 @@ impl Backend for EieF32 {
             });
             if let Some(w) = window {
                 let (cb, lanes) = (&d.codebook, w.lanes);
-                self.win.resize_with(w.blocks.len(), Vec::new);
-                let mut parts: Vec<_> = y.chunks_mut(w.per).zip(&mut self.win).collect();
-                self.threads.for_each(&mut parts, |b, (ys, buf)| {
-                    let walk = WindowWalkF32 {
-                        block: &w.blocks[b],
-                        lanes,
-                        codebook: cb,
-                        win: w.fill(level, x, buf),
-                        y: ys,
-                    };
-                    dispatch(level, walk);
-                });
+                w.for_blocks(
+                    &self.threads,
+                    level,
+                    x,
+                    y,
+                    &mut self.win,
+                    |block, win, ys| {
+                        let walk = WindowWalkF32 {
+                            block,
+                            lanes,
+                            codebook: cb,
+                            win,
+                            y: ys,
+                        };
+                        dispatch(level, walk);
+                    },
+                );
                 finish_f32(&d.p, y);
                 return Ok(());
             }
@@ -1760,8 +1784,7 @@ pub struct EieFixed {
     nzq: Vec<(u32, i16)>,
     /// One accumulator buffer per thread after the first (batch 1).
     scratch: Vec<Vec<i32>>,
-    /// The window walk's window buffers (batch 1), one per block of rows: each thread fills its own,
-    /// which then stays in its core's caches.
+    /// The window walk's window buffers (batch 1; [`WindowLayout::for_blocks`]).
     win: Vec<Vec<i32>>,
 }
 
@@ -1853,22 +1876,27 @@ impl Backend for EieFixed {
                 };
                 let weights: [i32; 16] = std::array::from_fn(|k| pair(self.wq[k], round_pair));
                 let shift = spec.weight.frac as u32;
-                let lanes = w.lanes;
-                self.win.resize_with(w.blocks.len(), Vec::new);
-                let mut parts: Vec<_> = self.acc.chunks_mut(w.per).zip(&mut self.win).collect();
-                self.threads.for_each(&mut parts, |b, (accs, buf)| {
-                    let walk = WindowWalkFixed {
-                        block: &w.blocks[b],
-                        lanes,
-                        weights: &weights,
-                        apart,
-                        shift,
-                        win: w.fill(level, x, buf),
-                        acc: accs,
-                    };
-                    dispatch(level, walk);
-                });
-                finish_fixed(spec, relu, self.bias_q.as_deref(), &self.acc, y, 1);
+                let (acc, lanes) = (&mut self.acc, w.lanes);
+                w.for_blocks(
+                    &self.threads,
+                    level,
+                    x,
+                    acc,
+                    &mut self.win,
+                    |block, win, ys| {
+                        let walk = WindowWalkFixed {
+                            block,
+                            lanes,
+                            weights: &weights,
+                            apart,
+                            shift,
+                            win,
+                            acc: ys,
+                        };
+                        dispatch(level, walk);
+                    },
+                );
+                finish_fixed(spec, relu, self.bias_q.as_deref(), acc, y, 1);
                 return Ok(());
             }
             let mut nz = std::mem::take(&mut self.nzq);
