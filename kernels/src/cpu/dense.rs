@@ -99,9 +99,12 @@ impl Gemv<'_> {
     /// spilled accumulators to the stack): 6 rows ran 1.08-1.21x faster than 8 on one thread (Alex-8,
     /// VGG-8, NT-We, NT-LSTM, NT-Wd, VGG-7, FC8; 4 interleaved rounds), 5 and 7 within noise of 6.
     /// With AVX-512 (this VM's other variant: AMD family 26, Zen 5) one row at a time with four
-    /// accumulators beat 8 rows (32 registers, no spill) on every layer: 1.24-1.87x on one thread (8
-    /// layers, 5 interleaved rounds), 1.27-1.65x on two (6 layers, 3 rounds); 2, 4 and 6 rows were no
-    /// better than 8. Why, we have not measured (no performance counters on this VM).
+    /// accumulators beat 8 rows on every layer: 1.24-1.87x on one thread (8 layers, 5 interleaved
+    /// rounds), 1.27-1.65x on two (6 layers, 3 rounds). Those runs predate the unchecked loads of
+    /// [`dot_rows`]: until then the compiler wrote every accumulator back to the stack after each FMA
+    /// (seen in the AVX2 build's assembly), which cost the AVX2 kernel 1.13-1.51x on one thread (9
+    /// layers, 5 interleaved rounds, Zen 5 at `--isa avx2`). Without the stores, 6 rows and one row run
+    /// alike on Zen 5 at both levels (0.95-1.10x at AVX2, 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers).
     #[inline(always)]
     fn rows<S: Simd, const R: usize>(self, s: S) {
         let n = self.inputs;
@@ -408,41 +411,63 @@ fn step<S: Simd, const R: usize>(s: S, acc: &mut [[S::F; 2]; R], w: [f32; R], x:
 }
 
 /// `R` dot products (rows `rows[k * n..(k + 1) * n]`) against the same `x`: `R` memory streams in flight,
-/// two vector accumulators per row.
+/// two vector accumulators per row. The loads of the main loop are unchecked (the bounds are checked once,
+/// below): with a bounds check on each, the compiler kept the 12 accumulators of 6 rows on the stack at AVX2,
+/// a store after every FMA.
 #[inline(always)]
 fn dot_rows<S: Simd, const R: usize>(s: S, rows: &[f32], n: usize, x: &[f32]) -> [f32; R] {
     let l = S::LANES;
-    let mut acc = [[s.zero(); 2]; R];
+    // The invariant the unchecked loads rely on: every row and x hold `n` values.
+    assert!(
+        rows.len() >= R * n && x.len() >= n,
+        "dot_rows: {R} rows of {n}"
+    );
+    let mut a0 = [s.zero(); R];
+    let mut a1 = [s.zero(); R];
     let full = n / (2 * l) * (2 * l);
     let mut j = 0;
     while j < full {
-        let x0 = s.load(&x[j..]);
-        let x1 = s.load(&x[j + l..]);
-        for (r, a) in acc.iter_mut().enumerate() {
-            let w = &rows[r * n + j..];
-            a[0] = s.mul_add(s.load(w), x0, a[0]);
-            a[1] = s.mul_add(s.load(&w[l..]), x1, a[1]);
+        // SAFETY: j + 2 l <= full <= n <= x.len(), and r n + j + 2 l <= R n <= rows.len() (asserted above).
+        let (x0, x1) = unsafe {
+            (
+                s.load(x.get_unchecked(j..j + l)),
+                s.load(x.get_unchecked(j + l..j + 2 * l)),
+            )
+        };
+        for r in 0..R {
+            let at = r * n + j;
+            // SAFETY: as above.
+            let (w0, w1) = unsafe {
+                (
+                    s.load(rows.get_unchecked(at..at + l)),
+                    s.load(rows.get_unchecked(at + l..at + 2 * l)),
+                )
+            };
+            a0[r] = s.mul_add(w0, x0, a0[r]);
+            a1[r] = s.mul_add(w1, x1, a1[r]);
         }
         j += 2 * l;
     }
     // One more vector where at least `LANES` inputs are left (NT-Wd: 600 = 37 x 16 + 8).
     let full = if n - full >= l {
         let x0 = s.load(&x[full..]);
-        for (r, a) in acc.iter_mut().enumerate() {
-            a[1] = s.mul_add(s.load(&rows[r * n + full..]), x0, a[1]);
+        for (r, a) in a1.iter_mut().enumerate() {
+            *a = s.mul_add(s.load(&rows[r * n + full..]), x0, *a);
         }
         full + l
     } else {
         full
     };
-    std::array::from_fn(|r| {
+    let mut out = [0.0; R];
+    for (r, (o, (&p, &q))) in out.iter_mut().zip(a0.iter().zip(&a1)).enumerate() {
         let tail: f32 = rows[r * n + full..(r + 1) * n]
             .iter()
             .zip(&x[full..])
             .map(|(p, q)| p * q)
             .sum();
-        s.sum(s.add(acc[r][0], acc[r][1])) + tail
-    })
+        *o = s.sum(s.add(p, q)) + tail;
+    }
+    out
 }
 
 /// Dot product with four vector accumulators.
