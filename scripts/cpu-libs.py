@@ -43,6 +43,13 @@ details say which CPUs. Thread pools the libraries make later inherit the mask i
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which some machines set to keep old OpenBLAS builds safe, slow a current
 numpy down; they are removed from this script's own environment before numpy loads (the kernel it then runs is
 in the detail).
+
+`--isa avx2` holds our kernels at AVX2 (`eie measure --isa avx2`) and caps the libraries that can be capped at
+the same level, before they load: MKL (MKL_ENABLE_INSTRUCTIONS=AVX2), oneDNN (ONEDNN_MAX_CPU_ISA=AVX2) and
+OpenBLAS (OPENBLAS_CORETYPE=Haswell, its AVX2 kernels). On an AVX-512 machine that is the AVX2 comparison
+without an AVX2 machine: the same kernels, not the same core (an AVX2-only core has other widths, caches and
+clocks). faer cannot be capped (its matrix product picks AVX-512 from the CPU's flags at run time) and scipy's
+loops are compiled once; their records say so.
 """
 import argparse
 import json
@@ -64,6 +71,8 @@ PACKAGES = ["numpy", "scipy", "threadpoolctl", "torch"]
 LAYERS = ["Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM", "alexnet-fc8-real"]
 PAPER = ["Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM"]
 EPS32 = 2.0 ** -23
+# --isa LEVEL: the environment that caps each library at that level (read when the library loads).
+ISA_CAPS = {"avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}}
 
 
 def ensure_packages():
@@ -204,6 +213,18 @@ class Libraries:
         }
 
 
+def cap_note(isa, lib):
+    """What --isa did to one library, for its record's detail ("" without --isa)."""
+    if not isa:
+        return ""
+    caps = ISA_CAPS[isa]
+    env = {"torch": ["MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA"], "numpy": ["OPENBLAS_CORETYPE"]}.get(lib)
+    if env:
+        return f"; capped at {isa} ({', '.join(f'{k}={caps[k]}' for k in env)})"
+    why = {"faer": "faer picks its ISA from the CPU's flags", "scipy": "scipy's loops are compiled once"}[lib]
+    return f"; not capped at {isa}: {why}"
+
+
 def time_calls(f, min_ms, rounds):
     """Median and quartiles of µs per call over `rounds` rounds of back-to-back calls."""
     f()
@@ -229,7 +250,7 @@ def spread(v):
 def measure_ours(args, name, batch, threads):
     """Our backends on one layer, batch and thread count: `eie measure`'s records (one process)."""
     cmd = [args.eie, "measure", "--layer", name, "--batch", str(batch), "--threads", str(threads),
-           "--budget-ms", str(args.budget_ms), "--format", "json"]
+           "--budget-ms", str(args.budget_ms), "--format", "json"] + (["--isa", args.isa] if args.isa else [])
     for b in args.ours:
         cmd += ["--backend", b]
     p = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -291,7 +312,12 @@ def main():
     ap.add_argument("--budget-ms", type=int, default=300, help="eie measure's budget per backend and round")
     ap.add_argument("--pin", action="store_true",
                     help="run N threads on the first N CPUs of this process's affinity (Linux)")
+    ap.add_argument("--isa", choices=list(ISA_CAPS),
+                    help="our kernels at this ISA level, and MKL, oneDNN and OpenBLAS capped at it")
     args = ap.parse_args()
+    # Before any library loads (ensure_packages imports them): the caps are read at load time.
+    if args.isa:
+        os.environ.update(ISA_CAPS[args.isa])
     if args.pin and not hasattr(os, "sched_setaffinity"):
         sys.exit("error: --pin needs os.sched_setaffinity (Linux)")
     ensure_packages()
@@ -350,12 +376,15 @@ def main():
                     r["timing"]["wall"] = spread(meds)
                     r["timing"]["samples"] = len(meds)
                     r["detail"] += f"; median of {len(meds)} round medians, interleaved with the libraries{pinned}"
+                    if b.startswith("faer-"):
+                        r["detail"] += cap_note(args.isa, "faer")
                     out.append(r)
                 for b, (f, lib) in fns.items():
                     c = checks[b]
                     r = {"schema": 1, "layer": layer, "backend": b, "batch": batch,
                          "threads": 1 if lib == "scipy" else n,
                          "detail": f"{libs.version[lib]}; empty-call overhead {libs.overhead[lib]:.2f} µs"
+                                   + cap_note(args.isa, lib)
                                    + (pinned if lib != "numpy" or n == 1 or n == len(cpus) else
                                       f"; calling thread pinned to CPUs {','.join(map(str, cpus[:n]))}, "
                                       "OpenBLAS's threads not (started at import)"),

@@ -6,6 +6,9 @@
 #
 #   scripts/cpu-targets.sh [OUT_DIR]          (default target/cpu-targets; ROUNDS=5, PYTHON=python3)
 #
+# ISA=avx2 holds our kernels at AVX2 and caps MKL, oneDNN and OpenBLAS there too (cpu-libs.py --isa): the AVX2
+# comparison on an AVX-512 machine, same kernels but not the same core as an AVX2-only machine.
+#
 # One-thread rounds run pinned to one CPU, libraries and our kernels alike (cpu-libs.py --pin; PIN=0 leaves
 # the scheduler free; it is needed off Linux, where --pin is refused).
 #
@@ -23,6 +26,12 @@ eie=./target/release/eie
 # (the flags list avx2 before avx512f: test for each, best first)
 if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
 echo "best ISA level: $isa" | tee "$out/isa.txt"
+if [ -n "${ISA:-}" ]; then
+    [ "$ISA" = avx2 ] || { echo "error: ISA=$ISA: only avx2 can be asked for" >&2; exit 2; }
+    [ "$isa" = avx512 ] || [ "$isa" = avx2 ] || { echo "error: ISA=avx2 on a CPU without AVX2" >&2; exit 2; }
+    echo "run at: avx2 (ours with --isa avx2; MKL, oneDNN and OpenBLAS capped at AVX2; faer not cappable)" \
+        | tee -a "$out/isa.txt"
+fi
 # the CPU as the records name it (a generic model name gets its family and model: scripts/records.py)
 echo "CPU: $("${PYTHON:-python3}" -c 'import sys; sys.path.insert(0, "scripts"); import records; print(records.machine()["cpu"])')" \
     | tee -a "$out/isa.txt"
@@ -32,7 +41,8 @@ rm -f "$out/records.jsonl"
 "${PYTHON:-python3}" scripts/cpu-libs.py --eie "$eie" --records "$out/records.jsonl" \
     --threads 1 --threads 2 --batch 1 --batch 64 --rounds "${ROUNDS:-5}" \
     --ours cpu-dense-f32 --ours cpu-csr-f32 --ours cpu-eie-f32 --ours cpu-eie-fixed \
-    --ours faer-dense-f32 --ours faer-csr-f32 $([ "${PIN:-1}" = 0 ] || echo --pin) 2> "$out/log.txt"
+    --ours faer-dense-f32 --ours faer-csr-f32 $([ "${PIN:-1}" = 0 ] || echo --pin) \
+    ${ISA:+--isa "$ISA"} 2> "$out/log.txt"
 sed -n '/^| layer | batch/,$p' "$out/log.txt" > "$out/ratios.md"
 $eie report "$out/records.jsonl" --out "$out/report" > /dev/null
 cat "$out/ratios.md"
