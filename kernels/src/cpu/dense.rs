@@ -102,7 +102,7 @@ impl Gemv<'_> {
     /// accumulators beat 8 rows on every layer: 1.24-1.87x on one thread (8 layers, 5 interleaved
     /// rounds), 1.27-1.65x on two (6 layers, 3 rounds). Those runs predate the unchecked loads of
     /// [`dot_rows`]: until then the compiler wrote every accumulator back to the stack after each FMA
-    /// (seen in the AVX2 build's assembly), which cost the AVX2 kernel 1.13-1.51x on one thread (9
+    /// (seen in the AVX2 build's assembly; the AVX-512 one was not looked at), which cost the AVX2 kernel 1.13-1.51x on one thread (9
     /// layers, 5 interleaved rounds, Zen 5 at `--isa avx2`). Without the stores, 6 rows and one row run
     /// alike on Zen 5 at both levels (0.95-1.10x at AVX2, 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers).
     #[inline(always)]
