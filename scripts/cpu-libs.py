@@ -389,6 +389,8 @@ def main():
                                       f"; calling thread pinned to CPUs {','.join(map(str, cpus[:n]))}, "
                                       "OpenBLAS's threads not (started at import)"),
                          "machine": records.machine(), "check": c}
+                    if args.isa and lib in ("torch", "numpy"):
+                        r["isa"] = args.isa  # capped (cap_note): kept apart from uncapped runs by compare
                     if c["ok"]:
                         s = spread(times[b])
                         r["timing"] = {"source": "wall-clock", "wall": s, "samples": len(times[b]) * reps[b],

@@ -38,9 +38,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
-    /// Pair records of different machines (and GPU adapters): one machine's run against another's, each
-    /// side's platform shown. Each file must then hold one machine, and one platform per backend, so
-    /// that no two machines' times are pooled as rounds of one. A slowdown still exits 1.
+    /// Pair records of different machines, GPU adapters or CPU ISA levels: one machine's run against
+    /// another's (or `--isa avx2` against AVX-512), each side's platform shown. Records that would be
+    /// pooled as rounds of one measurement must then come from one machine, platform and ISA level,
+    /// else the file is refused, naming them. A slowdown still exits 1.
     #[arg(long)]
     pub across_machines: bool,
 }
@@ -175,14 +176,16 @@ type Measurement = (String, String, String, BackendId, usize, String);
 type Key = (Measurement, usize);
 
 /// The timed records of each key: several when a file holds several rounds of the same measurement.
-/// `across`: the key leaves the machine and platform out ([`one_machine`] checks that a side holds one).
+/// The key holds the machine and the host ([`host`]: platform and ISA level), so that records of two
+/// machines or two ISA levels are never pooled as rounds of one; `across` leaves both out
+/// ([`one_host_per_key`] checks that each key's records still come from one).
 fn by_key(records: Vec<Record>, across: bool) -> BTreeMap<Key, Vec<Record>> {
     let mut m: BTreeMap<Key, Vec<Record>> = BTreeMap::new();
     for r in records.into_iter().filter(|r| derive(r).is_some()) {
         let (machine, platform) = if across {
             (String::new(), String::new())
         } else {
-            (format!("{:?}", r.machine), r.platform())
+            (format!("{:?}", r.machine), host(&r))
         };
         let k = (
             machine,
@@ -254,8 +257,8 @@ fn thread_counts(m: &BTreeMap<Key, Vec<Record>>) -> BTreeMap<&Measurement, Vec<u
 /// Compares two sets of records: each measurement at each thread count both hold; and where a
 /// measurement has one thread count on each side and they differ, those two (`--threads 1` in one file
 /// against `--threads 2` in the other). Also the number of keys only in BASE and only in NEW.
-/// `across`: pair records whatever their machine and platform (`--across-machines`; each side must hold one
-/// machine: [`one_machine`]).
+/// `across`: pair records whatever their machine, platform and ISA level (`--across-machines`; each key's
+/// records on a side must come from one: [`one_host_per_key`]).
 pub fn compare(
     base: Vec<Record>,
     new: Vec<Record>,
@@ -290,8 +293,8 @@ pub fn compare(
             layer: nr.layer.name.clone(),
             backend: nr.backend,
             batch: nr.batch,
-            platform: nr.platform(),
-            base_platform: br.platform(),
+            platform: host(nr),
+            base_platform: host(br),
             base_threads: br.threads,
             new_threads: nr.threads,
             base_rounds: brs.len(),
@@ -309,36 +312,39 @@ pub fn compare(
     (rows, only_base, only_new)
 }
 
-/// For `--across-machines`: an error unless the timed records of `records` come from one machine and
-/// each backend from one platform.
-fn one_machine(records: &[Record], file: &std::path::Path) -> Result<()> {
-    let timed = || records.iter().filter(|r| derive(r).is_some());
-    let machines: std::collections::BTreeSet<String> = timed()
-        .map(|r| {
-            let m = &r.machine;
-            format!("{} ({} logical CPUs, {})", m.cpu, m.logical_cpus, m.os)
-        })
-        .collect();
-    if machines.len() > 1 {
-        bail!(
-            "--across-machines: {} holds records of {} machines ({}); it compares one machine's run with \
-             another's: give each side one machine's records",
-            file.display(),
-            machines.len(),
-            machines.into_iter().collect::<Vec<_>>().join("; ")
-        );
+/// Where a record ran, as the table shows it: its platform ([`Record::platform`]) and, for our CPU
+/// kernels, the ISA level they ran at.
+fn host(r: &Record) -> String {
+    match &r.isa {
+        Some(isa) => format!("{}, {isa}", r.platform()),
+        None => r.platform(),
     }
-    let mut platforms: BTreeMap<BackendId, std::collections::BTreeSet<String>> = BTreeMap::new();
-    for r in timed() {
-        platforms.entry(r.backend).or_default().insert(r.platform());
-    }
-    if let Some((b, p)) = platforms.iter().find(|(_, p)| p.len() > 1) {
-        bail!(
-            "--across-machines: {} holds {b} on {} platforms ({}); give each side one",
-            file.display(),
-            p.len(),
-            p.iter().cloned().collect::<Vec<_>>().join("; ")
-        );
+}
+
+/// For `--across-machines`: an error unless the records that would be pooled as rounds of one
+/// measurement (same layer, backend, batch and threads) come from one machine and host ([`host`]). A
+/// file may hold several machines, each for other measurements.
+fn one_host_per_key(records: &[Record], file: &std::path::Path) -> Result<()> {
+    for ((m, threads), rs) in by_key(records.to_vec(), true) {
+        let hosts: std::collections::BTreeSet<String> = rs
+            .iter()
+            .map(|r| {
+                let c = &r.machine;
+                format!("{} ({} logical CPUs, {})", host(r), c.logical_cpus, c.os)
+            })
+            .collect();
+        if hosts.len() > 1 {
+            bail!(
+                "--across-machines: {} holds {} on {} at batch {}, {threads} thread(s), from {} machines or \
+                 ISA levels ({}): their times would be pooled as rounds of one; give each side one",
+                file.display(),
+                m.3,
+                m.2.split('#').next().unwrap_or_default(),
+                m.4,
+                hosts.len(),
+                hosts.into_iter().collect::<Vec<_>>().join("; ")
+            );
+        }
     }
     Ok(())
 }
@@ -363,8 +369,8 @@ pub fn run(args: Args) -> Result<()> {
     let base = read_all(std::slice::from_ref(&args.base))?;
     let new = read_all(std::slice::from_ref(&args.new))?;
     if args.across_machines {
-        one_machine(&base, &args.base)?;
-        one_machine(&new, &args.new)?;
+        one_host_per_key(&base, &args.base)?;
+        one_host_per_key(&new, &args.new)?;
     }
     let accuracy = compare_accuracy(&base, &new, args.accuracy_threshold);
     let (rows, only_base, only_new) = compare(base, new, args.threshold, args.across_machines);
@@ -689,14 +695,56 @@ mod tests {
         assert!(table(&rows).markdown().contains("Zen 3 -> Zen 5"));
         // A side with two machines would pool their times as rounds: refused, naming both.
         let two = vec![on("Zen 3", 200.0), on("Zen 4", 150.0)];
-        let e = one_machine(&two, std::path::Path::new("base.jsonl"))
+        let e = one_host_per_key(&two, std::path::Path::new("base.jsonl"))
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("base.jsonl") && e.contains("Zen 3") && e.contains("Zen 4"),
             "{e}"
         );
-        assert!(one_machine(&base, std::path::Path::new("base.jsonl")).is_ok());
+        assert!(one_host_per_key(&base, std::path::Path::new("base.jsonl")).is_ok());
+        // Two machines in one file, each for another layer: nothing would be pooled, accepted.
+        let mut other = on("Zen 4", 150.0);
+        other.layer.name = "other".into();
+        assert!(one_host_per_key(&[on("Zen 3", 200.0), other], std::path::Path::new("b")).is_ok());
+    }
+
+    #[test]
+    fn isa_levels_are_kept_apart() {
+        let at = |isa: &str, us: f64| {
+            let mut r = timed(1, us);
+            r.isa = Some(isa.into());
+            r
+        };
+        // One file with a kernel at AVX2 and at AVX-512: two measurements, not two rounds of one.
+        let (rows, only_base, only_new) = compare(
+            vec![at("avx512", 100.0), at("avx2", 150.0)],
+            vec![at("avx512", 100.0)],
+            1.2,
+            false,
+        );
+        assert_eq!((rows.len(), only_base, only_new), (1, 1, 0));
+        assert_eq!((rows[0].base_rounds, rows[0].verdict), (1, Verdict::Same));
+        assert!(
+            rows[0].platform.ends_with(", avx512"),
+            "{}",
+            rows[0].platform
+        );
+        // Across: AVX-512 against AVX2, shown; a side holding both for one key is refused.
+        let (rows, ..) = compare(
+            vec![at("avx512", 100.0)],
+            vec![at("avx2", 150.0)],
+            1.2,
+            true,
+        );
+        assert_eq!(rows.len(), 1);
+        assert!(table(&rows).markdown().contains(", avx512 -> "));
+        assert_eq!(rows[0].verdict, Verdict::Slower);
+        let both = [at("avx512", 100.0), at("avx2", 150.0)];
+        let e = one_host_per_key(&both, std::path::Path::new("base.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("avx2") && e.contains("avx512"), "{e}");
     }
 
     #[test]
