@@ -156,7 +156,7 @@ pub fn markdown(v: &View) -> String {
     s.push('\n');
     if v.superseded > 0 {
         s.push_str(&format!(
-            "{} records were superseded by later records of the same machine, layer, backend, threads and batch.\n\n",
+            "{} records were superseded by later records of the same machine, layer, backend, threads, batch and ISA level.\n\n",
             v.superseded
         ));
     }

@@ -35,6 +35,9 @@ pub struct SeriesKey {
     pub platform: String,
     pub backend: BackendId,
     pub threads: usize,
+    /// The ISA level our CPU kernel ran at (or a library was capped at): a kernel at `--isa avx2` and at
+    /// AVX-512 on one machine are two series.
+    pub isa: Option<String>,
 }
 
 /// A power figure and where it came from.
@@ -52,7 +55,7 @@ pub struct View {
     pub series: Vec<SeriesKey>,
     pub machines: Vec<Machine>,
     pub declared: Declared,
-    /// Records dropped because a later one had the same (machine, layer, backend, threads, batch).
+    /// Records dropped because a later one had the same (machine, layer, backend, threads, batch, ISA level).
     pub superseded: usize,
     /// Network-accuracy records (Fig. 10), apart from the per-layer ones; per (machine, network, point)
     /// the latest.
@@ -89,8 +92,16 @@ impl View {
         let mut keep: Vec<usize> = acc_latest.into_values().collect();
         keep.sort_unstable();
         let accuracy: Vec<Record> = keep.into_iter().map(|i| accuracy[i].clone()).collect();
-        let mut latest: BTreeMap<(String, String, String, BackendId, usize, usize), usize> =
-            BTreeMap::new();
+        type Identity = (
+            String,
+            String,
+            String,
+            BackendId,
+            usize,
+            usize,
+            Option<String>,
+        );
+        let mut latest: BTreeMap<Identity, usize> = BTreeMap::new();
         for (i, r) in records.iter().enumerate() {
             let key = (
                 format!("{:?}", r.machine),
@@ -99,6 +110,7 @@ impl View {
                 r.backend,
                 r.threads,
                 r.batch,
+                r.isa.clone(),
             );
             if latest.insert(key, i).is_some() {
                 superseded += 1;
@@ -154,6 +166,7 @@ impl View {
                 platform: r.platform(),
                 backend: r.backend,
                 threads: r.threads,
+                isa: r.isa.clone(),
             };
             if !series.contains(&k) {
                 series.push(k);
@@ -168,7 +181,13 @@ impl View {
         series.sort_by(|a, b| {
             let ma = machines.iter().position(|m| *m == a.machine);
             let mb = machines.iter().position(|m| *m == b.machine);
-            (ma, &a.platform, a.backend, a.threads).cmp(&(mb, &b.platform, b.backend, b.threads))
+            (ma, &a.platform, a.backend, a.threads, &a.isa).cmp(&(
+                mb,
+                &b.platform,
+                b.backend,
+                b.threads,
+                &b.isa,
+            ))
         });
         Self {
             records,
@@ -195,6 +214,13 @@ impl View {
             .any(|o| o.machine == s.machine && o.backend == s.backend && o.threads != s.threads)
     }
 
+    /// Whether some backend ran at several ISA levels on one machine.
+    fn several_isas(&self, s: &SeriesKey) -> bool {
+        self.series
+            .iter()
+            .any(|o| o.machine == s.machine && o.backend == s.backend && o.isa != s.isa)
+    }
+
     /// A series' name in tables.
     pub fn series_name(&self, s: &SeriesKey) -> String {
         // A library someone else wrote is a peer, whether our harness or a script timed it.
@@ -206,6 +232,9 @@ impl View {
         let mut name = who;
         if s.threads > 1 || self.several_threads(s) {
             name.push_str(&format!(" ({} thr)", s.threads));
+        }
+        if let Some(isa) = s.isa.as_deref().filter(|_| self.several_isas(s)) {
+            name.push_str(&format!(" [{isa}]"));
         }
         if self.multi_machine() || s.backend.is_gpu() {
             name.push_str(&format!(" on {}", short_platform(s)));
@@ -222,6 +251,7 @@ impl View {
                 && r.threads == s.threads
                 && r.batch == batch
                 && r.platform() == s.platform
+                && r.isa == s.isa
                 && r.layer.name == c.name
                 && r.layer.hash == c.hash
         })
@@ -420,4 +450,66 @@ pub fn geomean(xs: &[Option<f64>], mask: &[bool]) -> Option<f64> {
         .collect();
     let v: Vec<f64> = sel.iter().flatten().copied().collect();
     (v.len() == sel.len() && !v.is_empty()).then(|| paper::geomean(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eie_bench::record::{LayerRef, Spread, TimeSource, Timing};
+
+    fn at(isa: &str, us: f64) -> Record {
+        let mut r = Record::new(
+            LayerRef {
+                name: "VGG-8".into(),
+                hash: "h".into(),
+                paper: None,
+                inputs: 4096,
+                outputs: 1000,
+            },
+            BackendId::CpuDenseF32,
+            1,
+            1,
+        );
+        r.isa = Some(isa.into());
+        r.timing = Some(Timing {
+            source: TimeSource::Harness,
+            wall: Spread::of(&mut [us]),
+            device: None,
+            samples: 1,
+            cold: false,
+            copies: 1,
+            file: None,
+        });
+        r
+    }
+
+    /// One kernel at two ISA levels on one machine: two series, each named by its level, neither record
+    /// superseding the other; a later record at the same level still supersedes the earlier.
+    #[test]
+    fn isa_levels_are_two_series() {
+        let v = View::new(
+            vec![at("avx512", 100.0), at("avx2", 150.0), at("avx2", 140.0)],
+            Declared::default(),
+        );
+        assert_eq!((v.series.len(), v.superseded), (2, 1));
+        let names: Vec<String> = v.series.iter().map(|s| v.series_name(s)).collect();
+        assert!(names.iter().any(|n| n.ends_with("[avx2]")), "{names:?}");
+        assert!(names.iter().any(|n| n.ends_with("[avx512]")), "{names:?}");
+        let us = |s: &SeriesKey| {
+            let r = v.find(s, &v.columns[0], 1).expect("a record");
+            r.timing
+                .as_ref()
+                .expect("timed")
+                .wall
+                .as_ref()
+                .expect("a spread")
+                .median_us
+        };
+        let mut got: Vec<f64> = v.series.iter().map(us).collect();
+        got.sort_by(f64::total_cmp);
+        assert_eq!(got, vec![100.0, 140.0]);
+        // One level alone: no level in the name.
+        let v = View::new(vec![at("avx512", 100.0)], Declared::default());
+        assert!(!v.series_name(&v.series[0]).contains('['));
+    }
 }
