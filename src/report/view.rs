@@ -455,31 +455,10 @@ pub fn geomean(xs: &[Option<f64>], mask: &[bool]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use eie_bench::record::{LayerRef, Spread, TimeSource, Timing};
 
     fn at(isa: &str, us: f64) -> Record {
-        let mut r = Record::new(
-            LayerRef {
-                name: "VGG-8".into(),
-                hash: "h".into(),
-                paper: None,
-                inputs: 4096,
-                outputs: 1000,
-            },
-            BackendId::CpuDenseF32,
-            1,
-            1,
-        );
+        let mut r = crate::compare::tests::timed(1, us);
         r.isa = Some(isa.into());
-        r.timing = Some(Timing {
-            source: TimeSource::Harness,
-            wall: Spread::of(&mut [us]),
-            device: None,
-            samples: 1,
-            cold: false,
-            copies: 1,
-            file: None,
-        });
         r
     }
 
