@@ -35,8 +35,15 @@ fi
 # the CPU as the records name it (a generic model name gets its family and model: scripts/records.py)
 echo "CPU: $("${PYTHON:-python3}" -c 'import sys; sys.path.insert(0, "scripts"); import records; print(records.machine()["cpu"])')" \
     | tee -a "$out/isa.txt"
-$eie probe > "$out/probe.txt"
-$eie probe --threads 2 >> "$out/probe.txt"
+# The probes pinned like the rounds: one thread on the first CPU of this shell's affinity, two on the first two.
+pin1=() pin2=()
+if [ "${PIN:-1}" != 0 ] && command -v taskset > /dev/null; then
+    cpus=($("${PYTHON:-python3}" -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])'))
+    pin1=(taskset -c "${cpus[0]}")
+    [ "${#cpus[@]}" -lt 2 ] || pin2=(taskset -c "${cpus[0]},${cpus[1]}")
+fi
+"${pin1[@]}" $eie probe > "$out/probe.txt"
+"${pin2[@]}" $eie probe --threads 2 >> "$out/probe.txt"
 rm -f "$out/records.jsonl"
 "${PYTHON:-python3}" scripts/cpu-libs.py --eie "$eie" --records "$out/records.jsonl" \
     --threads 1 --threads 2 --batch 1 --batch 64 --rounds "${ROUNDS:-5}" \
