@@ -72,7 +72,10 @@ LAYERS = ["Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-
 PAPER = ["Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM"]
 EPS32 = 2.0 ** -23
 # --isa LEVEL: the environment that caps each library at that level (read when the library loads).
-ISA_CAPS = {"avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}}
+# MKL, oneDNN and PyTorch's own elementwise kernels (the bias and ReLU after the product); numpy's elementwise
+# loops (its `+ bias`, `maximum`) pick their own level and are not capped: O(rows) against the product's O(rows x cols).
+ISA_CAPS = {"avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                     "OPENBLAS_CORETYPE": "Haswell"}}
 
 
 def ensure_packages():
@@ -168,7 +171,8 @@ class Libraries:
                                                      ("OpenMP", "USE_OPENMP=ON")] if key in cfg) or "no MKL"
         mkl = torch.backends.mkl.is_available()
         self.version = {
-            "torch": f"torch {torch.__version__} on the CPU ({self.torch_has}; MKL {'available' if mkl else 'absent'})",
+            "torch": f"torch {torch.__version__} on the CPU ({self.torch_has}; MKL {'available' if mkl else 'absent'}; "
+                     f"ATen kernels at {torch.backends.cpu.get_cpu_capability()})",
             "numpy": f"numpy {np.__version__} with {self.numpy_blas}",
             "scipy": f"scipy {scipy.__version__} (its own CSR loops, one thread)",
         }
@@ -218,9 +222,11 @@ def cap_note(isa, lib):
     if not isa:
         return ""
     caps = ISA_CAPS[isa]
-    env = {"torch": ["MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA"], "numpy": ["OPENBLAS_CORETYPE"]}.get(lib)
+    env = {"torch": ["MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"],
+           "numpy": ["OPENBLAS_CORETYPE"]}.get(lib)
     if env:
-        return f"; capped at {isa} ({', '.join(f'{k}={caps[k]}' for k in env)})"
+        rest = "" if lib == "torch" else " (the product; numpy's own bias and ReLU loops are not capped)"
+        return f"; capped at {isa} ({', '.join(f'{k}={caps[k]}' for k in env)}){rest}"
     why = {"faer": "faer picks its ISA from the CPU's flags", "scipy": "scipy's loops are compiled once"}[lib]
     return f"; not capped at {isa}: {why}"
 
@@ -316,6 +322,10 @@ def main():
                     help="our kernels at this ISA level, and MKL, oneDNN and OpenBLAS capped at it")
     args = ap.parse_args()
     # Before any library loads (ensure_packages imports them): the caps are read at load time.
+    if args.isa == "avx2" and os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            if not any(l.startswith("flags") and " avx2" in l for l in f):
+                sys.exit("error: --isa avx2: this CPU has no AVX2 (/proc/cpuinfo)")
     if args.isa:
         os.environ.update(ISA_CAPS[args.isa])
     if args.pin and not hasattr(os, "sched_setaffinity"):

@@ -21,13 +21,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/cpu-targets}
 mkdir -p "$out"
+if [ -n "${ISA:-}" ] && [ "$ISA" != avx2 ]; then echo "error: ISA=$ISA: only avx2 can be asked for" >&2; exit 2; fi
 cargo build --release --features faer --quiet
 eie=./target/release/eie
 # (the flags list avx2 before avx512f: test for each, best first)
 if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
 echo "best ISA level: $isa" | tee "$out/isa.txt"
 if [ -n "${ISA:-}" ]; then
-    [ "$ISA" = avx2 ] || { echo "error: ISA=$ISA: only avx2 can be asked for" >&2; exit 2; }
     [ "$isa" = avx512 ] || [ "$isa" = avx2 ] || { echo "error: ISA=avx2 on a CPU without AVX2" >&2; exit 2; }
     echo "run at: avx2 (ours with --isa avx2; MKL, oneDNN and OpenBLAS capped at AVX2; faer not cappable)" \
         | tee -a "$out/isa.txt"
@@ -37,13 +37,17 @@ echo "CPU: $("${PYTHON:-python3}" -c 'import sys; sys.path.insert(0, "scripts");
     | tee -a "$out/isa.txt"
 # The probes pinned like the rounds: one thread on the first CPU of this shell's affinity, two on the first two.
 pin1=() pin2=()
-if [ "${PIN:-1}" != 0 ] && command -v taskset > /dev/null; then
-    cpus=($("${PYTHON:-python3}" -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])'))
-    pin1=(taskset -c "${cpus[0]}")
-    [ "${#cpus[@]}" -lt 2 ] || pin2=(taskset -c "${cpus[0]},${cpus[1]}")
+if [ "${PIN:-1}" != 0 ]; then
+    if command -v taskset > /dev/null; then
+        cpus=($("${PYTHON:-python3}" -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])'))
+        pin1=(taskset -c "${cpus[0]}")
+        [ "${#cpus[@]}" -lt 2 ] || pin2=(taskset -c "${cpus[0]},${cpus[1]}")
+    else
+        echo "warning: no taskset: the probes run unpinned (the rounds are pinned)" | tee -a "$out/isa.txt" >&2
+    fi
 fi
-"${pin1[@]}" $eie probe > "$out/probe.txt"
-"${pin2[@]}" $eie probe --threads 2 >> "$out/probe.txt"
+${pin1[@]+"${pin1[@]}"} $eie probe > "$out/probe.txt"
+${pin2[@]+"${pin2[@]}"} $eie probe --threads 2 >> "$out/probe.txt"
 rm -f "$out/records.jsonl"
 "${PYTHON:-python3}" scripts/cpu-libs.py --eie "$eie" --records "$out/records.jsonl" \
     --threads 1 --threads 2 --batch 1 --batch 64 --rounds "${ROUNDS:-5}" \

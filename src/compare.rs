@@ -166,7 +166,8 @@ pub fn compare_accuracy(base: &[Record], new: &[Record], threshold: f64) -> Vec<
         .collect()
 }
 
-/// (machine, platform, layer, backend, batch, configuration): the configuration is hot or cold data, and for
+/// (machine, host, layer, backend, batch, configuration): the host is the platform and ISA level ([`host`]);
+/// the configuration is hot or cold data, and for
 /// the EIE model its settings (PEs, clock, FIFO, precision), which make it other hardware.
 type Measurement = (String, String, String, BackendId, usize, String);
 
@@ -312,8 +313,8 @@ pub fn compare(
     (rows, only_base, only_new)
 }
 
-/// Where a record ran, as the table shows it: its platform ([`Record::platform`]) and, for our CPU
-/// kernels, the ISA level they ran at.
+/// Where a record ran, as the table shows it: its platform ([`Record::platform`]) and its ISA level where
+/// it has one (our CPU kernels; libraries `cpu-libs.py --isa` capped).
 fn host(r: &Record) -> String {
     match &r.isa {
         Some(isa) => format!("{}, {isa}", r.platform()),
@@ -329,18 +330,25 @@ fn one_host_per_key(records: &[Record], file: &std::path::Path) -> Result<()> {
         let hosts: std::collections::BTreeSet<String> = rs
             .iter()
             .map(|r| {
-                let c = &r.machine;
-                format!("{} ({} logical CPUs, {})", host(r), c.logical_cpus, c.os)
+                let (c, h) = (&r.machine, host(r));
+                // A GPU's platform is its adapter alone: the CPU tells two machines with one GPU apart.
+                let cpu = if h.contains(&c.cpu) {
+                    String::new()
+                } else {
+                    format!("{}, ", c.cpu)
+                };
+                format!("{h} ({cpu}{} logical CPUs, {})", c.logical_cpus, c.os)
             })
             .collect();
         if hosts.len() > 1 {
             bail!(
-                "--across-machines: {} holds {} on {} at batch {}, {threads} thread(s), from {} machines or \
-                 ISA levels ({}): their times would be pooled as rounds of one; give each side one",
+                "--across-machines: {} holds {} on {} at batch {} ({}), {threads} thread(s), from {} machines \
+                 or ISA levels ({}): their times would be pooled as rounds of one; give each side one",
                 file.display(),
                 m.3,
                 m.2.split('#').next().unwrap_or_default(),
                 m.4,
+                m.5,
                 hosts.len(),
                 hosts.into_iter().collect::<Vec<_>>().join("; ")
             );

@@ -26,7 +26,8 @@ pub struct Record {
     pub batch: usize,
     /// Threads of our CPU kernels (1 for everything else).
     pub threads: usize,
-    /// The ISA level our CPU kernels ran at (`avx512`, `avx2`, `portable`); none for other backends.
+    /// The ISA level our CPU kernels ran at (`avx512`, `avx2`, `portable`), or the level a library was
+    /// capped at (`scripts/cpu-libs.py --isa`); none for other backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isa: Option<String>,
     /// The backend's own description of how it ran (kernel variant, passes per submit, ...).

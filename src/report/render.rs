@@ -28,7 +28,11 @@ fn machine_line(v: &View, m: &Machine) -> String {
         .collect();
     adapters.sort();
     adapters.dedup();
-    let mut isas: Vec<String> = rs.iter().filter_map(|r| r.isa.clone()).collect();
+    let mut isas: Vec<String> = rs
+        .iter()
+        .filter(|r| r.backend.is_cpu_kernel())
+        .filter_map(|r| r.isa.clone())
+        .collect();
     isas.sort();
     isas.dedup();
     let bw = rs.iter().filter_map(|r| r.bandwidth).collect::<Vec<_>>();

@@ -163,7 +163,7 @@ pub fn ratio_rows(v: &View, energy: bool) -> Vec<RatioRow> {
                 .columns
                 .iter()
                 .map(|c| {
-                    let base = figure(v.baseline(&s.machine, s.threads, c)?)?;
+                    let base = figure(v.baseline(&s.machine, s.threads, s.isa.as_deref(), c)?)?;
                     Some(base / figure(v.find(s, c, batch)?)?)
                 })
                 .collect();
@@ -185,7 +185,7 @@ pub fn ratio_rows(v: &View, energy: bool) -> Vec<RatioRow> {
         .filter(|m| {
             v.columns
                 .iter()
-                .any(|c| v.baseline(m, 1, c).is_some() && v.model(c).is_some())
+                .any(|c| v.baseline(m, 1, None, c).is_some() && v.model(c).is_some())
         })
         .collect();
     for m in &machines {
@@ -193,7 +193,7 @@ pub fn ratio_rows(v: &View, energy: bool) -> Vec<RatioRow> {
             .columns
             .iter()
             .map(|c| {
-                let base = figure(v.baseline(m, 1, c)?)?;
+                let base = figure(v.baseline(m, 1, None, c)?)?;
                 let model = v.model(c)?.model.as_ref()?;
                 Some(
                     base / if energy {

@@ -268,8 +268,16 @@ impl View {
     }
 
     /// The baseline of Figs. 6 and 7 for a series: the same machine's `cpu-dense-f32` at batch 1, at the
-    /// series' thread count where measured, else at the fewest threads.
-    pub fn baseline(&self, machine: &Machine, threads: usize, c: &Column) -> Option<&Record> {
+    /// series' thread count where measured, else at the fewest threads; at the series' ISA level `isa`
+    /// where measured (a series at `--isa avx2` over the dense kernel at AVX2), else, and for `None`
+    /// (the EIE model's row), the fastest of them.
+    pub fn baseline(
+        &self,
+        machine: &Machine,
+        threads: usize,
+        isa: Option<&str>,
+        c: &Column,
+    ) -> Option<&Record> {
         let mut cands: Vec<&Record> = self
             .records
             .iter()
@@ -282,7 +290,22 @@ impl View {
                     && r.layer.hash == c.hash
             })
             .collect();
-        cands.sort_by_key(|r| (r.threads != threads, r.threads));
+        let us = |r: &Record| {
+            r.timing
+                .as_ref()
+                .and_then(|t| t.wall.as_ref())
+                .map_or(f64::INFINITY, |w| w.median_us)
+        };
+        cands.sort_by(|a, b| {
+            let key = |r: &Record| {
+                (
+                    r.threads != threads,
+                    isa.is_some() && r.isa.as_deref() != isa,
+                    r.threads,
+                )
+            };
+            key(a).cmp(&key(b)).then(us(a).total_cmp(&us(b)))
+        });
         cands.first().copied()
     }
 
@@ -487,6 +510,22 @@ mod tests {
         let mut got: Vec<f64> = v.series.iter().map(us).collect();
         got.sort_by(f64::total_cmp);
         assert_eq!(got, vec![100.0, 140.0]);
+        // Figs. 6/7: each level over the dense kernel at its own level; the model's row over the fastest.
+        let base = |isa: Option<&str>| {
+            let r = v.baseline(&v.machines[0], 1, isa, &v.columns[0]);
+            r.expect("a baseline")
+                .timing
+                .as_ref()
+                .expect("timed")
+                .wall
+                .as_ref()
+                .expect("a spread")
+                .median_us
+        };
+        assert_eq!(
+            (base(Some("avx2")), base(Some("avx512")), base(None)),
+            (140.0, 100.0, 100.0)
+        );
         // One level alone: no level in the name.
         let v = View::new(vec![at("avx512", 100.0)], Declared::default());
         assert!(!v.series_name(&v.series[0]).contains('['));

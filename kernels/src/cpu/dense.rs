@@ -97,14 +97,15 @@ impl Gemv<'_> {
     /// `R` rows at a time: `R` memory streams in flight instead of one, `2 R` accumulators and two
     /// input vectors in registers. With AVX2's 16 registers 6 rows fit and 8 did not (the compiler
     /// spilled accumulators to the stack): 6 rows ran 1.08-1.21x faster than 8 on one thread (Alex-8,
-    /// VGG-8, NT-We, NT-LSTM, NT-Wd, VGG-7, FC8; 4 interleaved rounds), 5 and 7 within noise of 6.
+    /// VGG-8, NT-We, NT-LSTM, NT-Wd, VGG-7, FC8; 4 interleaved rounds, Zen 3), 5 and 7 within noise of 6.
     /// With AVX-512 (this VM's other variant: AMD family 26, Zen 5) one row at a time with four
     /// accumulators beat 8 rows on every layer: 1.24-1.87x on one thread (8 layers, 5 interleaved
-    /// rounds), 1.27-1.65x on two (6 layers, 3 rounds). Those runs predate the unchecked loads of
+    /// rounds), 1.27-1.65x on two (6 layers, 3 rounds). All those runs predate the unchecked loads of
     /// [`dot_rows`]: until then the compiler wrote every accumulator back to the stack after each FMA
-    /// (seen in the AVX2 build's assembly; the AVX-512 one was not looked at), which cost the AVX2 kernel 1.13-1.51x on one thread (9
-    /// layers, 5 interleaved rounds, Zen 5 at `--isa avx2`). Without the stores, 6 rows and one row run
-    /// alike on Zen 5 at both levels (0.95-1.10x at AVX2, 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers).
+    /// (seen in the AVX2 build's assembly; the AVX-512 one was not looked at), which cost the AVX2
+    /// kernel 1.13-1.51x on one thread (9 layers, 5 interleaved rounds, Zen 5 at `--isa avx2`).
+    /// Without the stores, 6 rows and one row run alike on Zen 5 at both levels (0.95-1.10x at AVX2,
+    /// 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers).
     #[inline(always)]
     fn rows<S: Simd, const R: usize>(self, s: S) {
         let n = self.inputs;
@@ -448,7 +449,8 @@ fn dot_rows<S: Simd, const R: usize>(s: S, rows: &[f32], n: usize, x: &[f32]) ->
         }
         j += 2 * l;
     }
-    // One more vector where at least `LANES` inputs are left (NT-Wd: 600 = 37 x 16 + 8).
+    // One more vector where at least `LANES` inputs are left, then the scalar tail (the backend pads
+    // rows to whole cache lines, so neither runs there; `gemv_rows_of_any_length` covers them).
     let full = if n - full >= l {
         let x0 = s.load(&x[full..]);
         for (r, a) in a1.iter_mut().enumerate() {
@@ -694,6 +696,50 @@ mod tests {
     /// The GEMM kernel itself with tiny blockings, so that every edge is crossed many times on small
     /// sizes: row blocks (mc) that are not multiples of the tile's 6 rows, input blocks (kc) of 1 and 3, a
     /// batch that is 1 short of, equal to, or 1 past a sample panel, every level, 1 and 2 threads.
+    /// The GEMV kernel on rows of lengths the backend never gives it (it pads rows to whole cache lines),
+    /// so that the multi-row walk's last vector and scalar tail run: 13 rows (two blocks of 6 and one
+    /// row alone), lengths around `SHORT_ROW` and the vector widths, each level, against f64 within
+    /// DESIGN.md's bound.
+    #[test]
+    fn gemv_rows_of_any_length() {
+        for n in [
+            SHORT_ROW + 8 + 3,
+            SHORT_ROW + 16 + 7,
+            SHORT_ROW + 1,
+            2 * SHORT_ROW + 24,
+        ] {
+            let rows = 13;
+            let w = values(rows * n, 3);
+            let x = values(n, 5);
+            for level in IsaLevel::available() {
+                let mut y = vec![f32::NAN; rows];
+                dispatch(
+                    level,
+                    Gemv {
+                        w: &w,
+                        x: &x,
+                        y: &mut y,
+                        inputs: n,
+                    },
+                );
+                for (i, &got) in y.iter().enumerate() {
+                    let row = &w[i * n..(i + 1) * n];
+                    let exact: f64 = row.iter().zip(&x).map(|(&a, &b)| a as f64 * b as f64).sum();
+                    let abs: f64 = row
+                        .iter()
+                        .zip(&x)
+                        .map(|(&a, &b)| (a as f64 * b as f64).abs())
+                        .sum();
+                    let bound = (n + 1) as f64 * f32::EPSILON as f64 * abs;
+                    assert!(
+                        (got as f64 - exact).abs() <= bound,
+                        "{level:?} n {n} row {i}: {got} against {exact} (bound {bound:e})"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn gemm_kernel_edges_with_small_blocks() {
         let blockings = [
