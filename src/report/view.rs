@@ -485,6 +485,11 @@ mod tests {
         r
     }
 
+    fn median(r: Option<&Record>) -> f64 {
+        let t = r.expect("a record").timing.as_ref().expect("timed");
+        t.wall.as_ref().expect("a spread").median_us
+    }
+
     /// One kernel at two ISA levels on one machine: two series, each named by its level, neither record
     /// superseding the other; a later record at the same level still supersedes the earlier.
     #[test]
@@ -497,31 +502,12 @@ mod tests {
         let names: Vec<String> = v.series.iter().map(|s| v.series_name(s)).collect();
         assert!(names.iter().any(|n| n.ends_with("[avx2]")), "{names:?}");
         assert!(names.iter().any(|n| n.ends_with("[avx512]")), "{names:?}");
-        let us = |s: &SeriesKey| {
-            let r = v.find(s, &v.columns[0], 1).expect("a record");
-            r.timing
-                .as_ref()
-                .expect("timed")
-                .wall
-                .as_ref()
-                .expect("a spread")
-                .median_us
-        };
+        let us = |s: &SeriesKey| median(v.find(s, &v.columns[0], 1));
         let mut got: Vec<f64> = v.series.iter().map(us).collect();
         got.sort_by(f64::total_cmp);
         assert_eq!(got, vec![100.0, 140.0]);
         // Figs. 6/7: each level over the dense kernel at its own level; the model's row over the fastest.
-        let base = |isa: Option<&str>| {
-            let r = v.baseline(&v.machines[0], 1, isa, &v.columns[0]);
-            r.expect("a baseline")
-                .timing
-                .as_ref()
-                .expect("timed")
-                .wall
-                .as_ref()
-                .expect("a spread")
-                .median_us
-        };
+        let base = |isa: Option<&str>| median(v.baseline(&v.machines[0], 1, isa, &v.columns[0]));
         assert_eq!(
             (base(Some("avx2")), base(Some("avx512")), base(None)),
             (140.0, 100.0, 100.0)
