@@ -76,6 +76,8 @@ EPS32 = 2.0 ** -23
 # loops (its `+ bias`, `maximum`) pick their own level and are not capped: O(rows) against the product's O(rows x cols).
 ISA_CAPS = {"avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
                      "OPENBLAS_CORETYPE": "Haswell"}}
+# The libraries the caps reach, and which of the variables each reads.
+CAPPED = {"torch": ["MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"], "numpy": ["OPENBLAS_CORETYPE"]}
 
 
 def ensure_packages():
@@ -222,8 +224,7 @@ def cap_note(isa, lib):
     if not isa:
         return ""
     caps = ISA_CAPS[isa]
-    env = {"torch": ["MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"],
-           "numpy": ["OPENBLAS_CORETYPE"]}.get(lib)
+    env = CAPPED.get(lib)
     if env:
         rest = "" if lib == "torch" else " (the product; numpy's own bias and ReLU loops are not capped)"
         return f"; capped at {isa} ({', '.join(f'{k}={caps[k]}' for k in env)}){rest}"
@@ -324,7 +325,7 @@ def main():
     # Before any library loads (ensure_packages imports them): the caps are read at load time.
     if args.isa == "avx2" and os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
-            if not any(l.startswith("flags") and " avx2" in l for l in f):
+            if not any(l.startswith("flags") and "avx2" in l.split() for l in f):
                 sys.exit("error: --isa avx2: this CPU has no AVX2 (/proc/cpuinfo)")
     if args.isa:
         os.environ.update(ISA_CAPS[args.isa])
@@ -399,7 +400,7 @@ def main():
                                       f"; calling thread pinned to CPUs {','.join(map(str, cpus[:n]))}, "
                                       "OpenBLAS's threads not (started at import)"),
                          "machine": records.machine(), "check": c}
-                    if args.isa and lib in ("torch", "numpy"):
+                    if args.isa and lib in CAPPED:
                         r["isa"] = args.isa  # capped (cap_note): kept apart from uncapped runs by compare
                     if c["ok"]:
                         s = spread(times[b])

@@ -290,12 +290,7 @@ impl View {
                     && r.layer.hash == c.hash
             })
             .collect();
-        let us = |r: &Record| {
-            r.timing
-                .as_ref()
-                .and_then(|t| t.wall.as_ref())
-                .map_or(f64::INFINITY, |w| w.median_us)
-        };
+        let us = |r: &Record| derive(r).map_or(f64::INFINITY, |d| d.per_sample_us);
         cands.sort_by(|a, b| {
             let key = |r: &Record| {
                 (

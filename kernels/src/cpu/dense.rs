@@ -693,9 +693,6 @@ mod tests {
             .collect()
     }
 
-    /// The GEMM kernel itself with tiny blockings, so that every edge is crossed many times on small
-    /// sizes: row blocks (mc) that are not multiples of the tile's 6 rows, input blocks (kc) of 1 and 3, a
-    /// batch that is 1 short of, equal to, or 1 past a sample panel, every level, 1 and 2 threads.
     /// The GEMV kernel on rows of lengths the backend never gives it (it pads rows to whole cache lines),
     /// so that the multi-row walk's last vector and scalar tail run: 13 rows (two blocks of 6 and one
     /// row alone), lengths around `SHORT_ROW` and the vector widths, each level, against f64 within
@@ -740,6 +737,9 @@ mod tests {
         }
     }
 
+    /// The GEMM kernel itself with tiny blockings, so that every edge is crossed many times on small
+    /// sizes: row blocks (mc) that are not multiples of the tile's 6 rows, input blocks (kc) of 1 and 3, a
+    /// batch that is 1 short of, equal to, or 1 past a sample panel, every level, 1 and 2 threads.
     #[test]
     fn gemm_kernel_edges_with_small_blocks() {
         let blockings = [
