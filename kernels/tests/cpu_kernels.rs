@@ -177,6 +177,62 @@ fn csr_row_tails_and_non_finite_inputs() {
     }
 }
 
+/// The EIE kernels' batch-1 column walk, which walks the non-zero inputs' columns two at a time and,
+/// in f32, reads each column's entries four at a time while both columns of the pair have four left:
+/// columns of 0-28 entries (pairs of unequal lengths, lengths of every residue mod 4), padding entries
+/// (zero runs over 4095 rows) among them, an odd number of non-zero inputs (the last column alone),
+/// at every ISA level, on 1 and 2 threads, in f32 and bit for bit in fixed point.
+#[test]
+fn eie_column_walk_pairs_of_any_length() {
+    let (rows, cols) = (9000, 400);
+    let w = |i: usize, j: usize| {
+        let n = (j * 7) % 29;
+        let hit = (0..n).any(|k| i == (j * 131 + k * 317) % rows) || (j % 3 == 0 && i == rows - 1);
+        if hit {
+            [1.5, -0.5, 0.25, -2.0][(i + j) % 4]
+        } else {
+            0.0
+        }
+    };
+    // 31 of 400 inputs are non-zero: the cost model takes the column walk.
+    let a = |j: usize| {
+        if j % 13 == 1 {
+            (j % 7) as f32 * 0.5 + 0.25
+        } else {
+            0.0
+        }
+    };
+    let l = dense("columns", rows, cols, w, a, false, false);
+    let x: Vec<f32> = (0..cols).map(a).collect();
+    let xq = eie_compress::backend::quantize_input(&l, &x);
+    let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+    let rq = eie_compress::backend::reference_fixed(&l, &xq, 1);
+    let stored: usize = (0..cols)
+        .map(|j| (j * 7) % 29 + usize::from(j % 3 == 0))
+        .sum();
+    for level in IsaLevel::available() {
+        for par in [Par::Seq, Par::Threads(2)] {
+            let mut b = CpuKernel::EieF32.backend(level, par);
+            b.prepare(&l, 1).unwrap();
+            let work = b.work(Data::F32(&x));
+            assert!(
+                (work.entries as usize) < stored / 4,
+                "{}: the column walk walks the 31 non-zero inputs' columns only ({work:?})",
+                b.detail()
+            );
+            let mut y = vec![f32::NAN; rows];
+            b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+            let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+            assert!(ok, "{}: {err:e}", b.detail());
+            let mut f = CpuKernel::EieFixed.backend(level, par);
+            f.prepare(&l, 1).unwrap();
+            let mut yq = vec![i16::MIN; rows];
+            f.run(Data::Fixed(&xq), DataMut::Fixed(&mut yq)).unwrap();
+            assert_eq!(yq, rq, "{}", f.detail());
+        }
+    }
+}
+
 /// The EIE kernels' batch-1 row walk (f32 and fixed point), which their cost model picks for a wide
 /// layer with a dense input: 21 rows of different lengths (groups of 8 rows padded to their longest, a
 /// last group of 5, and on 2 threads blocks of 11 and 10 rows), spanning eighteen 512-column tiles, and

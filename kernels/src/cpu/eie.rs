@@ -1175,10 +1175,14 @@ impl EieData {
 
 /// How a column walk accumulates: f32 addition, or EIE's wrapping 32-bit integer addition.
 trait Accumulate: Copy + Default {
+    /// Whether the column walk reads a column's entries four at a time with one 8-byte load (see
+    /// [`ColumnWalk`]).
+    const FOUR_AT_ONCE: bool;
     fn accumulate(self, x: Self) -> Self;
 }
 
 impl Accumulate for f32 {
+    const FOUR_AT_ONCE: bool = true;
     #[inline(always)]
     fn accumulate(self, x: f32) -> f32 {
         self + x
@@ -1186,6 +1190,7 @@ impl Accumulate for f32 {
 }
 
 impl Accumulate for i32 {
+    const FOUR_AT_ONCE: bool = false;
     #[inline(always)]
     fn accumulate(self, x: i32) -> i32 {
         self.wrapping_add(x)
@@ -1231,10 +1236,28 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             let (ca, cb) = (column(ja), column(jb));
             let n = ca.len().min(cb.len());
             let (mut ea, mut eb) = (0usize, 0usize);
-            for (&e, &f) in ca[..n].iter().zip(&cb[..n]) {
-                step(&mut ea, e, &ta);
-                step(&mut eb, f, &tb);
-            }
+            let n = if T::FOUR_AT_ONCE {
+                // Four entries of each column per step, each four from one 8-byte load. Against one
+                // 2-byte load per entry, interleaved (Zen 5, one thread, 6-12 rounds): f32 1.06-1.14x
+                // on the five layers where the column walk runs at AVX2, 1.07x on VGG-6 at AVX-512;
+                // fixed point (whose update is one add to memory) 0.89-1.02x, so it keeps the 2-byte
+                // loads.
+                let n = n / 4 * 4;
+                for (e, f) in ca[..n].chunks_exact(4).zip(cb[..n].chunks_exact(4)) {
+                    let (e, f) = (four(e), four(f));
+                    for k in 0..4 {
+                        step(&mut ea, e[k], &ta);
+                        step(&mut eb, f[k], &tb);
+                    }
+                }
+                n
+            } else {
+                for (&e, &f) in ca[..n].iter().zip(&cb[..n]) {
+                    step(&mut ea, e, &ta);
+                    step(&mut eb, f, &tb);
+                }
+                n
+            };
             ca[n..].iter().for_each(|&e| step(&mut ea, e, &ta));
             cb[n..].iter().for_each(|&f| step(&mut eb, f, &tb));
         }
@@ -1244,6 +1267,24 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             column(j).iter().for_each(|&e| step(&mut end, e, &t));
         }
     }
+}
+
+/// Four entries of a column read with one 8-byte load (LLVM keeps four 2-byte loads for four
+/// indexed reads).
+#[inline(always)]
+fn four(e: &[u16]) -> [u16; 4] {
+    assert!(e.len() >= 4);
+    // SAFETY: `e` holds at least 4 u16 (asserted), 8 bytes; `read_unaligned` needs no alignment.
+    let w = unsafe { e.as_ptr().cast::<u64>().read_unaligned() };
+    // Entry `k` is the k-th u16 in memory: the low bits first on a little-endian target.
+    let at = |k: u32| {
+        if cfg!(target_endian = "little") {
+            (w >> (16 * k)) as u16
+        } else {
+            (w >> (48 - 16 * k)) as u16
+        }
+    };
+    [at(0), at(1), at(2), at(3)]
 }
 
 /// Values per product table: 16 x 512 products and the padding slot.
