@@ -187,7 +187,8 @@ fn eie_column_walk_pairs_of_any_length() {
     let (rows, cols) = (9000, 400);
     let w = |i: usize, j: usize| {
         let n = (j * 7) % 29;
-        let hit = (0..n).any(|k| i == (j * 131 + k * 317) % rows) || (j % 3 == 0 && i == rows - 1);
+        let hit = (0..n).any(|k| i == (j * 131 + k * 317) % rows)
+            || (j.is_multiple_of(3) && i == rows - 1);
         if hit {
             [1.5, -0.5, 0.25, -2.0][(i + j) % 4]
         } else {
@@ -208,7 +209,7 @@ fn eie_column_walk_pairs_of_any_length() {
     let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
     let rq = eie_compress::backend::reference_fixed(&l, &xq, 1);
     let stored: usize = (0..cols)
-        .map(|j| (j * 7) % 29 + usize::from(j % 3 == 0))
+        .map(|j| (j * 7) % 29 + usize::from(j.is_multiple_of(3)))
         .sum();
     for level in IsaLevel::available() {
         for par in [Par::Seq, Par::Threads(2)] {
