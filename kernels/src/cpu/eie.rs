@@ -1269,8 +1269,8 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
     }
 }
 
-/// Four entries of a column read with one 8-byte load (LLVM keeps four 2-byte loads for four
-/// indexed reads).
+/// Four entries of a column read with one 8-byte load (the walk over single entries compiles to one
+/// 2-byte load per entry).
 #[inline(always)]
 fn four(e: &[u16]) -> [u16; 4] {
     assert!(e.len() >= 4);
