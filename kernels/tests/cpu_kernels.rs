@@ -179,14 +179,16 @@ fn csr_row_tails_and_non_finite_inputs() {
 
 /// The EIE kernels' batch-1 column walk, which walks the non-zero inputs' columns two at a time and,
 /// in f32, reads each column's entries four at a time while both columns of the pair have four left:
-/// columns of 0-28 entries (pairs of unequal lengths, lengths of every residue mod 4), padding entries
-/// (zero runs over 4095 rows) among them, an odd number of non-zero inputs (the last column alone),
-/// at every ISA level, on 1 and 2 threads, in f32 and bit for bit in fixed point.
+/// columns of 0-28 entries (pairs of unequal lengths, lengths of every residue mod 4, one walked
+/// column empty), padding entries (zero runs over 4095 rows) among them, an odd number of non-zero
+/// inputs (the last column alone), at every ISA level, on 1 and 2 threads, in f32 and bit for bit in
+/// fixed point.
 #[test]
 fn eie_column_walk_pairs_of_any_length() {
     let (rows, cols) = (9000, 400);
     let w = |i: usize, j: usize| {
-        let n = (j * 7) % 29;
+        // Column 40 (a non-zero input) is empty.
+        let n = if j == 40 { 0 } else { (j * 7) % 29 };
         let hit = (0..n).any(|k| i == (j * 131 + k * 317) % rows)
             || (j.is_multiple_of(3) && i == rows - 1);
         if hit {
@@ -209,6 +211,7 @@ fn eie_column_walk_pairs_of_any_length() {
     let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
     let rq = eie_compress::backend::reference_fixed(&l, &xq, 1);
     let stored: usize = (0..cols)
+        .filter(|&j| j != 40)
         .map(|j| (j * 7) % 29 + usize::from(j.is_multiple_of(3)))
         .sum();
     for level in IsaLevel::available() {
@@ -227,6 +230,12 @@ fn eie_column_walk_pairs_of_any_length() {
             assert!(ok, "{}: {err:e}", b.detail());
             let mut f = CpuKernel::EieFixed.backend(level, par);
             f.prepare(&l, 1).unwrap();
+            let work = f.work(Data::Fixed(&xq));
+            assert!(
+                (work.entries as usize) < stored / 4,
+                "{}: the column walk ({work:?})",
+                f.detail()
+            );
             let mut yq = vec![i16::MIN; rows];
             f.run(Data::Fixed(&xq), DataMut::Fixed(&mut yq)).unwrap();
             assert_eq!(yq, rq, "{}", f.detail());

@@ -218,7 +218,9 @@ const WALK_COST_FIXED: WalkCost = WalkCost {
 /// 1.08x faster. Picked by the ISA level the kernel runs at (the only trace of the core the dispatch
 /// has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512). Since the window walk replaced the
 /// scalar row walk at this level, only the column fields are used (against [`WINDOW_COST_F32`]); the
-/// row fields record that walk's fit.
+/// row fields record that walk's fit. Fitted before the f32 column walk read four entries per load
+/// (1.10x on VGG-6): no pick changes, as the window walk is 1.9-7.4x faster than the column walk on
+/// nine layers and 3x slower on VGG-6 (forced, fastest of 5 rounds).
 const WALK_COST_F32_AVX512: WalkCost = WalkCost {
     column: 3.6,
     column_entry: 0.565,
@@ -1238,10 +1240,11 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             let (mut ea, mut eb) = (0usize, 0usize);
             let n = if T::FOUR_AT_ONCE {
                 // Four entries of each column per step, each four from one 8-byte load. Against one
-                // 2-byte load per entry, interleaved (Zen 5, one thread, 6-12 rounds): f32 1.06-1.14x
-                // on the five layers where the column walk runs at AVX2, 1.07x on VGG-6 at AVX-512;
-                // fixed point (whose update is one add to memory) 0.89-1.02x, so it keeps the 2-byte
-                // loads.
+                // 2-byte load per entry, interleaved (Zen 5, one thread, median of per-round ratios):
+                // f32 1.08-1.16x on the five layers where the column walk runs at AVX2 (8 rounds),
+                // 1.10x on VGG-6 at AVX-512 (10 rounds); fixed point (whose update is one add to
+                // memory) 0.89-1.02x (6 rounds), so it keeps the 2-byte loads. (An earlier try on a
+                // Zen 3: no change.)
                 let n = n / 4 * 4;
                 for (e, f) in ca[..n].chunks_exact(4).zip(cb[..n].chunks_exact(4)) {
                     let (e, f) = (four(e), four(f));
