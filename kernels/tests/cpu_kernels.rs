@@ -216,26 +216,23 @@ fn eie_column_walk_pairs_of_any_length() {
         .sum();
     for level in IsaLevel::available() {
         for par in [Par::Seq, Par::Threads(2)] {
-            let mut b = CpuKernel::EieF32.backend(level, par);
-            b.prepare(&l, 1).unwrap();
-            let work = b.work(Data::F32(&x));
-            assert!(
-                (work.entries as usize) < stored / 4,
-                "{}: the column walk walks the 31 non-zero inputs' columns only ({work:?})",
-                b.detail()
+            let (mut b, mut f) = (
+                CpuKernel::EieF32.backend(level, par),
+                CpuKernel::EieFixed.backend(level, par),
             );
+            for (k, input) in [(&mut b, Data::F32(&x)), (&mut f, Data::Fixed(&xq))] {
+                k.prepare(&l, 1).unwrap();
+                let work = k.work(input);
+                assert!(
+                    (work.entries as usize) < stored / 4,
+                    "{}: the column walk walks the 31 non-zero inputs' columns only ({work:?})",
+                    k.detail()
+                );
+            }
             let mut y = vec![f32::NAN; rows];
             b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
             let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
             assert!(ok, "{}: {err:e}", b.detail());
-            let mut f = CpuKernel::EieFixed.backend(level, par);
-            f.prepare(&l, 1).unwrap();
-            let work = f.work(Data::Fixed(&xq));
-            assert!(
-                (work.entries as usize) < stored / 4,
-                "{}: the column walk ({work:?})",
-                f.detail()
-            );
             let mut yq = vec![i16::MIN; rows];
             f.run(Data::Fixed(&xq), DataMut::Fixed(&mut yq)).unwrap();
             assert_eq!(yq, rq, "{}", f.detail());
