@@ -31,7 +31,7 @@ eie=./target/release/eie
 if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=portable; fi
 echo "best ISA level: $isa" | tee "$out/isa.txt"
 if [ -n "${ISA:-}" ]; then
-    echo "run at: avx2 (ours with --isa avx2; MKL, oneDNN and OpenBLAS capped at AVX2; faer not cappable)" \
+    echo "run at: avx2 (ours with --isa avx2; MKL, oneDNN, OpenBLAS and PyTorch's elementwise kernels capped at AVX2; faer not cappable)" \
         | tee -a "$out/isa.txt"
 fi
 # the CPU as the records name it (a generic model name gets its family and model: scripts/records.py)
