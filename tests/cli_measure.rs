@@ -166,6 +166,70 @@ fn gpu_tuning_knobs() {
     }
 }
 
+/// `EIE_CPU_EIE_WALK` forces the batch-1 walk of both CPU EIE kernels at every level this CPU has:
+/// each forced walk gives verified outputs, its record names it, and each walks its own layout (the
+/// column walk only the non-zero inputs' entries, the row and window walks padded rows). A bad value is
+/// an error naming the variable and the value; batch 64 ignores the variable.
+#[test]
+fn cpu_eie_walk_knob() {
+    let run = |value: &str, isa: &str, batch: &str| {
+        Command::new(env!("CARGO_BIN_EXE_eie"))
+            .args([
+                "measure", "--layer", "Alex-8", "--batch", batch, "--isa", isa,
+            ])
+            .args(["--backend", "cpu-eie-f32", "--backend", "cpu-eie-fixed"])
+            .args(["--budget-ms", "5", "--format", "json"])
+            .env("EIE_CPU_EIE_WALK", value)
+            .output()
+            .expect("run eie")
+    };
+    let json = |o: &Output| -> Vec<serde_json::Value> {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    for level in eie_kernels::cpu::IsaLevel::available() {
+        let isa = level.name();
+        let mut entries = Vec::new();
+        for walk in ["column", "row", "window"] {
+            let rows = json(&run(walk, isa, "1"));
+            assert_eq!(rows.len(), 2);
+            for r in &rows {
+                let detail = r["detail"].as_str().unwrap();
+                assert!(
+                    detail.contains(&format!("{walk} walk (EIE_CPU_EIE_WALK)")),
+                    "{isa} {walk}: {detail}"
+                );
+                assert_eq!(r["check"]["ok"], true, "{isa} {walk}: {r}");
+            }
+            // Alex-8's input has zeros: the column walk reads fewer entries than it stores.
+            entries.push(rows[0]["work"]["entries"].as_u64().unwrap());
+        }
+        assert!(
+            entries[0] < entries[1] && entries[0] < entries[2] && entries[1] != entries[2],
+            "{isa}: entries per walk {entries:?}"
+        );
+        // Unset or empty: the cost model's pick, and the record does not name a walk.
+        let rows = json(&run("", isa, "1"));
+        assert!(
+            rows.iter()
+                .all(|r| !r["detail"].as_str().unwrap().contains("EIE_CPU_EIE_WALK"))
+        );
+    }
+    let rows = json(&run("window", "portable", "64"));
+    assert!(
+        rows.iter().all(|r| r["check"]["ok"] == true
+            && !r["detail"].as_str().unwrap().contains("EIE_CPU_EIE_WALK"))
+    );
+    let o = run("diagonal", "portable", "1");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "diagonal was accepted");
+    assert!(
+        err.contains("EIE_CPU_EIE_WALK") && err.contains("diagonal"),
+        "{err}"
+    );
+}
+
 #[test]
 fn probe_lists_each_level_then_dram() {
     let o = eie(&["probe", "--format", "json"]);

@@ -26,11 +26,15 @@
 //!   (one per arithmetic and core, [`walk_cost`]) picks it per input only when it costs less: on dense
 //!   inputs (NT-We, NT-Wd, NT-LSTM) and, on Zen 3 (AVX2), where few activations are zero (VGG-8, the
 //!   real FC8). Below AVX-512 only.
-//! - **Batch 1, windows** (AVX-512, in place of the row-major walk above): rows in groups of 16 lanes,
-//!   walked together one entry per lane and step, each entry `v << 5 | c` with `c` its column in the
-//!   step's sliding window of 31 inputs; the inputs and the codebook values are looked up in registers
-//!   (two `vpermt2ps`), 16 entries per FMA ([`WindowLayout`]). It skips no activation either; its
-//!   own cost model picks it against the column walk.
+//! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
+//!   than the row walk on the layer): rows in groups of 16 lanes (8 with AVX2), walked together one
+//!   entry per lane and step, each entry `v << 5 | c` with `c` its column in the step's sliding window
+//!   of 31 inputs (15 and `v << 4 | c` with AVX2); the inputs and the codebook values are looked up in
+//!   registers (two `vpermt2ps`; with AVX2 two `vpermps` and a blend each), one FMA per step
+//!   ([`WindowLayout`]). It skips no activation either; its own cost model picks it against the column
+//!   walk.
+//!
+//! [`WALK_ENV`] forces one batch-1 walk, for fitting the cost models on a new core.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
@@ -238,6 +242,48 @@ const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
     product: 0.046,
 };
 
+/// The environment variable that forces the batch-1 walk of the CPU EIE kernels (`cpu-eie-f32`,
+/// `cpu-eie-fixed`): `column`, `row` or `window`, at any ISA level; unset or empty, the cost models
+/// pick per input. For fitting those models and for sweeps on a new core
+/// (`EIE_CPU_EIE_WALK=window eie measure --backend cpu-eie-f32 ...`); the record's detail names the
+/// forced walk. Read at prepare; a bad value is an error naming the variable.
+pub const WALK_ENV: &str = "EIE_CPU_EIE_WALK";
+
+/// A batch-1 walk ([`WALK_ENV`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Walk {
+    Column,
+    Row,
+    Window,
+}
+
+impl Walk {
+    fn name(self) -> &'static str {
+        match self {
+            Walk::Column => "column",
+            Walk::Row => "row",
+            Walk::Window => "window",
+        }
+    }
+}
+
+/// The walk [`WALK_ENV`] forces, if any, for backend `name`.
+fn forced_walk(name: &str) -> Result<Option<Walk>, BackendError> {
+    let Some(v) = std::env::var_os(WALK_ENV) else {
+        return Ok(None);
+    };
+    let walks = [Walk::Column, Walk::Row, Walk::Window];
+    match v.to_str() {
+        Some("") => Some(None),
+        Some(s) => walks.into_iter().find(|w| w.name() == s).map(Some),
+        None => None,
+    }
+    .ok_or_else(|| BackendError::Failed {
+        backend: name.to_string(),
+        message: format!("{WALK_ENV}={v:?}: expected column, row or window"),
+    })
+}
+
 /// The batch-1 walk costs for the kernel's arithmetic at ISA level `level`.
 fn walk_cost(level: IsaLevel, arithmetic: Arithmetic) -> &'static WalkCost {
     match (level, arithmetic) {
@@ -407,6 +453,14 @@ struct RowLayoutOne {
 }
 
 impl RowLayoutOne {
+    /// Its cost for `inputs` inputs by `k` ([`walk_cost`]): per group, per entry, per product of
+    /// each thread block's tables.
+    fn cost(&self, inputs: usize, k: &WalkCost) -> f64 {
+        self.groups as f64 * k.group
+            + self.entries as f64 * k.row_entry
+            + (16 * inputs * self.blocks.len()) as f64 * k.product
+    }
+
     fn new(m: &SparseCodes, per: usize) -> Self {
         let n_tiles = m.cols().div_ceil(ROW1_TILE).max(1);
         // Per tile and row, the row's entries in the tile.
@@ -536,6 +590,45 @@ const WINDOW_COST_FIXED: WindowCost = WindowCost {
     group: 34.0,
     beyond: 0.2,
 };
+
+/// The 8-lane window walk's cost (AVX2: `vpermps` lookups in two ymm registers and a blend), in the
+/// units of [`WALK_COST_F32`], which was fitted on a Zen 3. The window walk has not run on a Zen 3:
+/// fitted as [`WINDOW_COST_F32`] (relative least squares, non-negative) to the fastest of 5 interleaved
+/// rounds of each walk forced ([`WALK_ENV`]) on one thread of the Zen 5 at `--isa avx2`, each of the
+/// ten layers within 4 % but Alex-6 (8 % over): f32 0.905 ns per step, 12.7 per group, 0.108 per step
+/// and 4096 inputs beyond the first; then scaled by 1.545, the median over the ten layers and both
+/// walks of the Zen 3 model's prediction over the Zen 5's time (1.44-1.78): that is, assuming the
+/// window walk gains from a Zen 3 to a Zen 5 what the scalar walks gain. On the Zen 5 it then picks
+/// the fastest walk on every layer but NT-We (the row walk, 1.02x slower than the window walk):
+/// the window walk on Alex-8 (1.06x the column walk), VGG-8 (1.14x) and the real FC8 (1.13x the
+/// row walk; on two threads 1.16x the column walk).
+const WINDOW_COST_F32_AVX2: WindowCost = WindowCost {
+    step: 1.40,
+    group: 19.6,
+    beyond: 0.167,
+};
+
+/// [`WINDOW_COST_F32_AVX2`] for the fixed-point kernel: 1.163 ns per step, 17.9 per group, 0.084
+/// beyond, within 5 % on every layer, scaled by 1.706 (1.56-2.00). Its window walk was slower than
+/// the fastest walk on every layer (0.69-0.84x on Alex-8, VGG-8, the FC8 and the NeuralTalk layers;
+/// 0.14-0.46x on Alex-6/7 and VGG-6/7, where the column walk skips most inputs), so the model picks
+/// it on none of ours.
+const WINDOW_COST_FIXED_AVX2: WindowCost = WindowCost {
+    step: 1.98,
+    group: 30.5,
+    beyond: 0.143,
+};
+
+/// The window walk's costs for the kernel's arithmetic at ISA level `level` (the portable level,
+/// where the window walk runs only when [`WALK_ENV`] forces it, takes AVX2's).
+fn window_cost(level: IsaLevel, arithmetic: Arithmetic) -> &'static WindowCost {
+    match (level, arithmetic) {
+        (IsaLevel::Avx512, Arithmetic::F32) => &WINDOW_COST_F32,
+        (IsaLevel::Avx512, Arithmetic::Fixed16) => &WINDOW_COST_FIXED,
+        (_, Arithmetic::F32) => &WINDOW_COST_F32_AVX2,
+        (_, Arithmetic::Fixed16) => &WINDOW_COST_FIXED_AVX2,
+    }
+}
 
 struct WindowCost {
     step: f64,
@@ -943,8 +1036,10 @@ struct EieData {
     rows: Option<RowLayout>,
     /// Batch 1: the row walk's layout (below AVX-512).
     rows1: Option<RowLayoutOne>,
-    /// Batch 1: the window walk's layout (AVX-512).
+    /// Batch 1: the window walk's layout (AVX-512, and AVX2 where it costs less than the row walk).
     window: Option<WindowLayout>,
+    /// Batch 1: the walk [`WALK_ENV`] forces (then the other walks' layouts are not built).
+    forced: Option<Walk>,
     /// Batch 1: the cost model of this arithmetic's walks.
     cost: &'static WalkCost,
     window_cost: &'static WindowCost,
@@ -955,7 +1050,8 @@ struct EieData {
 
 impl EieData {
     /// For `threads` threads (the row and window walks' blocks of rows), choosing walks by the costs of
-    /// `arithmetic` at `level`.
+    /// `arithmetic` at `level`; the window walk only where `window_ok` (its padding lanes add the
+    /// product of a zero weight and a zero input, which must be 0).
     fn new(
         name: &str,
         layer: &CompressedLayer,
@@ -963,6 +1059,7 @@ impl EieData {
         level: IsaLevel,
         threads: usize,
         arithmetic: Arithmetic,
+        window_ok: bool,
     ) -> Result<Self, BackendError> {
         let cost = walk_cost(level, arithmetic);
         let p = Prepared::new(name, layer, batch, level)?;
@@ -983,16 +1080,43 @@ impl EieData {
         }
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
-        // Batch 1: the column layout (it skips zero activations) and the row layout, cheaper per entry
-        // when few activations are zero (see `row_walk_pays`).
+        let window_cost = window_cost(level, arithmetic);
+        let forced = if batch == 1 { forced_walk(name)? } else { None };
+        // Batch 1: the column layout (it skips zero activations) and one walk of every entry, cheaper
+        // when few activations are zero (see `row_walk_pays`, `window_pays`): the window walk at
+        // AVX-512; at AVX2 the window walk or the row walk, whichever costs less on this layer (neither
+        // skips an activation, so the layer alone decides); the row walk at the portable level.
         let (cols, rows, rows1, window) = if batch == 1 {
             let per = rows_per_task(layer.outputs(), threads);
-            let (rows1, window) = if level == IsaLevel::Avx512 {
-                // Blocks of whole groups of 16 rows.
-                let per = per.next_multiple_of(16);
-                (None, Some(WindowLayout::new(layer.codes(), per, 16)))
-            } else {
-                (Some(RowLayoutOne::new(layer.codes(), per)), None)
+            let lanes = match level {
+                IsaLevel::Avx512 => 16,
+                _ => 8,
+            };
+            let auto = forced.is_none();
+            if forced == Some(Walk::Window) && !window_ok {
+                return Err(BackendError::Unavailable {
+                    backend: name.to_string(),
+                    why: format!(
+                        "{WALK_ENV}=window: this rounding gives a zero weight times a zero input a \
+                         non-zero product, which the window walk's padding lanes would add"
+                    ),
+                });
+            }
+            let window = (forced == Some(Walk::Window)
+                || auto && level != IsaLevel::Portable && window_ok)
+                // Blocks of whole groups of rows.
+                .then(|| WindowLayout::new(layer.codes(), per.next_multiple_of(lanes), lanes));
+            let rows1 = (forced == Some(Walk::Row) || auto && level != IsaLevel::Avx512)
+                .then(|| RowLayoutOne::new(layer.codes(), per));
+            let (rows1, window) = match (rows1, window) {
+                (Some(r), Some(w)) => {
+                    if w.cost(layer.inputs(), window_cost) < r.cost(layer.inputs(), cost) {
+                        (None, Some(w))
+                    } else {
+                        (Some(r), None)
+                    }
+                }
+                other => other,
             };
             (
                 Some(ColumnLayout::new(&layer.augmented_codes())),
@@ -1017,11 +1141,9 @@ impl EieData {
             rows,
             rows1,
             window,
+            forced,
             cost,
-            window_cost: match arithmetic {
-                Arithmetic::F32 => &WINDOW_COST_F32,
-                Arithmetic::Fixed16 => &WINDOW_COST_FIXED,
-            },
+            window_cost,
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -1055,21 +1177,20 @@ impl EieData {
 
     /// Batch 1: whether walking every entry row by row (the scalar row walk, below AVX-512) costs less
     /// than walking the `walked` entries of the `columns` non-zero columns ([`walk_cost`]).
+    /// ([`WALK_ENV`] forcing it: always.)
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
-        let Some(r) = &self.rows1 else {
-            return false;
-        };
-        let k = self.cost;
-        let row = r.groups as f64 * k.group
-            + r.entries as f64 * k.row_entry
-            + (16 * self.p.inputs * r.blocks.len()) as f64 * k.product;
-        row < self.column_cost(columns, walked)
+        self.rows1.as_ref().is_some_and(|r| {
+            self.forced == Some(Walk::Row)
+                || r.cost(self.p.inputs, self.cost) < self.column_cost(columns, walked)
+        })
     }
 
-    /// Batch 1: whether the window walk (AVX-512) costs less than the column walk ([`WINDOW_COST_F32`]).
+    /// Batch 1: whether the window walk costs less than the column walk ([`window_cost`]; [`WALK_ENV`]
+    /// forcing it: always).
     fn window_pays(&self, columns: u64, walked: u64) -> bool {
         self.window.as_ref().is_some_and(|w| {
-            w.cost(self.p.inputs, self.window_cost) < self.column_cost(columns, walked)
+            self.forced == Some(Walk::Window)
+                || w.cost(self.p.inputs, self.window_cost) < self.column_cost(columns, walked)
         })
     }
 
@@ -1649,6 +1770,19 @@ fn scratch_buffers<T: Clone + Default>(
     vec![vec![T::default(); outputs]; extra]
 }
 
+/// What a backend ran: its level, threads, the walk [`WALK_ENV`] forced (if it did), then `more`.
+fn walk_detail(level: IsaLevel, threads: &Threads, d: Option<&EieData>, more: &str) -> String {
+    let forced = d
+        .and_then(|d| d.forced)
+        .map(|w| format!(", {} walk ({WALK_ENV})", w.name()));
+    format!(
+        "{}, {} thread(s){}{more}",
+        level.name(),
+        threads.count(),
+        forced.unwrap_or_default()
+    )
+}
+
 /// EIE-format SpMV in f32.
 pub struct EieF32 {
     level: IsaLevel,
@@ -1688,6 +1822,7 @@ impl Backend for EieF32 {
             self.level,
             self.threads.count(),
             Arithmetic::F32,
+            true,
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1793,7 +1928,7 @@ impl Backend for EieF32 {
             .map_or_else(Work::default, |d| d.work(input))
     }
     fn detail(&self) -> String {
-        format!("{}, {} thread(s)", self.level.name(), self.threads.count())
+        walk_detail(self.level, &self.threads, self.d.as_ref(), "")
     }
 }
 
@@ -1859,6 +1994,8 @@ impl Backend for EieFixed {
         Arithmetic::Fixed16
     }
     fn prepare(&mut self, layer: &CompressedLayer, batch: usize) -> Result<(), BackendError> {
+        let spec = layer.fixed();
+        // A padding lane of the window walk adds `product(0, 0)` (0 for every rounding we have).
         let d = EieData::new(
             &self.name(),
             layer,
@@ -1866,14 +2003,9 @@ impl Backend for EieFixed {
             self.level,
             self.threads.count(),
             Arithmetic::Fixed16,
+            spec.product(0, 0) == 0,
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
-        let spec = layer.fixed();
-        let mut d = d;
-        if spec.product(0, 0) != 0 {
-            // A padding lane of the window walk adds `product(0, 0)` (0 for every rounding we have).
-            d.window = None;
-        }
         let q = layer.fixed_codebook();
         self.wq = [0; 16];
         self.wq[..q.len()].copy_from_slice(&q);
@@ -1999,12 +2131,8 @@ impl Backend for EieFixed {
             .map_or_else(Work::default, |d| d.work(input))
     }
     fn detail(&self) -> String {
-        format!(
-            "{}, {} thread(s){}",
-            self.level.name(),
-            self.threads.count(),
-            self.spec.map_or("", |s| s.rounding_note())
-        )
+        let rounding = self.spec.map_or("", |s| s.rounding_note());
+        walk_detail(self.level, &self.threads, self.d.as_ref(), rounding)
     }
 }
 
@@ -2013,9 +2141,9 @@ mod tests {
     use super::*;
     use eie_compress::{CompressOptions, DenseLayer};
 
-    /// The window walk at every level this CPU has (16 lanes with AVX-512, 8 below, where the kernels
-    /// do not pick it but the layout and the lookups are the same), in one block and in blocks of one
-    /// and two groups, against the scalar sum: rows from empty to dense, runs of zeros longer than a
+    /// The window walk at every level this CPU has (16 lanes with AVX-512, 8 below: AVX2 picks it
+    /// where it costs less than the row walk, the portable level only when forced), in one block and
+    /// in blocks of one and two groups, against the scalar sum: rows from empty to dense, runs of zeros longer than a
     /// window, a last group of 13 (or 5) rows, non-finite inputs in columns no entry uses (the padding
     /// slot must still add 0) and, in fixed point, EIE's products bit for bit.
     #[test]
