@@ -593,8 +593,9 @@ const WINDOW_COST_FIXED: WindowCost = WindowCost {
 
 /// The 8-lane window walk's cost (AVX2: `vpermps` lookups in two ymm registers and a blend), in the
 /// units of [`WALK_COST_F32`], which was fitted on a Zen 3. The window walk has not run on a Zen 3:
-/// fitted as [`WINDOW_COST_F32`] (relative least squares, non-negative) to the fastest of 5 interleaved
-/// rounds of each walk forced ([`WALK_ENV`]) on one thread of the Zen 5 at `--isa avx2`, each of the
+/// fitted as [`WINDOW_COST_F32`] (relative least squares, non-negative; `scripts/fit-walks.py`) to the
+/// fastest of 5 interleaved rounds of each walk forced ([`WALK_ENV`]) on one thread of the Zen 5 at
+/// `--isa avx2`, each of the
 /// ten layers within 4 % but Alex-6 (8 % over): f32 0.905 ns per step, 12.7 per group, 0.108 per step
 /// and 4096 inputs beyond the first; then scaled by 1.545, the median over the ten layers and both
 /// walks of the Zen 3 model's prediction over the Zen 5's time (1.44-1.78): that is, assuming the
