@@ -12,10 +12,11 @@ squares with non-negative coefficients, on the work counts the records carry:
   window walk  ns = step * steps + group * groups of L rows + beyond * steps x (inputs - 4096) / 4096
 
 and printed beside the constants in eie.rs for the ISA level (their prediction over the time: how this
-core compares with the one they were fitted on), with the walk each model picks against the fastest.
+core compares with the one they were fitted on), with the walk each model picks against the fastest of
+those the level can pick (AVX-512: column or window; portable: column or row; AVX2: any).
 
   taskset -c 0 python3 scripts/fit-walks.py --isa avx2 --rounds 5 --save walks.json
-  python3 scripts/fit-walks.py --load walks.json --isa avx2     # refit without measuring
+  python3 scripts/fit-walks.py --load walks.json     # refit without measuring (at the saved level)
 
 Needs numpy and scipy (the venv of scripts/cpu-libs.py has both). Pin it to one CPU and keep the machine
 otherwise idle: the fit is only as good as the times.
@@ -120,9 +121,17 @@ def main():
     if args.save:
         json.dump(data, open(args.save, "w"), indent=1)
     isa = data["isa"]
+    if args.load and isa != args.isa:
+        print(f"note: {args.load} was measured at {isa}; fitting it at {isa}, not --isa {args.isa}",
+              file=sys.stderr)
     lanes = 16 if isa == "avx512" else 8
     T, W = data["times_ns"], data["work"]
     layers = sorted({k.split("|")[1] for k in T})
+    # What the kernels can pick at this level (AVX-512: column or window; portable: column or row).
+    can = {"avx512": ["column", "window"], "portable": ["column", "row"]}.get(isa, WALKS)
+
+    def pick(m):
+        return min((w for w in can if w in m), key=m.get)
     for kernel in KERNELS:
         model = constants(isa, kernel)
         print(f"\n## {kernel} at {isa}: fastest of the rounds, µs; fit and eie.rs's model over the time")
@@ -147,14 +156,13 @@ def main():
                 cells.append(f"{t[w] / 1e3:.1f} ({fit[w] / t[w]:.2f}, {m})")
                 if w in cur and w != "window":
                     scale.append(cur[w] / t[w])
-            # What the kernels can pick at this level (AVX-512: column or window; portable: column or row).
-            can = {"avx512": ["column", "window"], "portable": ["column", "row"]}.get(isa, WALKS)
-            pick = lambda m: min((w for w in can if w in m), key=m.get)
-            print(f"| {l} | " + " | ".join(cells) + f" | {min(t, key=t.get)} | {pick(fit)} | "
+            print(f"| {l} | " + " | ".join(cells) + f" | {pick(t)} | {pick(fit)} | "
                   + (pick(cur) if cur else "-") + " |")
         if scale:
-            print(f"eie.rs's column and row models over this core's times: median {np.median(scale):.3f} "
-                  f"({min(scale):.2f}-{max(scale):.2f})")
+            k = float(np.median(scale))
+            print(f"eie.rs's column and row models over this core's times: median {k:.3f} "
+                  f"({min(scale):.2f}-{max(scale):.2f}); the window fit in those units: "
+                  + ", ".join(f"{f} {v * k:.4g}" for f, v in zip(FIELDS["window"], fits["window"])))
 
 
 if __name__ == "__main__":

@@ -168,15 +168,17 @@ fn gpu_tuning_knobs() {
 
 /// `EIE_CPU_EIE_WALK` forces the batch-1 walk of both CPU EIE kernels at every level this CPU has:
 /// each forced walk gives verified outputs, its record names it, and each walks its own layout (the
-/// column walk only the non-zero inputs' entries, the row and window walks padded rows). A bad value is
-/// an error naming the variable and the value; batch 64 ignores the variable.
+/// column walk only the non-zero inputs' entries, the row and window walks padded rows), on one thread
+/// and two. A bad value is an error naming the variable and the value, at any batch; batch 64 ignores a
+/// good one.
 #[test]
 fn cpu_eie_walk_knob() {
-    let run = |value: &str, isa: &str, batch: &str| {
+    let run = |value: &str, isa: &str, batch: &str, threads: &str| {
         Command::new(env!("CARGO_BIN_EXE_eie"))
             .args([
                 "measure", "--layer", "Alex-8", "--batch", batch, "--isa", isa,
             ])
+            .args(["--threads", threads])
             .args(["--backend", "cpu-eie-f32", "--backend", "cpu-eie-fixed"])
             .args(["--budget-ms", "5", "--format", "json"])
             .env("EIE_CPU_EIE_WALK", value)
@@ -188,46 +190,52 @@ fn cpu_eie_walk_knob() {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v.as_array().unwrap().clone()
     };
-    for level in eie_kernels::cpu::IsaLevel::available() {
+    let levels = eie_kernels::cpu::IsaLevel::available();
+    for (level, threads) in levels.into_iter().flat_map(|l| [(l, "1"), (l, "2")]) {
         let isa = level.name();
         let mut entries = Vec::new();
         for walk in ["column", "row", "window"] {
-            let rows = json(&run(walk, isa, "1"));
+            let rows = json(&run(walk, isa, "1", threads));
             assert_eq!(rows.len(), 2);
             for r in &rows {
                 let detail = r["detail"].as_str().unwrap();
                 assert!(
                     detail.contains(&format!("{walk} walk (EIE_CPU_EIE_WALK)")),
-                    "{isa} {walk}: {detail}"
+                    "{isa} {threads} {walk}: {detail}"
                 );
-                assert_eq!(r["check"]["ok"], true, "{isa} {walk}: {r}");
+                assert_eq!(r["check"]["ok"], true, "{isa} {threads} {walk}: {r}");
             }
             // Alex-8's input has zeros: the column walk reads fewer entries than it stores.
             entries.push(rows[0]["work"]["entries"].as_u64().unwrap());
         }
         assert!(
             entries[0] < entries[1] && entries[0] < entries[2] && entries[1] != entries[2],
-            "{isa}: entries per walk {entries:?}"
+            "{isa} {threads}: entries per walk {entries:?}"
         );
         // Unset or empty: the cost model's pick, and the record does not name a walk.
-        let rows = json(&run("", isa, "1"));
+        let rows = json(&run("", isa, "1", threads));
         assert!(
             rows.iter()
                 .all(|r| !r["detail"].as_str().unwrap().contains("EIE_CPU_EIE_WALK"))
         );
     }
-    let rows = json(&run("window", "portable", "64"));
+    let rows = json(&run("window", "portable", "64", "1"));
     assert!(
         rows.iter().all(|r| r["check"]["ok"] == true
             && !r["detail"].as_str().unwrap().contains("EIE_CPU_EIE_WALK"))
     );
-    let o = run("diagonal", "portable", "1");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "diagonal was accepted");
-    assert!(
-        err.contains("EIE_CPU_EIE_WALK") && err.contains("diagonal"),
-        "{err}"
-    );
+    for batch in ["1", "64"] {
+        let o = run("diagonal", "portable", batch, "1");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "diagonal was accepted at batch {batch}"
+        );
+        assert!(
+            err.contains("EIE_CPU_EIE_WALK") && err.contains("diagonal"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -5,8 +5,10 @@ mod common;
 
 use common::{check, dense, nearest, small_layers};
 use eie_compress::real::{load_real_fc8, real_fc8_dir};
-use eie_compress::{Arithmetic, CompressOptions, CompressedLayer, Data, DataMut, build_layer};
-use eie_kernels::cpu::{CpuKernel, IsaLevel, Par};
+use eie_compress::{
+    Arithmetic, Backend, CompressOptions, CompressedLayer, Data, DataMut, build_layer,
+};
+use eie_kernels::cpu::{CpuKernel, EieF32, EieFixed, EieWalk, IsaLevel, Par};
 
 fn run_all(layers: &[CompressedLayer], batches: &[usize]) {
     let mut failures = Vec::new();
@@ -240,8 +242,9 @@ fn eie_column_walk_pairs_of_any_length() {
     }
 }
 
-/// The EIE kernels' batch-1 row walk (f32 and fixed point), which their cost model picks for a wide
-/// layer with a dense input: 21 rows of different lengths (groups of 8 rows padded to their longest, a
+/// The EIE kernels' batch-1 row walk (f32 and fixed point), forced at every level, and the walk their
+/// cost model picks (the row walk at the portable level, the window walk at AVX2 and AVX-512) for a
+/// wide layer with a dense input: 21 rows of different lengths (groups of 8 rows padded to their longest, a
 /// last group of 5, and on 2 threads blocks of 11 and 10 rows), spanning eighteen 512-column tiles, and
 /// non-finite inputs that no real entry uses, one at a tile's column 0 (their products fill the table;
 /// the padding must still add exactly 0), then the column walk on the same layer. Each kernel runs
@@ -268,20 +271,35 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
             }
         })
         .collect();
-    for level in IsaLevel::available() {
-        for par in [Par::Seq, Par::Threads(2)] {
-            let mut b = CpuKernel::EieF32.backend(level, par);
+    for (level, par, forced) in IsaLevel::available()
+        .into_iter()
+        .flat_map(|l| [(l, Par::Seq), (l, Par::Threads(2))])
+        .flat_map(|(l, p)| [(l, p, false), (l, p, true)])
+    {
+        let (f32_kernel, fixed_kernel): (Box<dyn Backend>, Box<dyn Backend>) = if forced {
+            (
+                Box::new(EieF32::new(level, par).with_walk(EieWalk::Row)),
+                Box::new(EieFixed::new(level, par).with_walk(EieWalk::Row)),
+            )
+        } else {
+            (
+                CpuKernel::EieF32.backend(level, par),
+                CpuKernel::EieFixed.backend(level, par),
+            )
+        };
+        {
+            let mut b = f32_kernel;
             b.prepare(&l, 1).unwrap();
-            for (xi, row_walk) in [(&x, true), (&sparse, false)] {
-                // Only the row layout pads (rows of different lengths in one group): it reads more
-                // entries than it multiplies.
+            assert_eq!(b.detail().contains("row walk"), forced, "{}", b.detail());
+            for (xi, dense_walk) in [(&x, true), (&sparse, false)] {
+                // The row and window layouts pad (rows of different lengths in one group): they read
+                // more entries than they multiply. The column walk does not.
                 let work = b.work(Data::F32(xi));
                 assert_eq!(
                     work.entries > work.macs,
-                    row_walk,
-                    "{}: the cost model picks the {} walk ({work:?})",
+                    dense_walk || forced,
+                    "{}: a walk of every row, or the column walk ({work:?})",
                     b.detail(),
-                    if row_walk { "row" } else { "column" }
                 );
                 let (r, bound) = eie_compress::backend::reference_f64(&l, xi, 1);
                 for _ in 0..2 {
@@ -296,14 +314,15 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
                 }
             }
             // The fixed-point kernel walks the same layout with integer products: bit for bit.
-            let mut f = CpuKernel::EieFixed.backend(level, par);
+            let mut f = fixed_kernel;
             f.prepare(&l, 1).unwrap();
+            assert_eq!(f.detail().contains("row walk"), forced, "{}", f.detail());
             let finite: Vec<f32> = (0..9000).map(|j| (j % 7) as f32 * 0.25 + 0.5).collect();
             let xq = eie_compress::backend::quantize_input(&l, &finite);
             let work = f.work(Data::Fixed(&xq));
             assert!(
                 work.entries > work.macs,
-                "{}: row walk ({work:?})",
+                "{}: a walk of every row ({work:?})",
                 f.detail()
             );
             let r = eie_compress::backend::reference_fixed(&l, &xq, 1);

@@ -23,9 +23,10 @@
 //!   L1) that the entry `v << 9 | c` indexes, then rows in groups of 8 of nearly equal length (sorted
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
-//!   (one per arithmetic and core, [`walk_cost`]) picks it per input only when it costs less: on dense
-//!   inputs (NT-We, NT-Wd, NT-LSTM) and, on Zen 3 (AVX2), where few activations are zero (VGG-8, the
-//!   real FC8). Below AVX-512 only.
+//!   (one per arithmetic and ISA level, [`walk_cost`]) picks it per input only when it costs less: on
+//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32 at the portable level, where few activations
+//!   are zero (VGG-8, the real FC8). Below AVX-512 only, and at AVX2 only where it costs
+//!   less than the window walk (below).
 //! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
 //!   than the row walk on the layer): rows in groups of 16 lanes (8 with AVX2), walked together one
 //!   entry per lane and step, each entry `v << 5 | c` with `c` its column in the step's sliding window
@@ -33,8 +34,6 @@
 //!   registers (two `vpermt2ps`; with AVX2 two `vpermps` and a blend each), one FMA per step
 //!   ([`WindowLayout`]). It skips no activation either; its own cost model picks it against the column
 //!   walk.
-//!
-//! [`WALK_ENV`] forces one batch-1 walk, for fitting the cost models on a new core.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
@@ -45,6 +44,9 @@
 //!   packed tile.
 //!   Fixed point packs each input as the i16 pair `(a, 1)` so that one `pmaddwd` with `(w, round)`
 //!   gives EIE's `w * a + round` before the shift.
+//!
+//! [`WALK_ENV`] (or `with_walk`) forces one batch-1 walk, for tests and for fitting the cost models on
+//! a new core (`scripts/fit-walks.py`).
 
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
@@ -246,14 +248,19 @@ const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
 /// `cpu-eie-fixed`): `column`, `row` or `window`, at any ISA level; unset or empty, the cost models
 /// pick per input. For fitting those models and for sweeps on a new core
 /// (`EIE_CPU_EIE_WALK=window eie measure --backend cpu-eie-f32 ...`); the record's detail names the
-/// forced walk. Read at prepare; a bad value is an error naming the variable.
+/// forced walk. Read at prepare, at any batch (a bad value is an error naming the variable); applied at
+/// batch 1 only. [`EieF32::with_walk`] and [`EieFixed::with_walk`] override it.
 pub const WALK_ENV: &str = "EIE_CPU_EIE_WALK";
 
-/// A batch-1 walk ([`WALK_ENV`]).
+/// A batch-1 walk of the EIE kernels, to force one ([`WALK_ENV`], [`EieF32::with_walk`],
+/// [`EieFixed::with_walk`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Walk {
+pub enum Walk {
+    /// The non-zero inputs' columns (skips zero inputs).
     Column,
+    /// Rows in groups of 8 through per-tile product tables.
     Row,
+    /// Rows in groups of one vector's lanes through sliding windows of the input.
     Window,
 }
 
@@ -267,7 +274,7 @@ impl Walk {
     }
 }
 
-/// The walk [`WALK_ENV`] forces, if any, for backend `name`.
+/// The walk [`WALK_ENV`] forces, if any, for backend `name` (checked at every batch, applied at batch 1).
 fn forced_walk(name: &str) -> Result<Option<Walk>, BackendError> {
     let Some(v) = std::env::var_os(WALK_ENV) else {
         return Ok(None);
@@ -527,7 +534,8 @@ impl RowLayoutOne {
     }
 }
 
-/// Batch 1, the **window walk** (AVX-512): rows in groups of `L` lanes (16 with AVX-512), one row per
+/// Batch 1, the **window walk** (AVX-512; AVX2 where it costs less than the row walk): rows in groups
+/// of `L` lanes (16 with AVX-512, 8 below), one row per
 /// lane, all `L` walked together in steps; each step holds one entry per lane, `v << b | c` with `c`
 /// the column's offset in the step's **window** of `2L - 1` columns (`b` = log2 2L bits; 31 columns
 /// and 5 bits with AVX-512), and the window's start, a multiple of `L`. A step is two aligned loads of
@@ -539,7 +547,7 @@ impl RowLayoutOne {
 /// a non-finite input never reaches a padded lane). Padding on our layers: 1.3x the real entries at
 /// 23-25 % density, 1.6-1.7x at 9-11 %, 2.3x at 4 % (fixed tiles of 31 columns, in a C model of the
 /// walk on random layers: 1.6x, 2.1x, 2.8x). Like the row walk it skips no activation; its cost model
-/// ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]) picks it where it costs less than the column walk.
+/// ([`window_cost`]) picks it where it costs less than the column walk.
 struct WindowLayout {
     /// Lanes per group (`S::LANES` of the level that walks it).
     lanes: usize,
@@ -746,7 +754,7 @@ impl WindowLayout {
         });
     }
 
-    /// Its cost for `inputs` inputs by `k` ([`WINDOW_COST_F32`], [`WINDOW_COST_FIXED`]).
+    /// Its cost for `inputs` inputs by `k` ([`window_cost`]).
     fn cost(&self, inputs: usize, k: &WindowCost) -> f64 {
         let beyond = inputs.saturating_sub(4096) as f64 / 4096.0;
         self.steps as f64 * (k.step + k.beyond * beyond) + self.groups as f64 * k.group
@@ -1030,16 +1038,28 @@ impl Kernel for WindowWalkFixed<'_> {
     }
 }
 
+/// The batch-1 walks an [`EieData`] may prepare.
+struct Walks {
+    /// Whether the window walk may run: its padding lanes add the product of a zero weight and a zero
+    /// input, which must be 0.
+    window_ok: bool,
+    /// The walk forced, if any (applied at batch 1): then only its layout is built beside the column
+    /// layout, which is always built (the run's scan uses it).
+    forced: Option<Walk>,
+}
+
 /// The prepared data both EIE backends share.
 struct EieData {
     p: Prepared,
     cols: Option<ColumnLayout>,
     rows: Option<RowLayout>,
-    /// Batch 1: the row walk's layout (below AVX-512).
+    /// Batch 1: the row walk's layout (portable level; AVX2 where it costs less than the window walk;
+    /// any level when forced).
     rows1: Option<RowLayoutOne>,
     /// Batch 1: the window walk's layout (AVX-512, and AVX2 where it costs less than the row walk).
     window: Option<WindowLayout>,
-    /// Batch 1: the walk [`WALK_ENV`] forces (then the other walks' layouts are not built).
+    /// Batch 1: the walk forced ([`WALK_ENV`], `with_walk`); then only its layout is built beside the
+    /// column layout (which the run's scan uses whichever walk runs).
     forced: Option<Walk>,
     /// Batch 1: the cost model of this arithmetic's walks.
     cost: &'static WalkCost,
@@ -1051,8 +1071,7 @@ struct EieData {
 
 impl EieData {
     /// For `threads` threads (the row and window walks' blocks of rows), choosing walks by the costs of
-    /// `arithmetic` at `level`; the window walk only where `window_ok` (its padding lanes add the
-    /// product of a zero weight and a zero input, which must be 0).
+    /// `arithmetic` at `level` among `walks`.
     fn new(
         name: &str,
         layer: &CompressedLayer,
@@ -1060,8 +1079,9 @@ impl EieData {
         level: IsaLevel,
         threads: usize,
         arithmetic: Arithmetic,
-        window_ok: bool,
+        walks: Walks,
     ) -> Result<Self, BackendError> {
+        let Walks { window_ok, forced } = walks;
         let cost = walk_cost(level, arithmetic);
         let p = Prepared::new(name, layer, batch, level)?;
         if layer.codebook().bits() > 4 {
@@ -1082,7 +1102,7 @@ impl EieData {
         let mut codebook = [0.0f32; 16];
         codebook[..layer.codebook().len()].copy_from_slice(layer.codebook().values());
         let window_cost = window_cost(level, arithmetic);
-        let forced = if batch == 1 { forced_walk(name)? } else { None };
+        let forced = forced.filter(|_| batch == 1);
         // Batch 1: the column layout (it skips zero activations) and one walk of every entry, cheaper
         // when few activations are zero (see `row_walk_pays`, `window_pays`): the window walk at
         // AVX-512; at AVX2 the window walk or the row walk, whichever costs less on this layer (neither
@@ -1104,10 +1124,10 @@ impl EieData {
                 });
             }
             let window = (forced == Some(Walk::Window)
-                || auto && level != IsaLevel::Portable && window_ok)
+                || (auto && level != IsaLevel::Portable && window_ok))
                 // Blocks of whole groups of rows.
                 .then(|| WindowLayout::new(layer.codes(), per.next_multiple_of(lanes), lanes));
-            let rows1 = (forced == Some(Walk::Row) || auto && level != IsaLevel::Avx512)
+            let rows1 = (forced == Some(Walk::Row) || (auto && level != IsaLevel::Avx512))
                 .then(|| RowLayoutOne::new(layer.codes(), per));
             let (rows1, window) = match (rows1, window) {
                 (Some(r), Some(w)) => {
@@ -1176,7 +1196,7 @@ impl EieData {
         columns as f64 * self.cost.column + walked as f64 * self.cost.column_entry
     }
 
-    /// Batch 1: whether walking every entry row by row (the scalar row walk, below AVX-512) costs less
+    /// Batch 1: whether walking every entry row by row (the scalar row walk, where prepared) costs less
     /// than walking the `walked` entries of the `columns` non-zero columns ([`walk_cost`]).
     /// ([`WALK_ENV`] forcing it: always.)
     fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
@@ -1793,6 +1813,8 @@ pub struct EieF32 {
     scratch: Vec<Vec<f32>>,
     /// The window walk's window buffers (batch 1; [`WindowLayout::for_blocks`]).
     win: Vec<Vec<f32>>,
+    /// The batch-1 walk forced by [`EieF32::with_walk`] (else [`WALK_ENV`]'s, if set).
+    walk: Option<Walk>,
 }
 
 impl EieF32 {
@@ -1804,7 +1826,15 @@ impl EieF32 {
             d: None,
             scratch: Vec::new(),
             win: Vec::new(),
+            walk: None,
         }
+    }
+
+    /// Forces `walk` at batch 1, over [`WALK_ENV`] (for tests and sweeps; the cost models pick
+    /// otherwise).
+    pub fn with_walk(mut self, walk: Walk) -> Self {
+        self.walk = Some(walk);
+        self
     }
 }
 
@@ -1823,7 +1853,12 @@ impl Backend for EieF32 {
             self.level,
             self.threads.count(),
             Arithmetic::F32,
-            true,
+            Walks {
+                window_ok: true,
+                forced: self
+                    .walk
+                    .map_or_else(|| forced_walk(&self.name()), |w| Ok(Some(w)))?,
+            },
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         Ok(())
@@ -1966,6 +2001,8 @@ pub struct EieFixed {
     scratch: Vec<Vec<i32>>,
     /// The window walk's window buffers (batch 1; [`WindowLayout::for_blocks`]).
     win: Vec<Vec<i32>>,
+    /// The batch-1 walk forced by [`EieFixed::with_walk`] (else [`WALK_ENV`]'s, if set).
+    walk: Option<Walk>,
 }
 
 impl EieFixed {
@@ -1983,7 +2020,15 @@ impl EieFixed {
             nzq: Vec::new(),
             scratch: Vec::new(),
             win: Vec::new(),
+            walk: None,
         }
+    }
+
+    /// Forces `walk` at batch 1, over [`WALK_ENV`] (for tests and sweeps; the cost models pick
+    /// otherwise).
+    pub fn with_walk(mut self, walk: Walk) -> Self {
+        self.walk = Some(walk);
+        self
     }
 }
 
@@ -2004,7 +2049,12 @@ impl Backend for EieFixed {
             self.level,
             self.threads.count(),
             Arithmetic::Fixed16,
-            spec.product(0, 0) == 0,
+            Walks {
+                window_ok: spec.product(0, 0) == 0,
+                forced: self
+                    .walk
+                    .map_or_else(|| forced_walk(&self.name()), |w| Ok(Some(w)))?,
+            },
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
         let q = layer.fixed_codebook();

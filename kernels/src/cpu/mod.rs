@@ -21,7 +21,7 @@ pub mod par;
 
 pub use csr::CsrF32;
 pub use dense::DenseF32;
-pub use eie::{EieF32, EieFixed};
+pub use eie::{EieF32, EieFixed, Walk as EieWalk};
 pub use eie_paper::{EiePaperF32, EiePaperFixed};
 pub use isa::IsaLevel;
 pub use par::Par;
