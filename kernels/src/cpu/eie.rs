@@ -213,35 +213,32 @@ const WALK_COST_FIXED: WalkCost = WalkCost {
     product: 0.19,
 };
 
-/// The walk costs where the kernels run AVX-512, fitted the same way (relative least squares,
-/// non-negative) on one thread of the AVX-512 variant of the same VM (AMD family 26, Zen 5), 3
-/// interleaved rounds of each walk forced. f32: the column walk within 6 % on 6 of 10 layers (15 %
-/// under on VGG-6, 18 % under on the real FC8, 11-13 % over on NT-Wd and NT-LSTM), the row walk
-/// within 5 % on all; fixed point: the column walk within 10 % on 7 (15-23 % off on VGG-6, NT-Wd,
-/// NT-LSTM), the row walk within 6 %; each picks the faster walk on all 10. On that core the column
-/// walk took 0.6-1.0x and the row walk 0.85-1.25x the Zen 3 model's prediction, so the Zen 3
-/// constants took the row walk on VGG-8 and the real FC8 in f32 where the column walk was 1.34x and
-/// 1.08x faster. Picked by the ISA level the kernel runs at (the only trace of the core the dispatch
-/// has; this VM comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512). Since the window walk replaced the
-/// scalar row walk at this level, only the column fields are used (against [`WINDOW_COST_F32`]); the
-/// row fields record that walk's fit. Fitted before the f32 column walk read four entries per load
-/// (1.10x on VGG-6): no pick changes, as the window walk is 1.9-7.4x faster than the column walk on
-/// nine layers and 3x slower on VGG-6 (forced, fastest of 5 rounds).
+/// The walk costs where the kernels run AVX-512, fitted with [`WINDOW_COST_F32`] in the same rounds
+/// (relative least squares, non-negative; `scripts/fit-walks.py --isa avx512`, 2026-12-03, after the
+/// f32 column walk's four-entry loads). f32: the column walk within 6 % on 9 of 10 layers (VGG-6 10 %
+/// under), the row walk within 6 % on all; fixed point: the column walk within 5 % on 9 (VGG-6 10 %
+/// under), the row walk within 9 %. Only the column fields are used (against [`window_cost`]): the
+/// scalar row walk runs at this level only when forced ([`WALK_ENV`]), and its fields record its fit.
+/// Picked by the ISA level the kernel runs at (the only trace of the core the dispatch has; this VM
+/// comes as Zen 3 with AVX2 or Zen 4/5 with AVX-512). An earlier fit on the same core (3 rounds,
+/// before the four-entry loads, on a slower day: f32 column 3.6 ns + 0.565 per entry, fixed point
+/// 8.6 + 0.416) made the same picks; before that, the Zen 3 constants had taken the row walk on VGG-8
+/// and the real FC8 in f32 where the column walk was 1.34x and 1.08x faster.
 const WALK_COST_F32_AVX512: WalkCost = WalkCost {
-    column: 3.6,
-    column_entry: 0.565,
-    group: 7.7,
-    row_entry: 0.316,
-    product: 0.020,
+    column: 2.86,
+    column_entry: 0.413,
+    group: 6.76,
+    row_entry: 0.260,
+    product: 0.106,
 };
 
 /// [`WALK_COST_F32_AVX512`] for the fixed-point kernel.
 const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
-    column: 8.6,
-    column_entry: 0.416,
-    group: 11.6,
-    row_entry: 0.275,
-    product: 0.046,
+    column: 6.39,
+    column_entry: 0.339,
+    group: 13.2,
+    row_entry: 0.229,
+    product: 0.0935,
 };
 
 /// The environment variable that forces the batch-1 walk of the CPU EIE kernels (`cpu-eie-f32`,
@@ -577,26 +574,29 @@ struct WindowBlock {
 /// The window walk's cost in nanoseconds (AVX-512): per step (16 lanes), per group of 16 rows (its
 /// loop and its 16 outputs) and, per step, per 4096 inputs beyond the first 4096 (a larger input's
 /// window buffer, 2 values per input, outgrows the 48 KB L1: each step's two loads of its window then
-/// come from L2). Fitted (relative least squares) to the fastest of 5 interleaved rounds of each walk
-/// forced on one thread of the AVX-512 variant of our VM (AMD family 26, Zen 5), the nine benchmark
-/// layers and the real FC8: f32 0.69 ns per step and 15 per group, each of the eight layers with at
-/// most 4096 inputs within 8 % (1.30-1.50 G steps/s); fixed point 0.78 and 34 ns, within 3 %. Beyond
-/// 4096 inputs the cost is not linear: 0.83 / 0.87 ns per step on Alex-6 (9216 inputs; f32 / fixed
-/// point), 2.27 / 2.57 ns on VGG-6 (25088); 0.2 ns per 4096 inputs lies between and keeps both picks
-/// right. With these and [`WALK_COST_F32_AVX512`]'s column walk the model picks the faster walk on all
-/// 10 layers in both arithmetics: the window walk everywhere but VGG-6 (the column walk 3-4x faster
-/// there, 82 % of its inputs being zero).
+/// come from L2). Fitted (relative least squares, non-negative; `scripts/fit-walks.py --isa avx512`,
+/// 2026-12-03) to the fastest of 5 interleaved rounds of each walk forced ([`WALK_ENV`]) on one thread
+/// of the AVX-512 variant of our VM (AMD family 26, Zen 5), the nine benchmark layers and the real FC8:
+/// f32 0.621 ns per step, 15.4 per group and 0.151 per step and 4096 inputs beyond the first, each
+/// layer within 9 % but Alex-6 (11 % over); fixed point 0.679, 36.7 and 0.147, within 7 % but Alex-6
+/// (14 % over). Beyond 4096 inputs the cost is not linear (Alex-6 has 9216 inputs, VGG-6 25088): the
+/// one term lies between the two. An earlier fit, on a day this host ran these walks 1.1-1.3x slower
+/// (f32 0.69 / 15 / 0.2, fixed point 0.78 / 34 / 0.2), made the same picks. With these and
+/// [`WALK_COST_F32_AVX512`]'s column walk, fitted in the same rounds, the model picks the faster walk on
+/// all 10 layers in both arithmetics: the window walk everywhere but VGG-6 (the column walk 2.4-2.9x
+/// faster there, 82 % of its inputs being zero), by 1.24-6.7x over the column walk elsewhere (VGG-7 the
+/// closest).
 const WINDOW_COST_F32: WindowCost = WindowCost {
-    step: 0.69,
-    group: 15.0,
-    beyond: 0.2,
+    step: 0.621,
+    group: 15.4,
+    beyond: 0.151,
 };
 
 /// [`WINDOW_COST_F32`] for the fixed-point kernel.
 const WINDOW_COST_FIXED: WindowCost = WindowCost {
-    step: 0.78,
-    group: 34.0,
-    beyond: 0.2,
+    step: 0.679,
+    group: 36.7,
+    beyond: 0.147,
 };
 
 /// The 8-lane window walk's cost (AVX2: `vpermps` lookups in two ymm registers and a blend), in the
