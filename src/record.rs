@@ -26,7 +26,8 @@ pub struct Record {
     pub batch: usize,
     /// Threads of our CPU kernels (1 for everything else).
     pub threads: usize,
-    /// The ISA level our CPU kernels ran at (`avx512`, `avx2`, `portable`), or the level a library was
+    /// The ISA level our CPU kernels ran at (`avx512`, `avx2`, `portable`; with the batch-1 walk
+    /// appended where `EIE_CPU_EIE_WALK` forced one, `avx2, window walk`), or the level a library was
     /// capped at (`scripts/cpu-libs.py --isa`); none for other backends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isa: Option<String>,

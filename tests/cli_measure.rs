@@ -204,6 +204,8 @@ fn cpu_eie_walk_knob() {
                     "{isa} {threads} {walk}: {detail}"
                 );
                 assert_eq!(r["check"]["ok"], true, "{isa} {threads} {walk}: {r}");
+                // Its records stand apart from the kernels' own pick (compare, report).
+                assert_eq!(r["isa"], format!("{isa}, {walk} walk"), "{r}");
             }
             // Alex-8's input has zeros: the column walk reads fewer entries than it stores.
             entries.push(rows[0]["work"]["entries"].as_u64().unwrap());
@@ -214,6 +216,7 @@ fn cpu_eie_walk_knob() {
         );
         // Unset or empty: the cost model's pick, and the record does not name a walk.
         let rows = json(&run("", isa, "1", threads));
+        assert!(rows.iter().all(|r| r["isa"] == isa), "{rows:?}");
         assert!(
             rows.iter()
                 .all(|r| !r["detail"].as_str().unwrap().contains("EIE_CPU_EIE_WALK"))
