@@ -491,11 +491,7 @@ pub fn gpu_adapter() -> Option<Adapter> {
 /// then keep apart from it, as they keep ISA levels apart (pooled, a forced walk's times would pass for
 /// rounds of the kernel's).
 fn with_forced_walk(r: &mut Record) {
-    let tag = format!(" walk ({})", eie_kernels::cpu::eie::WALK_ENV);
-    let walk = r
-        .detail
-        .split(", ")
-        .find_map(|p| p.strip_suffix(tag.as_str()));
+    let walk = eie_kernels::cpu::eie::forced_walk_in(&r.detail);
     if let (Some(isa), Some(walk)) = (r.isa.as_mut(), walk) {
         *isa = format!("{isa}, {walk} walk");
     }

@@ -271,8 +271,12 @@ impl Walk {
     }
 }
 
-/// The walk [`WALK_ENV`] forces, if any, for backend `name` (checked at every batch, applied at batch 1).
-fn forced_walk(name: &str) -> Result<Option<Walk>, BackendError> {
+/// The walk forced for backend `name`: `walk` (`with_walk`), else [`WALK_ENV`]'s, if set (checked at
+/// every batch, applied at batch 1).
+fn forced_walk(name: &str, walk: Option<Walk>) -> Result<Option<Walk>, BackendError> {
+    if walk.is_some() {
+        return Ok(walk);
+    }
     let Some(v) = std::env::var_os(WALK_ENV) else {
         return Ok(None);
     };
@@ -1791,7 +1795,8 @@ fn scratch_buffers<T: Clone + Default>(
     vec![vec![T::default(); outputs]; extra]
 }
 
-/// What a backend ran: its level, threads, the walk [`WALK_ENV`] forced (if it did), then `more`.
+/// What a backend ran: its level, threads, the walk forced (if one was: [`forced_walk_in`] reads it
+/// back), then `more`.
 fn walk_detail(level: IsaLevel, threads: &Threads, d: Option<&EieData>, more: &str) -> String {
     let forced = d
         .and_then(|d| d.forced)
@@ -1802,6 +1807,15 @@ fn walk_detail(level: IsaLevel, threads: &Threads, d: Option<&EieData>, more: &s
         threads.count(),
         forced.unwrap_or_default()
     )
+}
+
+/// The batch-1 walk (`column`, `row`, `window`) a CPU EIE backend's detail ([`walk_detail`]) says was
+/// forced, if any.
+pub fn forced_walk_in(detail: &str) -> Option<&str> {
+    let tag = format!(" walk ({WALK_ENV})");
+    detail
+        .split(", ")
+        .find_map(|p| p.strip_suffix(tag.as_str()))
 }
 
 /// EIE-format SpMV in f32.
@@ -1855,9 +1869,7 @@ impl Backend for EieF32 {
             Arithmetic::F32,
             Walks {
                 window_ok: true,
-                forced: self
-                    .walk
-                    .map_or_else(|| forced_walk(&self.name()), |w| Ok(Some(w)))?,
+                forced: forced_walk(&self.name(), self.walk)?,
             },
         )?);
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
@@ -2051,9 +2063,7 @@ impl Backend for EieFixed {
             Arithmetic::Fixed16,
             Walks {
                 window_ok: spec.product(0, 0) == 0,
-                forced: self
-                    .walk
-                    .map_or_else(|| forced_walk(&self.name()), |w| Ok(Some(w)))?,
+                forced: forced_walk(&self.name(), self.walk)?,
             },
         )?;
         self.scratch = scratch_buffers(&self.threads, batch, layer.outputs());
