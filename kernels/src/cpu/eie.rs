@@ -24,8 +24,8 @@
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
 //!   (one per arithmetic and ISA level, [`walk_cost`]) picks it per input only when it costs less: on
-//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32 at the portable level, where few activations
-//!   are zero (VGG-8, the real FC8). Below AVX-512 only, and at AVX2 only where it costs
+//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where few activations are zero (Alex-8,
+//!   VGG-8, the real FC8; fitted on a Zen 3). Below AVX-512 only, and at AVX2 only where it costs
 //!   less than the window walk (below).
 //! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
 //!   than the row walk on the layer): rows in groups of 16 lanes (8 with AVX2), walked together one
@@ -188,29 +188,36 @@ fn walk_columns<A, T, F>(
 /// arithmetic. Column walk: per column walked (its 16-product table and pointers) and per column entry
 /// (a read-modify-write of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output
 /// stores), per entry (padding included: a read of the product table, an add) and per product of the
-/// tables (`16 x inputs`, built per input and thread). Fitted to the minimum times of each walk,
-/// forced, on one thread of an AMD EPYC (Zen 3 class, AVX2), on the nine benchmark layers (column
-/// walk; the columns walked taken from Table III's activation densities) and the real FC8 too (row
-/// walk): f32 within 12 % (column; 15 % under on VGG-6, where it wins by 2.7x) and 8 % (row) on each,
-/// fixed point within 6 % (column; 13 % under on VGG-6) and 8 % (row). Only the choice depends on
-/// them, never the result. An interleaved A/B (8 rounds) caught the first, f32-only model picking the
-/// row walk where it was 7-14 % slower (Alex-8; fixed point on VGG-8 and Alex-8: its column walk is
-/// cheaper than f32's, its tables dearer).
+/// tables (`16 x inputs`, built per input and thread). Used at AVX2 and at the portable level.
+/// Fitted with [`WINDOW_COST_F32_AVX2`] in the same rounds (relative least squares, non-negative;
+/// `scripts/fit-walks.py --isa avx2`, 2026-12-03) to the fastest of 5 interleaved rounds of each walk
+/// forced ([`WALK_ENV`]) on one thread of the AVX2-only variant of our VM (AMD EPYC family 25, model 1:
+/// Zen 3), the nine benchmark layers and the real FC8: f32 column walk within 4 % on 8 of 10 layers
+/// (NT-LSTM 7 % over, VGG-6 17 % under, where it wins by 2.0x), row walk within 3 %; fixed point
+/// column walk within 6 % but VGG-6 (13 % under, where it wins by 2.6x), row walk within 7 %. With
+/// them the model picks the fastest walk on all 10 layers in both arithmetics (f32: the row walk on
+/// Alex-8, 1.04x the column walk, VGG-8, the FC8 and the NeuralTalk layers; fixed point: the row walk
+/// on the NeuralTalk layers only). Only the choice depends on them, never the result. The constants
+/// before (a Zen 3 fit from before the column walk's four-entry loads) predicted 0.93-1.24x these
+/// times and made the same column-or-row picks but on Alex-8 (the column walk, 1.04x slower); an
+/// interleaved A/B (8 rounds) had caught the first, f32-only model picking the row walk where it was
+/// 7-14 % slower (fixed point on VGG-8 and Alex-8: its column walk is cheaper than f32's, its tables
+/// dearer).
 const WALK_COST_F32: WalkCost = WalkCost {
-    column: 9.2,
-    column_entry: 0.67,
-    group: 15.3,
-    row_entry: 0.24,
-    product: 0.16,
+    column: 4.31,
+    column_entry: 0.622,
+    group: 8.57,
+    row_entry: 0.215,
+    product: 0.200,
 };
 
 /// [`WALK_COST_F32`] for the fixed-point kernel.
 const WALK_COST_FIXED: WalkCost = WalkCost {
-    column: 10.2,
-    column_entry: 0.60,
-    group: 18.2,
-    row_entry: 0.27,
-    product: 0.19,
+    column: 9.49,
+    column_entry: 0.582,
+    group: 7.61,
+    row_entry: 0.300,
+    product: 0.163,
 };
 
 /// The walk costs where the kernels run AVX-512, fitted with [`WINDOW_COST_F32`] in the same rounds
@@ -603,33 +610,31 @@ const WINDOW_COST_FIXED: WindowCost = WindowCost {
     beyond: 0.147,
 };
 
-/// The 8-lane window walk's cost (AVX2: `vpermps` lookups in two ymm registers and a blend), in the
-/// units of [`WALK_COST_F32`], which was fitted on a Zen 3. The window walk has not run on a Zen 3:
-/// fitted as [`WINDOW_COST_F32`] (relative least squares, non-negative; `scripts/fit-walks.py`) to the
-/// fastest of 5 interleaved rounds of each walk forced ([`WALK_ENV`]) on one thread of the Zen 5 at
-/// `--isa avx2`, each of the
-/// ten layers within 4 % but Alex-6 (8 % over): f32 0.905 ns per step, 12.7 per group, 0.108 per step
-/// and 4096 inputs beyond the first; then scaled by 1.545, the median over the ten layers and both
-/// walks of the Zen 3 model's prediction over the Zen 5's time (1.44-1.78): that is, assuming the
-/// window walk gains from a Zen 3 to a Zen 5 what the scalar walks gain. On the Zen 5 it then picks
-/// the fastest walk on every layer but NT-We (the row walk, 1.02x slower than the window walk):
-/// the window walk on Alex-8 (1.06x the column walk), VGG-8 (1.14x) and the real FC8 (1.13x the
-/// row walk; on two threads 1.16x the column walk).
+/// The 8-lane window walk's cost (AVX2: `vpermps` lookups in two ymm registers and a blend), fitted
+/// with [`WALK_COST_F32`] in the same rounds on the Zen 3 (above): f32 2.07 ns per step, 16.9 per group
+/// of 8 rows, 0.019 per step and 4096 inputs beyond the first, each layer within 1 %. On the Zen 3 the
+/// window walk is slower than the fastest walk on every layer in both arithmetics: f32 0.52-0.66x the
+/// row walk on Alex-8, VGG-8, the FC8 and the NeuralTalk layers, 0.20-0.44x the column walk on
+/// Alex-6/7 and VGG-6/7; fixed point 0.60-0.71x and 0.18-0.39x. So the model picks it on none of our
+/// layers at AVX2. The walk stays for AVX2 cores whose permutes are cheaper: on the Zen 5 at
+/// `--isa avx2` it ran 0.905 ns per step (2.3x the Zen 3's speed per step, against 1.4x and 1.7x, the
+/// medians, for the scalar walks in f32 and fixed point) and was the fastest walk on Alex-8, VGG-8,
+/// the FC8 and NT-We in f32 (1.02-1.14x).
+/// The constants before these were that Zen 5 fit scaled by the scalar walks' Zen 3-to-Zen 5 factor
+/// (1.545); on the Zen 3 they predicted 0.68x the window walk's time and picked it on Alex-8, VGG-8
+/// and the FC8 in f32, where the row walk is 1.52-1.54x faster.
 const WINDOW_COST_F32_AVX2: WindowCost = WindowCost {
-    step: 1.40,
-    group: 19.6,
-    beyond: 0.167,
+    step: 2.07,
+    group: 16.9,
+    beyond: 0.019,
 };
 
-/// [`WINDOW_COST_F32_AVX2`] for the fixed-point kernel: 1.163 ns per step, 17.9 per group, 0.084
-/// beyond, within 5 % on every layer, scaled by 1.706 (1.56-2.00). Its window walk was slower than
-/// the fastest walk on every layer (0.69-0.84x on Alex-8, VGG-8, the FC8 and the NeuralTalk layers;
-/// 0.14-0.46x on Alex-6/7 and VGG-6/7, where the column walk skips most inputs), so the model picks
-/// it on none of ours.
+/// [`WINDOW_COST_F32_AVX2`] for the fixed-point kernel: 2.22 ns per step, 29.7 per group, 0.016
+/// beyond, each layer within 1 %.
 const WINDOW_COST_FIXED_AVX2: WindowCost = WindowCost {
-    step: 1.98,
-    group: 30.5,
-    beyond: 0.143,
+    step: 2.22,
+    group: 29.7,
+    beyond: 0.016,
 };
 
 /// The window walk's costs for the kernel's arithmetic at ISA level `level` (the portable level,
