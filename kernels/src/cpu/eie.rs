@@ -24,9 +24,9 @@
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
 //!   (one per arithmetic and ISA level, [`walk_cost`]) picks it per input only when it costs less: on
-//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where few activations are zero (Alex-8,
-//!   VGG-8, the real FC8; fitted on a Zen 3). Below AVX-512 only, and at AVX2 only where it costs
-//!   less than the window walk (below).
+//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where 37-42 % of the activations are non-zero
+//!   (Alex-8, VGG-8, the real FC8, on one thread; fitted on a Zen 3). Below AVX-512 only, and at AVX2
+//!   only where it costs less than the window walk (below).
 //! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
 //!   than the row walk on the layer): rows in groups of 16 lanes (8 with AVX2), walked together one
 //!   entry per lane and step, each entry `v << 5 | c` with `c` its column in the step's sliding window
@@ -195,14 +195,15 @@ fn walk_columns<A, T, F>(
 /// Zen 3), the nine benchmark layers and the real FC8: f32 column walk within 4 % on 8 of 10 layers
 /// (NT-LSTM 7 % over, VGG-6 17 % under, where it wins by 2.0x), row walk within 3 %; fixed point
 /// column walk within 6 % but VGG-6 (13 % under, where it wins by 2.6x), row walk within 7 %. With
-/// them the model picks the fastest walk on all 10 layers in both arithmetics (f32: the row walk on
-/// Alex-8, 1.04x the column walk, VGG-8, the FC8 and the NeuralTalk layers; fixed point: the row walk
-/// on the NeuralTalk layers only). Only the choice depends on them, never the result. The constants
-/// before (a Zen 3 fit from before the column walk's four-entry loads) predicted 0.93-1.24x these
-/// times and made the same column-or-row picks but on Alex-8 (the column walk, 1.04x slower); an
-/// interleaved A/B (8 rounds) had caught the first, f32-only model picking the row walk where it was
-/// 7-14 % slower (fixed point on VGG-8 and Alex-8: its column walk is cheaper than f32's, its tables
-/// dearer).
+/// them the model picks the fastest walk on all 10 layers in both arithmetics on one thread (f32: the
+/// row walk on Alex-8, 1.04x faster than the column walk, VGG-8, the FC8 and the NeuralTalk layers;
+/// fixed point: the row walk on the NeuralTalk layers only). The portable level takes them too, not
+/// measured there since. Only the choice depends on them, never the result. The constants before (a
+/// Zen 3 fit from before the column walk's four-entry loads) predicted 0.93-1.24x these times in f32
+/// and 0.90-1.14x in fixed point, and made the same column-or-row picks but on Alex-8 in f32 (the
+/// column walk, 1.04x slower); an interleaved A/B (8 rounds) had caught the first, f32-only model
+/// picking the row walk where it was 7-14 % slower (fixed point on VGG-8 and Alex-8: its column walk
+/// is cheaper than f32's, its tables dearer).
 const WALK_COST_F32: WalkCost = WalkCost {
     column: 4.31,
     column_entry: 0.622,
@@ -615,14 +616,16 @@ const WINDOW_COST_FIXED: WindowCost = WindowCost {
 /// of 8 rows, 0.019 per step and 4096 inputs beyond the first, each layer within 1 %. On the Zen 3 the
 /// window walk is slower than the fastest walk on every layer in both arithmetics: f32 0.52-0.66x the
 /// row walk on Alex-8, VGG-8, the FC8 and the NeuralTalk layers, 0.20-0.44x the column walk on
-/// Alex-6/7 and VGG-6/7; fixed point 0.60-0.71x and 0.18-0.39x. So the model picks it on none of our
-/// layers at AVX2. The walk stays for AVX2 cores whose permutes are cheaper: on the Zen 5 at
+/// Alex-6/7 and VGG-6/7; fixed point 0.60-0.71x the fastest walk (the column walk on Alex-8, VGG-8
+/// and the FC8, the row walk on the NeuralTalk layers) and 0.18-0.39x the column walk on Alex-6/7 and
+/// VGG-6/7. So the model picks it on none of our layers at AVX2. The walk stays for AVX2 cores whose permutes are cheaper: on the Zen 5 at
 /// `--isa avx2` it ran 0.905 ns per step (2.3x the Zen 3's speed per step, against 1.4x and 1.7x, the
 /// medians, for the scalar walks in f32 and fixed point) and was the fastest walk on Alex-8, VGG-8,
 /// the FC8 and NT-We in f32 (1.02-1.14x).
 /// The constants before these were that Zen 5 fit scaled by the scalar walks' Zen 3-to-Zen 5 factor
-/// (1.545); on the Zen 3 they predicted 0.68x the window walk's time and picked it on Alex-8, VGG-8
-/// and the FC8 in f32, where the row walk is 1.52-1.54x faster.
+/// (1.545 in f32, 1.706 in fixed point); on the Zen 3 they predicted 0.68-1.04x the window walk's time
+/// in f32 (0.68x on the layers it picked) and 0.89-1.18x in fixed point, and picked it on Alex-8,
+/// VGG-8 and the FC8 in f32, where the row walk is 1.52-1.54x faster.
 const WINDOW_COST_F32_AVX2: WindowCost = WindowCost {
     step: 2.07,
     group: 16.9,
