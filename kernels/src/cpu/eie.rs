@@ -24,7 +24,7 @@
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
 //!   (one per arithmetic and ISA level, [`walk_cost`]) picks it per input only when it costs less: on
-//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where 37-42 % of the activations are non-zero
+//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where 37-43 % of the activations are non-zero
 //!   (Alex-8, VGG-8, the real FC8, on one thread; fitted on a Zen 3). Below AVX-512 only, and at AVX2
 //!   only where it costs less than the window walk (below).
 //! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
