@@ -618,11 +618,10 @@ const WINDOW_COST_FIXED: WindowCost = WindowCost {
 /// row walk on Alex-8, VGG-8, the FC8 and the NeuralTalk layers, 0.20-0.44x the column walk on
 /// Alex-6/7 and VGG-6/7; fixed point 0.60-0.71x the fastest walk (the column walk on Alex-8, VGG-8
 /// and the FC8, the row walk on the NeuralTalk layers) and 0.18-0.39x the column walk on Alex-6/7 and
-/// VGG-6/7. So the model picks it on none of our layers at AVX2. The walk stays for AVX2 cores whose permutes are cheaper: on the Zen 5 at
-/// `--isa avx2` it ran 0.905 ns per step (2.3x the Zen 3's speed per step, against 1.4x and 1.7x, the
-/// medians, for the scalar walks in f32 and fixed point) and was the fastest walk on Alex-8, VGG-8,
-/// the FC8 and NT-We in f32 (1.02-1.14x).
-/// The constants before these were that Zen 5 fit scaled by the scalar walks' Zen 3-to-Zen 5 factor
+/// VGG-6/7. So the model picks it on none of our layers at AVX2. The walk stays for AVX2 cores whose
+/// permutes are cheaper: on the Zen 5 at `--isa avx2` it ran 0.905 ns per step, 2.3x faster than on
+/// the Zen 3 (the scalar walks 1.4x and 1.7x faster, the medians in f32 and fixed point), and was the
+/// fastest walk on Alex-8, VGG-8, the FC8 and NT-We in f32 (1.02-1.14x). The constants before these were that Zen 5 fit scaled by the scalar walks' Zen 3-to-Zen 5 factor
 /// (1.545 in f32, 1.706 in fixed point); on the Zen 3 they predicted 0.68-1.04x the window walk's time
 /// in f32 (0.68x on the layers it picked) and 0.89-1.18x in fixed point, and picked it on Alex-8,
 /// VGG-8 and the FC8 in f32, where the row walk is 1.52-1.54x faster.
