@@ -180,8 +180,9 @@ fn csr_row_tails_and_non_finite_inputs() {
 }
 
 /// The EIE kernels' batch-1 column walk, which walks the non-zero inputs' columns two at a time and,
-/// in f32, reads each column's entries four at a time while both columns of the pair have four left:
-/// columns of 0-28 entries (pairs of unequal lengths, lengths of every residue mod 4, one walked
+/// in f32, reads each column's entries four at a time while both columns of the pair have four left
+/// (at AVX2 eight at a time, their products from registers, then one at a time):
+/// columns of 0-28 entries (pairs of unequal lengths, lengths of every residue mod 8, one walked
 /// column empty), padding entries (zero runs over 4095 rows) among them, an odd number of non-zero
 /// inputs (the last column alone), at every ISA level, on 1 and 2 threads, in f32 and bit for bit in
 /// fixed point.

@@ -16,7 +16,9 @@
 //!   CPU that would make every thread pay every column's fixed cost). A run scans the input for
 //!   non-zeros (EIE's LNZD), then for each non-zero `a_j` builds the 16-entry table `codebook[k] * a_j`
 //!   and walks column `j`: `end += z + 1; y[end - 1] += table[v]`. The bias is the last column, with `a = 1`,
-//!   as in EIE. Zero activations cost nothing but the scan.
+//!   as in EIE. Zero activations cost nothing but the scan. At AVX2, in f32, the table stays in two
+//!   registers and 8 entries' products come from two `vpermps` and a blend, so an entry costs its
+//!   output's read-modify-write and no load of its product ([`pair_in_registers_avx2`]).
 //! - **Batch 1, row-major** (the same 4-bit indices, with the column *within a 512-column tile* in 9
 //!   bits instead of a relative index: no serial chain of adds): per input and tile, the 16 x 512
 //!   products `codebook[v] * x[c]` (f32, or EIE's rounded fixed-point products) in a table (32 KB, in
@@ -24,9 +26,10 @@
 //!   per thread block; SELL-C-sigma), one table read and add per entry and accumulator, no branch per
 //!   row, no stores. It skips no activations, so a cost model fitted to measurements of both walks
 //!   (one per arithmetic and ISA level, [`walk_cost`]) picks it per input only when it costs less: on
-//!   dense inputs (NT-We, NT-Wd, NT-LSTM) and, in f32, where 37-43 % of the activations are non-zero
-//!   (Alex-8, VGG-8, the real FC8, on one thread; fitted on a Zen 3). Below AVX-512 only, and at AVX2
-//!   only where it costs less than the window walk (below).
+//!   dense inputs (NT-We, NT-Wd, NT-LSTM; fitted on a Zen 3, where the f32 column walk with its
+//!   products in registers is 1.02-1.15x faster on the layers with 37-43 % of their activations
+//!   non-zero, Alex-8, VGG-8 and the real FC8). Below AVX-512 only, and at AVX2 only where it costs
+//!   less than the window walk (below).
 //! - **Batch 1, windows** (AVX-512 in place of the row-major walk above; AVX2 where it costs less
 //!   than the row walk on the layer): rows in groups of 16 lanes (8 with AVX2), walked together one
 //!   entry per lane and step, each entry `v << 5 | c` with `c` its column in the step's sliding window
@@ -189,27 +192,29 @@ fn walk_columns<A, T, F>(
 /// (a read-modify-write of an output). Row walk: per group of 8 rows in a tile (its loop and 8 output
 /// stores), per entry (padding included: a read of the product table, an add) and per product of the
 /// tables (`16 x inputs`, built per input and thread). Used at AVX2 and at the portable level.
-/// Fitted with [`WINDOW_COST_F32_AVX2`] in the same rounds (relative least squares, non-negative;
-/// `scripts/fit-walks.py --isa avx2`, 2026-12-03) to the fastest of 5 interleaved rounds of each walk
-/// forced ([`WALK_ENV`]) on one thread of the AVX2-only variant of our VM (AMD EPYC family 25, model 1:
-/// Zen 3), the nine benchmark layers and the real FC8: f32 column walk within 4 % on 8 of 10 layers
-/// (NT-LSTM 7 % over, VGG-6 17 % under, where it wins by 2.0x), row walk within 3 %; fixed point
-/// column walk within 6 % but VGG-6 (13 % under, where it wins by 2.6x), row walk within 7 %. With
-/// them the model picks the fastest walk on all 10 layers in both arithmetics on one thread (f32: the
-/// row walk on Alex-8, 1.04x faster than the column walk, VGG-8, the FC8 and the NeuralTalk layers;
-/// fixed point: the row walk on the NeuralTalk layers only). The portable level takes them too, not
-/// measured there since. Only the choice depends on them, never the result. The constants before (a
-/// Zen 3 fit from before the column walk's four-entry loads) predicted 0.93-1.24x these times in f32
-/// and 0.90-1.14x in fixed point, and made the same column-or-row picks but on Alex-8 in f32 (the
-/// column walk, 1.04x slower); an interleaved A/B (8 rounds) had caught the first, f32-only model
-/// picking the row walk where it was 7-14 % slower (fixed point on VGG-8 and Alex-8: its column walk
-/// is cheaper than f32's, its tables dearer).
+/// Fitted (relative least squares, non-negative; `scripts/fit-walks.py --isa avx2`) to the fastest of
+/// 5 interleaved rounds of each walk forced ([`WALK_ENV`]) on one thread of the AVX2-only variant of
+/// our VM (AMD EPYC family 25, model 1: Zen 3), the nine benchmark layers and the real FC8. f32: refitted
+/// after the column walk took its products from registers ([`pair_in_registers_avx2`]: 0.5545 ns per
+/// entry where the fit before had 0.622, and 5.52 per column against 4.31); the column walk within
+/// 10 % on 8 of 10 layers (Alex-6 and VGG-6 15-17 % under, where it wins by 1.09x and 2.5x), the row
+/// walk within 4 %. With them the model picks the fastest walk on all 10 layers on one thread: the
+/// column walk now also on Alex-8 (1.15x faster than the row walk), VGG-8 (1.06x) and the FC8 (1.02x),
+/// the row walk on the NeuralTalk layers. The constants before (the fit before the register walk,
+/// whose window fields [`WINDOW_COST_F32_AVX2`] keeps: this run's window fit was within 5 % of them but
+/// the `beyond` term) took the row walk on those three. Fixed point: fitted in the run before (its walk
+/// unchanged since; this run's fit was within 0.91-1.07x of it): the column walk within 6 % but VGG-6
+/// (13 % under, where it wins by 2.6x), the row walk within 7 %; the row walk on the NeuralTalk layers
+/// only. The portable level takes them too, not measured there since. Only the choice depends on them,
+/// never the result. An interleaved A/B (8 rounds) had caught the first, f32-only model picking the row
+/// walk where it was 7-14 % slower (fixed point on VGG-8 and Alex-8: its column walk is cheaper than
+/// f32's, its tables dearer).
 const WALK_COST_F32: WalkCost = WalkCost {
-    column: 4.31,
-    column_entry: 0.622,
-    group: 8.57,
-    row_entry: 0.215,
-    product: 0.200,
+    column: 5.52,
+    column_entry: 0.5545,
+    group: 9.36,
+    row_entry: 0.230,
+    product: 0.217,
 };
 
 /// [`WALK_COST_F32`] for the fixed-point kernel.
@@ -1334,6 +1339,25 @@ trait Accumulate: Copy + Default {
     /// [`ColumnWalk`]).
     const FOUR_AT_ONCE: bool;
     fn accumulate(self, x: Self) -> Self;
+    /// Walks the first `n` entries (a multiple of 8) of two columns with their products held in
+    /// registers ([`pair_in_registers_avx2`]), advancing `ea` and `eb`; `false` (nothing walked) where
+    /// this arithmetic or target has no such walk.
+    ///
+    /// # Safety
+    /// AVX2 must have been detected; as [`pair_in_registers_avx2`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pair_in_registers(
+        _: &[u16],
+        _: &[u16],
+        _: usize,
+        _: &[Self; 16],
+        _: &[Self; 16],
+        _: *mut Self,
+        _: &mut usize,
+        _: &mut usize,
+    ) -> bool {
+        false
+    }
 }
 
 impl Accumulate for f32 {
@@ -1342,8 +1366,28 @@ impl Accumulate for f32 {
     fn accumulate(self, x: f32) -> f32 {
         self + x
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pair_in_registers(
+        ca: &[u16],
+        cb: &[u16],
+        n: usize,
+        ta: &[f32; 16],
+        tb: &[f32; 16],
+        y: *mut f32,
+        ea: &mut usize,
+        eb: &mut usize,
+    ) -> bool {
+        // SAFETY: the caller's contract is this function's.
+        unsafe { pair_in_registers_avx2(ca, cb, n, ta, tb, y, ea, eb) };
+        true
+    }
 }
 
+/// Fixed point keeps its 2-byte loads at every level: the register walk
+/// ([`pair_in_registers_avx2`], its lanes' bits added as i32) ran 0.87-0.92x that loop on Alex-6/7
+/// and VGG-6/7 (interleaved, the Zen 3), with each lane moved to a general register for an `add` to
+/// memory or added in a vector register alike.
 impl Accumulate for i32 {
     const FOUR_AT_ONCE: bool = false;
     #[inline(always)]
@@ -1364,8 +1408,9 @@ struct ColumnWalk<'a, A, T, F> {
 impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T, F> {
     type Output = ();
     #[inline(always)]
-    fn run<S: Simd>(self, _s: S) {
+    fn run<S: Simd>(self, s: S) {
         let (ptr, entries) = (&self.layout.col_ptr, &self.layout.entries);
+        let registers = s.level() == IsaLevel::Avx2;
         // The invariant below needs exactly one accumulator per row.
         assert_eq!(self.y.len(), self.layout.rows, "one output per row");
         self.y.iter_mut().for_each(|v| *v = T::default());
@@ -1391,7 +1436,21 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             let (ca, cb) = (column(ja), column(jb));
             let n = ca.len().min(cb.len());
             let (mut ea, mut eb) = (0usize, 0usize);
-            let n = if T::FOUR_AT_ONCE {
+            // At AVX2 in f32, eight entries of each column per step with the products in registers
+            // ([`pair_in_registers_avx2`]), the rest one by one. Against the four-entry loop below
+            // (the Zen 3, AVX2 only, one thread, interleaved, median of per-round ratios of each
+            // round's fastest run, 8 rounds): Alex-6 1.11x, Alex-7 1.13x, VGG-6 1.08x, VGG-7 1.12x;
+            // on 4096 x 512 at 9 % with its columns in cache, 1.70 -> 1.93-1.96 G entries/s. (The
+            // four-entry loop on the rest after it: 0.97-0.98x.) Not at AVX-512, where it was not
+            // measured.
+            let n8 = n / 8 * 8;
+            // SAFETY: the level is AVX2, so the features were detected; `y` has one element per row
+            // (asserted above) and no column walks past its last row (`ColumnLayout::new`).
+            let n = if registers
+                && unsafe { T::pair_in_registers(ca, cb, n8, &ta, &tb, y, &mut ea, &mut eb) }
+            {
+                n8
+            } else if T::FOUR_AT_ONCE {
                 // Four entries of each column per step, each four from one 8-byte load. Against one
                 // 2-byte load per entry, interleaved (Zen 5, one thread, median of per-round ratios):
                 // f32 1.08-1.16x on the five layers where the column walk runs at AVX2 (8 rounds),
@@ -1424,6 +1483,114 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
         }
     }
 }
+
+/// The f32 column walk's pair loop at AVX2 with each column's 16 products in two registers, so that an
+/// entry costs a read-modify-write of its output and no load of its product: per 8 entries of a
+/// column, one 16-byte load of their codes, two `vpermps` and a blend give their 8 products, and a
+/// shuffle moves each to lane 0 for its scalar add. Entries of the two columns alternate as in the
+/// four-entry loop ([`ColumnWalk`]); only where the two columns' last entries (past the last multiple
+/// of 8, walked one column after the other) share a row may an output's f32 sum differ from that loop's
+/// in its rounding. Against that loop on the AVX2-only Zen 3 (interleaved, one thread): see
+/// [`ColumnWalk`]; what bounds it there: `scripts/bounds/colwalk.c`.
+///
+/// # Safety
+/// As [`Accumulate::pair_in_registers`]; `n <= ca.len().min(cb.len())`, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pair_in_registers_avx2(
+    ca: &[u16],
+    cb: &[u16],
+    n: usize,
+    ta: &[f32; 16],
+    tb: &[f32; 16],
+    y: *mut f32,
+    ea: &mut usize,
+    eb: &mut usize,
+) {
+    use std::arch::x86_64::*;
+    assert!(n.is_multiple_of(8) && n <= ca.len() && n <= cb.len());
+    let (ca, cb) = (&ca[..n], &cb[..n]);
+    // SAFETY: AVX2 is enabled (the caller's contract); every load reads 16 (codes) or 8 (advances)
+    // bytes inside an 8-entry chunk of `ca[..n]` or `cb[..n]`, unaligned loads need no alignment, and
+    // every output row is in `y` (the caller's contract: no column walks past its last row).
+    unsafe {
+        let (alo, ahi) = (
+            _mm256_loadu_ps(ta.as_ptr()),
+            _mm256_loadu_ps(ta.as_ptr().add(8)),
+        );
+        let (blo, bhi) = (
+            _mm256_loadu_ps(tb.as_ptr()),
+            _mm256_loadu_ps(tb.as_ptr().add(8)),
+        );
+        // The 8 products of 8 entries: `vpermps` reads the code's low 3 bits (the code is bits
+        // 12..16, so the shifted index's bit 3 is the code's); bit 3, moved to the sign bit, picks
+        // `hi`.
+        let products = |e: &[u16], lo: __m256, hi: __m256| {
+            let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(e.as_ptr().cast()));
+            let code = _mm256_srli_epi32::<Z_BITS_I>(w);
+            let pick = _mm256_castsi256_ps(_mm256_slli_epi32::<{ 28 - Z_BITS_I }>(w));
+            _mm256_blendv_ps(
+                _mm256_permutevar8x32_ps(lo, code),
+                _mm256_permutevar8x32_ps(hi, code),
+                pick,
+            )
+        };
+        // Lane `k` of a 4-lane vector in lane 0.
+        let lane = |v: __m128, k: usize| match k {
+            0 => v,
+            1 => _mm_movehdup_ps(v),
+            2 => _mm_movehl_ps(v, v),
+            _ => _mm_shuffle_ps::<0xff>(v, v),
+        };
+        let step = |end: &mut usize, e: u16, p: __m128| {
+            *end += (e & Z_MASK) as usize;
+            // An empty `asm!` that keeps the row in a general register: without it LLVM paired the
+            // two columns' rows in one vector register and moved each out with `vpextrq` for its
+            // address (0.81x the four-entry loop, interleaved on the Zen 3).
+            *y.add(*end - 1) += _mm_cvtss_f32(p);
+        };
+        // Four entries' advances from one 8-byte load. By `asm!`: read with `read_unaligned`, LLVM
+        // took them from the codes' vector instead, pairing the two columns' rows in one vector
+        // register and moving each out with `vpextrq` for its address (0.81x the four-entry loop,
+        // interleaved on the Zen 3).
+        let word = |e: &[u16]| {
+            assert!(e.len() >= 4);
+            let w: u64;
+            std::arch::asm!(
+                "mov {w}, qword ptr [{p}]",
+                p = in(reg) e.as_ptr(),
+                w = out(reg) w,
+                options(pure, readonly, nostack, preserves_flags),
+            );
+            let at = |k: u32| (w >> (16 * k)) as u16;
+            [at(0), at(1), at(2), at(3)]
+        };
+        let (mut a, mut b) = (*ea, *eb);
+        for (e, f) in ca.chunks_exact(8).zip(cb.chunks_exact(8)) {
+            let (pa, pb) = (products(e, alo, ahi), products(f, blo, bhi));
+            let halves = [
+                (_mm256_castps256_ps128(pa), _mm256_castps256_ps128(pb)),
+                (
+                    _mm256_extractf128_ps::<1>(pa),
+                    _mm256_extractf128_ps::<1>(pb),
+                ),
+            ];
+            for (h, (va, vb)) in halves.into_iter().enumerate() {
+                let (we, wf) = (word(&e[4 * h..]), word(&f[4 * h..]));
+                for k in 0..4 {
+                    step(&mut a, we[k], lane(va, k));
+                    step(&mut b, wf[k], lane(vb, k));
+                }
+            }
+        }
+        (*ea, *eb) = (a, b);
+    }
+}
+
+/// [`Z_BITS`] as the shift count the intrinsics take.
+#[cfg(target_arch = "x86_64")]
+const Z_BITS_I: i32 = Z_BITS as i32;
 
 /// Four entries of a column read with one 8-byte load (the walk over single entries compiles to one
 /// 2-byte load per entry).
