@@ -1339,26 +1339,25 @@ trait Accumulate: Copy + Default {
     /// [`ColumnWalk`]).
     const FOUR_AT_ONCE: bool;
     fn accumulate(self, x: Self) -> Self;
-    /// Walks the first `n` entries (a multiple of 8) of a pair's two columns with their products held
-    /// in registers ([`pair_in_registers_avx2`]), advancing its rows; `false` (nothing walked) where
+    /// Walks the first `n` entries (a multiple of 8) of two columns with their products held in
+    /// registers ([`pair_in_registers_avx2`]), advancing `ea` and `eb`; `false` (nothing walked) where
     /// this arithmetic or target has no such walk.
     ///
     /// # Safety
     /// AVX2 must have been detected; as [`pair_in_registers_avx2`].
-    unsafe fn pair_in_registers(_: &mut Pair<'_, Self>, _: usize, _: *mut Self) -> bool {
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pair_in_registers(
+        _: &[u16],
+        _: &[u16],
+        _: usize,
+        _: &[Self; 16],
+        _: &[Self; 16],
+        _: *mut Self,
+        _: &mut usize,
+        _: &mut usize,
+    ) -> bool {
         false
     }
-}
-
-/// Two non-zero inputs' columns walked together: their entries, their 16 products and, per column,
-/// the rows walked so far.
-struct Pair<'a, T> {
-    ca: &'a [u16],
-    cb: &'a [u16],
-    ta: &'a [T; 16],
-    tb: &'a [T; 16],
-    ea: usize,
-    eb: usize,
 }
 
 impl Accumulate for f32 {
@@ -1369,9 +1368,18 @@ impl Accumulate for f32 {
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn pair_in_registers(p: &mut Pair<'_, f32>, n: usize, y: *mut f32) -> bool {
+    unsafe fn pair_in_registers(
+        ca: &[u16],
+        cb: &[u16],
+        n: usize,
+        ta: &[f32; 16],
+        tb: &[f32; 16],
+        y: *mut f32,
+        ea: &mut usize,
+        eb: &mut usize,
+    ) -> bool {
         // SAFETY: the caller's contract is this function's.
-        unsafe { pair_in_registers_avx2(p, n, y) };
+        unsafe { pair_in_registers_avx2(ca, cb, n, ta, tb, y, ea, eb) };
         true
     }
 }
@@ -1427,6 +1435,7 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             let (ta, tb) = ((self.table)(aa), (self.table)(ab));
             let (ca, cb) = (column(ja), column(jb));
             let n = ca.len().min(cb.len());
+            let (mut ea, mut eb) = (0usize, 0usize);
             // At AVX2 in f32, eight entries of each column per step with the products in registers
             // ([`pair_in_registers_avx2`]), the rest one by one. Against the four-entry loop below
             // (the Zen 3, AVX2 only, one thread, interleaved, median of per-round ratios of each
@@ -1435,19 +1444,11 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
             // four-entry loop on the rest after it: 0.97-0.98x.) Not at AVX-512, where it was not
             // measured.
             let n8 = n / 8 * 8;
-            let mut two = Pair {
-                ca,
-                cb,
-                ta: &ta,
-                tb: &tb,
-                ea: 0,
-                eb: 0,
-            };
             // SAFETY: the level is AVX2, so the features were detected; `y` has one element per row
             // (asserted above) and no column walks past its last row (`ColumnLayout::new`).
-            let walked = registers && unsafe { T::pair_in_registers(&mut two, n8, y) };
-            let (mut ea, mut eb) = (two.ea, two.eb);
-            let n = if walked {
+            let n = if registers
+                && unsafe { T::pair_in_registers(ca, cb, n8, &ta, &tb, y, &mut ea, &mut eb) }
+            {
                 n8
             } else if T::FOUR_AT_ONCE {
                 // Four entries of each column per step, each four from one 8-byte load. Against one
@@ -1493,15 +1494,23 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
 /// [`ColumnWalk`]; what bounds it there: `scripts/bounds/colwalk.c`.
 ///
 /// # Safety
-/// AVX2 must have been detected; `y` must hold one element per row, and the columns must not walk past
-/// the last row (the invariant of [`ColumnLayout::new`]). `n`, a multiple of 8, is at most either
-/// column's length (asserted).
+/// As [`Accumulate::pair_in_registers`]; `n <= ca.len().min(cb.len())`, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pair_in_registers_avx2(p: &mut Pair<'_, f32>, n: usize, y: *mut f32) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn pair_in_registers_avx2(
+    ca: &[u16],
+    cb: &[u16],
+    n: usize,
+    ta: &[f32; 16],
+    tb: &[f32; 16],
+    y: *mut f32,
+    ea: &mut usize,
+    eb: &mut usize,
+) {
     use std::arch::x86_64::*;
-    assert!(n.is_multiple_of(8) && n <= p.ca.len() && n <= p.cb.len());
-    let (ca, cb, ta, tb) = (&p.ca[..n], &p.cb[..n], p.ta, p.tb);
+    assert!(n.is_multiple_of(8) && n <= ca.len() && n <= cb.len());
+    let (ca, cb) = (&ca[..n], &cb[..n]);
     // SAFETY: AVX2 is enabled (the caller's contract); every load reads 16 (codes) or 8 (advances)
     // bytes inside an 8-entry chunk of `ca[..n]` or `cb[..n]`, unaligned loads need no alignment, and
     // every output row is in `y` (the caller's contract: no column walks past its last row).
@@ -1536,14 +1545,6 @@ unsafe fn pair_in_registers_avx2(p: &mut Pair<'_, f32>, n: usize, y: *mut f32) {
         };
         let step = |end: &mut usize, e: u16, p: __m128| {
             *end += (e & Z_MASK) as usize;
-            // An empty `asm!` that keeps the row in a general register: without it LLVM may pair the
-            // two columns' rows in one vector register and move each out with `vpextrq` for its
-            // address (0.70-0.81x, on the Zen 3).
-            std::arch::asm!(
-                "/* {0} */",
-                inout(reg) * end,
-                options(pure, nomem, nostack, preserves_flags)
-            );
             // An empty `asm!` that keeps the row in a general register: without it LLVM paired the
             // two columns' rows in one vector register and moved each out with `vpextrq` for its
             // address (0.81x the four-entry loop, interleaved on the Zen 3).
@@ -1565,7 +1566,7 @@ unsafe fn pair_in_registers_avx2(p: &mut Pair<'_, f32>, n: usize, y: *mut f32) {
             let at = |k: u32| (w >> (16 * k)) as u16;
             [at(0), at(1), at(2), at(3)]
         };
-        let (mut a, mut b) = (p.ea, p.eb);
+        let (mut a, mut b) = (*ea, *eb);
         for (e, f) in ca.chunks_exact(8).zip(cb.chunks_exact(8)) {
             let (pa, pb) = (products(e, alo, ahi), products(f, blo, bhi));
             let halves = [
@@ -1583,7 +1584,7 @@ unsafe fn pair_in_registers_avx2(p: &mut Pair<'_, f32>, n: usize, y: *mut f32) {
                 }
             }
         }
-        (p.ea, p.eb) = (a, b);
+        (*ea, *eb) = (a, b);
     }
 }
 
