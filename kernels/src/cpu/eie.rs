@@ -1545,15 +1545,14 @@ unsafe fn pair_in_registers_avx2(
         };
         let step = |end: &mut usize, e: u16, p: __m128| {
             *end += (e & Z_MASK) as usize;
-            // An empty `asm!` that keeps the row in a general register: without it LLVM paired the
-            // two columns' rows in one vector register and moved each out with `vpextrq` for its
-            // address (0.81x the four-entry loop, interleaved on the Zen 3).
             *y.add(*end - 1) += _mm_cvtss_f32(p);
         };
         // Four entries' advances from one 8-byte load. By `asm!`: read with `read_unaligned`, LLVM
         // took them from the codes' vector instead, pairing the two columns' rows in one vector
         // register and moving each out with `vpextrq` for its address (0.81x the four-entry loop,
-        // interleaved on the Zen 3).
+        // interleaved on the Zen 3). Passing the two columns as one struct brought the pairing back
+        // (1.3-1.4 G against 1.9 from cache), and an empty `asm!` holding each row in a general
+        // register against it cost 2.5 % (5 % on VGG-6): keep the arguments apart.
         let word = |e: &[u16]| {
             assert!(e.len() >= 4);
             let w: u64;
