@@ -4,7 +4,7 @@
 // running sum of the advances, minus 1); two columns are walked at a time, four entries per 8-byte load.
 //
 //   gcc -O3 -march=native -o /tmp/colwalk scripts/bounds/colwalk.c -lm
-//   taskset -c 0 /tmp/colwalk ROWS COLS DENSITY [REPS]      e.g. 4096 512 0.09
+//   taskset -c 0 /tmp/colwalk ROWS COLS DENSITY [REPS]      e.g. 4095 512 0.09
 //
 // Prints per variant the fastest of REPS walks over every column: ns and cycles per entry (the cycle
 // from a chain of dependent adds, one per cycle) and G entries/s:

@@ -200,10 +200,12 @@ fn walk_columns<A, T, F>(
 /// 10 % on 8 of 10 layers (Alex-6 and VGG-6 15-17 % under, where it wins by 1.09x and 2.5x), the row
 /// walk within 4 %. With them the model picks the fastest walk on all 10 layers on one thread: the
 /// column walk now also on Alex-8 (1.15x faster than the row walk), VGG-8 (1.06x) and the FC8 (1.02x),
-/// the row walk on the NeuralTalk layers. The constants before (the fit before the register walk,
-/// whose window fields [`WINDOW_COST_F32_AVX2`] keeps: this run's window fit was within 5 % of them but
-/// the `beyond` term) took the row walk on those three. Fixed point: fitted in the run before (its walk
-/// unchanged since; this run's fit was within 0.91-1.07x of it): the column walk within 6 % but VGG-6
+/// the row walk on the NeuralTalk layers (interleaved A/Bs of the automatic picks: Alex-8 1.09x, but
+/// VGG-8 0.73-0.99x and the FC8 0.96x, on a busy host; the picks there are at the crossover). The
+/// constants before (the fit before the register walk, whose window fields [`WINDOW_COST_F32_AVX2`]
+/// keeps: this run's window fit had step 2.069, group 17.8, beyond 0.024) took the row walk on those
+/// three. Fixed point: fitted in the run before (its walk unchanged since; that model predicted
+/// 0.91-1.07x this run's times): the column walk within 6 % but VGG-6
 /// (13 % under, where it wins by 2.6x), the row walk within 7 %; the row walk on the NeuralTalk layers
 /// only. The portable level takes them too, not measured there since. Only the choice depends on them,
 /// never the result. An interleaved A/B (8 rounds) had caught the first, f32-only model picking the row
@@ -1344,7 +1346,9 @@ trait Accumulate: Copy + Default {
     /// this arithmetic or target has no such walk.
     ///
     /// # Safety
-    /// AVX2 must have been detected; as [`pair_in_registers_avx2`].
+    /// AVX2 and FMA must have been detected (what [`IsaLevel::Avx2`] checks), and `y` must be valid
+    /// for reads and writes at every row the two columns' entries reach from rows `ea` and `eb` (one
+    /// element per row, columns that never walk past the last row: [`ColumnLayout::new`]).
     #[allow(clippy::too_many_arguments)]
     unsafe fn pair_in_registers(
         _: &[u16],
@@ -1494,7 +1498,8 @@ impl<A: Copy, T: Accumulate, F: Fn(A) -> [T; 16]> Kernel for ColumnWalk<'_, A, T
 /// [`ColumnWalk`]; what bounds it there: `scripts/bounds/colwalk.c`.
 ///
 /// # Safety
-/// As [`Accumulate::pair_in_registers`]; `n <= ca.len().min(cb.len())`, a multiple of 8.
+/// As [`Accumulate::pair_in_registers`] (AVX2 and FMA detected; `y` valid at every row the columns
+/// reach). `n`, a multiple of 8 and at most either column's length, is asserted.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
