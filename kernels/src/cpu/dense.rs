@@ -1,14 +1,14 @@
 //! Dense f32 GEMV / GEMM over the decoded weights (zeros included): the CPU's "dense" row of Table IV.
 //!
 //! Batch 1: one dot product per row, six rows at a time with AVX2 (as many memory streams in flight as
-//! the accumulators fit the registers), two vector accumulators per row; rows of fewer than
-//! [`SHORT_ROW`] inputs, and every row with AVX-512 (measured faster on the Zen 5 core that has it),
-//! one at a time with four. Every row starts on a 64-byte boundary (rows padded with zeros to whole
-//! cache lines in `prepare`) and x is copied to one before the product, so that no vector load straddles
-//! two cache lines (x came at any 4-byte offset, and rows of 1201 or 600 inputs start anywhere): on AVX-512
-//! (Zen 5) 1.02-1.26x faster than unaligned on one thread (all 10 layers, 6 interleaved rounds; NT-LSTM
-//! 1.26x, VGG-8 1.23x, NT-Wd 1.22x, VGG-6 from DRAM 1.12x); on two threads 1.03-1.22x on five layers
-//! that fit the L3 and 0.93x (0.81-1.07) on VGG-6, from DRAM (4 rounds). The padding reads at most
+//! the accumulators fit the registers), two vector accumulators per row; with AVX-512 (measured faster
+//! on the Zen 5 core that has it) one row at a time with four. Every row starts on a 64-byte boundary
+//! (rows padded with zeros to whole cache lines in `prepare`) and x is copied to one before the product,
+//! so that no vector load straddles two cache lines (x came at any 4-byte offset, and rows of 1201 or
+//! 600 inputs start anywhere): on AVX-512 (Zen 5) 1.02-1.26x faster than unaligned on one thread (all
+//! 10 layers, 6 interleaved rounds; NT-LSTM 1.26x, VGG-8 1.23x, NT-Wd 1.22x, VGG-6 from DRAM 1.12x); on
+//! two threads 1.03-1.22x on five layers that fit the L3 and 0.93x (0.81-1.07) on VGG-6, from DRAM (4
+//! rounds). The padding reads at most
 //! 15 zeros per row more (1.3 % of NT-Wd, the most).
 //!
 //! Batch B > 1: a blocked GEMM in the GotoBLAS / BLIS manner, shaped for this product (W large and read once,
@@ -80,10 +80,9 @@ impl Kernel for Gemv<'_> {
     type Output = ();
     #[inline(always)]
     fn run<S: Simd>(self, s: S) {
-        if self.inputs < SHORT_ROW || S::LANES >= 16 {
-            // One row at a time, in memory order (one stream through the matrix): short rows (several
-            // rows at once are as many short streams, which is, we suppose, what made them slower),
-            // and every row with AVX-512 (see `rows`).
+        if S::LANES >= 16 {
+            // One row at a time, in memory order (one stream through the matrix), with AVX-512 (see
+            // `rows`).
             for (row, y) in self.w.chunks_exact(self.inputs).zip(self.y.iter_mut()) {
                 *y = dot(s, row, self.x);
             }
@@ -105,7 +104,11 @@ impl Gemv<'_> {
     /// (seen in the AVX2 build's assembly; the AVX-512 one was not looked at), which cost the AVX2
     /// kernel 1.13-1.51x on one thread (9 layers, 5 interleaved rounds, Zen 5 at `--isa avx2`).
     /// Without the stores, 6 rows and one row run alike on Zen 5 at both levels (0.95-1.10x at AVX2,
-    /// 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers).
+    /// 1.00-1.12x at AVX-512; 5 rounds, 7-8 layers). Rows of fewer than 1024 inputs went one at a time
+    /// at AVX2 too until 2026-12-03 (on NT-Wd, 600 inputs, one row with 4 accumulators had run 1.50x
+    /// faster than 6 rows, with the stores); without the stores 6 rows ran 1.06x and 1.12x faster than
+    /// one on NT-Wd (10 and 8 interleaved rounds, one thread, pinned, Zen 3), 4 rows 0.82x of 6, and
+    /// against numpy's OpenBLAS GEMV 1.08x where one row had 0.94x (9 rounds of `cpu-libs.py`).
     #[inline(always)]
     fn rows<S: Simd, const R: usize>(self, s: S) {
         let n = self.inputs;
@@ -119,12 +122,6 @@ impl Gemv<'_> {
         }
     }
 }
-
-/// Inputs below which the GEMV walks rows one at a time: on NT-Wd (600 inputs) one row with 4
-/// accumulators ran 1.50x faster than 6 rows with 2 each (1.23x for one row with 2; 6 interleaved rounds,
-/// one thread, AVX2). Above it the rows in flight pay: on the 4096-input layers one row at a time was
-/// slower on most of them (a noisy 4-round A/B; not adopted).
-const SHORT_ROW: usize = 1024;
 
 /// Rows of W in a register tile.
 const MR: usize = 6;
@@ -695,16 +692,11 @@ mod tests {
 
     /// The GEMV kernel on rows of lengths the backend never gives it (it pads rows to whole cache lines),
     /// so that the multi-row walk's last vector and scalar tail run: 13 rows (two blocks of 6 and one
-    /// row alone), lengths around `SHORT_ROW` and the vector widths, each level, against f64 within
-    /// DESIGN.md's bound.
+    /// row alone), lengths with a last vector, a scalar tail, both or neither at each vector width (and
+    /// shorter than one vector), each level, against f64 within DESIGN.md's bound.
     #[test]
     fn gemv_rows_of_any_length() {
-        for n in [
-            SHORT_ROW + 8 + 3,
-            SHORT_ROW + 16 + 7,
-            SHORT_ROW + 1,
-            2 * SHORT_ROW + 24,
-        ] {
+        for n in [3, 600 + 8 + 3, 1024 + 16 + 7, 1024 + 1, 2048 + 24] {
             let rows = 13;
             let w = values(rows * n, 3);
             let x = values(n, 5);
