@@ -331,6 +331,15 @@ def main():
         os.environ.update(ISA_CAPS[args.isa])
     if args.pin and not hasattr(os, "sched_setaffinity"):
         sys.exit("error: --pin needs os.sched_setaffinity (Linux)")
+    # The records file is written at the end of a run that may take half an hour: refuse an unwritable one
+    # now (a missing folder is created), not after the measurements.
+    try:
+        if os.path.dirname(args.records):
+            os.makedirs(os.path.dirname(args.records), exist_ok=True)
+        with open(args.records, "a"):
+            pass
+    except OSError as e:
+        sys.exit(f"error: --records {args.records}: cannot write it: {e}")
     ensure_packages()
     import numpy as np
     cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
@@ -413,6 +422,9 @@ def main():
                     out.append(r)
                 libs.limits.restore_original_limits()
     tool = {"name": "scripts/cpu-libs.py", "version": tool_version or "none"}
+    # The ratios first: they are on stderr even if the records file went away meanwhile.
+    if ratios:
+        print_ratios(ratios)
     with open(args.records, "a") as f:
         for r in out:
             if r.get("tool", {}).get("name") != "eie":
@@ -420,8 +432,6 @@ def main():
                 r["time"] = now
             f.write(json.dumps(r) + "\n")
     print(f"appended {len(out)} records to {args.records}", file=sys.stderr)
-    if ratios:
-        print_ratios(ratios)
     failed = [r for r in out if not r["check"]["ok"]]
     return 1 if failed else 0
 

@@ -56,7 +56,7 @@ rm -f "$out/records.jsonl"
     --ours cpu-dense-f32 --ours cpu-csr-f32 --ours cpu-eie-f32 --ours cpu-eie-fixed \
     --ours faer-dense-f32 --ours faer-csr-f32 $([ "${PIN:-1}" = 0 ] || echo --pin) \
     ${ISA:+--isa "$ISA"} 2> "$out/log.txt"
-sed -n '/^| layer | batch/,$p' "$out/log.txt" > "$out/ratios.md"
+sed -n '/^| layer | batch/,$p' "$out/log.txt" | grep '^|' > "$out/ratios.md"
 $eie report "$out/records.jsonl" --out "$out/report" > /dev/null
 cat "$out/ratios.md"
 echo "wrote $out/records.jsonl, $out/ratios.md, $out/probe.txt, $out/report/"
