@@ -8,8 +8,7 @@
 //! 600 inputs start anywhere): on AVX-512 (Zen 5) 1.02-1.26x faster than unaligned on one thread (all
 //! 10 layers, 6 interleaved rounds; NT-LSTM 1.26x, VGG-8 1.23x, NT-Wd 1.22x, VGG-6 from DRAM 1.12x); on
 //! two threads 1.03-1.22x on five layers that fit the L3 and 0.93x (0.81-1.07) on VGG-6, from DRAM (4
-//! rounds). The padding reads at most
-//! 15 zeros per row more (1.3 % of NT-Wd, the most).
+//! rounds). The padding reads at most 15 zeros per row more (1.3 % of NT-Wd, the most).
 //!
 //! Batch B > 1: a blocked GEMM in the GotoBLAS / BLIS manner, shaped for this product (W large and read once,
 //! B small, x feature-major):
