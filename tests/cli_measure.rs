@@ -168,7 +168,8 @@ fn gpu_tuning_knobs() {
 
 /// `EIE_CPU_EIE_WALK` forces the batch-1 walk of both CPU EIE kernels at every level this CPU has:
 /// each forced walk gives verified outputs, its record names it, and each walks its own layout (the
-/// column walk only the non-zero inputs' entries, the row and window walks padded rows), on one thread
+/// column walk only the non-zero inputs' entries, the row and window walks padded rows, the plane walk
+/// every weight of the non-zero inputs' columns), on one thread
 /// and two. A bad value is an error naming the variable and the value, at any batch; batch 64 ignores a
 /// good one.
 #[test]
@@ -194,7 +195,7 @@ fn cpu_eie_walk_knob() {
     for (level, threads) in levels.into_iter().flat_map(|l| [(l, "1"), (l, "2")]) {
         let isa = level.name();
         let mut entries = Vec::new();
-        for walk in ["column", "row", "window"] {
+        for walk in ["column", "row", "window", "plane"] {
             let rows = json(&run(walk, isa, "1", threads));
             assert_eq!(rows.len(), 2);
             for r in &rows {
@@ -211,7 +212,9 @@ fn cpu_eie_walk_knob() {
             entries.push(rows[0]["work"]["entries"].as_u64().unwrap());
         }
         assert!(
-            entries[0] < entries[1] && entries[0] < entries[2] && entries[1] != entries[2],
+            entries[0] < entries[1].min(entries[2]).min(entries[3])
+                && entries[1] != entries[2]
+                && entries[3] != entries[1].max(entries[2]),
             "{isa} {threads}: entries per walk {entries:?}"
         );
         // Unset or empty: the cost model's pick, and the record does not name a walk.

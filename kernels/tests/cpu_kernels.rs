@@ -339,3 +339,120 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
         }
     }
 }
+
+/// The EIE kernels' batch-1 plane walk (dense 4-bit code planes in blocks of 64 rows), forced at every
+/// level, on one thread and two: 150 rows (two whole blocks and one of 22; on two threads 128 and 22
+/// rows), about 30 % dense with codes from both halves of the 16-entry table, a bias, 40 % zero
+/// inputs and an infinite input in a column without weights (a zero weight's product must still add
+/// exactly 0). f32 within the reference's bound and, on one thread, bit for bit the column walk's
+/// outputs (the same columns in the same order per row, plus exact zeros); fixed point bit for bit. Then
+/// the pick: at AVX2 the cost model takes the plane walk on a 1000-row layer of 30 % density with half
+/// its inputs non-zero, and builds no planes at 8 % density.
+#[test]
+fn eie_plane_walk_blocks_threads_and_non_finite_inputs() {
+    let values = [1.5, -0.5, 0.25, -2.0, 0.75, -1.25, 3.0, -0.125, 2.5, -3.5];
+    let w = |i: usize, j: usize| {
+        if j == 77 || (i * 7 + j * 13) % 10 >= 3 {
+            0.0
+        } else {
+            values[(i * 3 + j) % values.len()]
+        }
+    };
+    let a = |j: usize| {
+        if j % 5 < 2 {
+            0.0
+        } else {
+            (j % 9) as f32 * 0.25 - 0.75
+        }
+    };
+    let l = dense("planes", 150, 700, w, a, true, true);
+    let mut x: Vec<f32> = (0..700).map(a).collect();
+    x[77] = f32::INFINITY;
+    let finite: Vec<f32> = (0..700).map(a).collect();
+    let xq = eie_compress::backend::quantize_input(&l, &finite);
+    let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+    let rq = eie_compress::backend::reference_fixed(&l, &xq, 1);
+    let nz_cols = x.iter().filter(|&&v| v != 0.0).count() as u64 + 1;
+    for level in IsaLevel::available() {
+        let mut column = EieF32::new(level, Par::Seq).with_walk(EieWalk::Column);
+        column.prepare(&l, 1).unwrap();
+        let mut by_columns = vec![f32::NAN; 150];
+        column
+            .run(Data::F32(&x), DataMut::F32(&mut by_columns))
+            .unwrap();
+        for par in [Par::Seq, Par::Threads(2)] {
+            let mut b = EieF32::new(level, par).with_walk(EieWalk::Plane);
+            b.prepare(&l, 1).unwrap();
+            assert!(b.detail().contains("plane walk"), "{}", b.detail());
+            let work = b.work(Data::F32(&x));
+            assert_eq!(work.entries, nz_cols * 3 * 64, "{}: {work:?}", b.detail());
+            for _ in 0..2 {
+                let mut y = vec![f32::NAN; 150];
+                b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+                let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+                assert!(
+                    ok && y.iter().all(|v| v.is_finite()),
+                    "{}: {y:?} vs {r:?}: {err:e}",
+                    b.detail()
+                );
+                if par == Par::Seq {
+                    let same = y
+                        .iter()
+                        .zip(&by_columns)
+                        .all(|(p, c)| p.to_bits() == c.to_bits());
+                    assert!(
+                        same,
+                        "{}: {y:?} vs the column walk's {by_columns:?}",
+                        b.detail()
+                    );
+                }
+            }
+            let mut f = EieFixed::new(level, par).with_walk(EieWalk::Plane);
+            f.prepare(&l, 1).unwrap();
+            for _ in 0..2 {
+                let mut y = vec![i16::MIN; 150];
+                f.run(Data::Fixed(&xq), DataMut::Fixed(&mut y)).unwrap();
+                assert_eq!(y, rq, "{}", f.detail());
+            }
+        }
+    }
+    if !IsaLevel::Avx2.is_available() {
+        return;
+    }
+    let half = |j: usize| {
+        if j.is_multiple_of(2) {
+            0.0
+        } else {
+            (j % 7) as f32 + 0.5
+        }
+    };
+    for (tenths, planes) in [(3, true), (0, false)] {
+        let w = |i: usize, j: usize| {
+            let h = (i * 31 + j * 17) % 100;
+            let dense_enough = if tenths == 0 { h < 8 } else { h < tenths * 10 };
+            if dense_enough {
+                values[(i + j) % values.len()]
+            } else {
+                0.0
+            }
+        };
+        let l = dense("pick", 1000, 512, w, half, false, true);
+        let x: Vec<f32> = (0..512).map(half).collect();
+        let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+        for par in [Par::Seq, Par::Threads(2)] {
+            let mut b = CpuKernel::EieF32.backend(IsaLevel::Avx2, par);
+            b.prepare(&l, 1).unwrap();
+            let work = b.work(Data::F32(&x));
+            assert_eq!(
+                work.entries == 256 * 16 * 64,
+                planes,
+                "{}: {work:?}",
+                b.detail()
+            );
+            let mut y = vec![f32::NAN; 1000];
+            b.run(Data::F32(&x), DataMut::F32(&mut y)).unwrap();
+            let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+            assert!(ok, "{}: {err:e}", b.detail());
+        }
+    }
+}

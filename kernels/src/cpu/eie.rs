@@ -51,6 +51,8 @@
 //! [`WALK_ENV`] (or `with_walk`) forces one batch-1 walk, for tests and for fitting the cost models on
 //! a new core (`scripts/fit-walks.py`).
 
+mod plane;
+
 use super::isa::{IsaLevel, Kernel, Simd, dispatch};
 use super::par::{Par, Threads, rows_per_task};
 use super::{Prepared, aligned, finish_f32};
@@ -274,6 +276,8 @@ pub enum Walk {
     Row,
     /// Rows in groups of one vector's lanes through sliding windows of the input.
     Window,
+    /// The non-zero inputs' columns of dense 4-bit code planes, 64 rows at a time.
+    Plane,
 }
 
 impl Walk {
@@ -282,6 +286,7 @@ impl Walk {
             Walk::Column => "column",
             Walk::Row => "row",
             Walk::Window => "window",
+            Walk::Plane => "plane",
         }
     }
 }
@@ -295,7 +300,7 @@ fn forced_walk(name: &str, walk: Option<Walk>) -> Result<Option<Walk>, BackendEr
     let Some(v) = std::env::var_os(WALK_ENV) else {
         return Ok(None);
     };
-    let walks = [Walk::Column, Walk::Row, Walk::Window];
+    let walks = [Walk::Column, Walk::Row, Walk::Window, Walk::Plane];
     match v.to_str() {
         Some("") => Some(None),
         Some(s) => walks.into_iter().find(|w| w.name() == s).map(Some),
@@ -303,7 +308,7 @@ fn forced_walk(name: &str, walk: Option<Walk>) -> Result<Option<Walk>, BackendEr
     }
     .ok_or_else(|| BackendError::Failed {
         backend: name.to_string(),
-        message: format!("{WALK_ENV}={v:?}: expected column, row or window"),
+        message: format!("{WALK_ENV}={v:?}: expected column, row, window or plane"),
     })
 }
 
@@ -1076,12 +1081,16 @@ struct EieData {
     rows1: Option<RowLayoutOne>,
     /// Batch 1: the window walk's layout (AVX-512, and AVX2 where it costs less than the row walk).
     window: Option<WindowLayout>,
+    /// Batch 1: the code planes (AVX2, where the plane walk costs less than the column walk on the
+    /// layer's average column; any level when forced).
+    plane: Option<plane::PlaneLayout>,
     /// Batch 1: the walk forced ([`WALK_ENV`], `with_walk`); then only its layout is built beside the
     /// column layout (which the run's scan uses whichever walk runs).
     forced: Option<Walk>,
     /// Batch 1: the cost model of this arithmetic's walks.
     cost: &'static WalkCost,
     window_cost: &'static WindowCost,
+    plane_cost: &'static plane::PlaneCost,
     codebook: [f32; 16],
     /// Non-zero activations of the current input (scratch, reused).
     nz: Vec<(u32, f32)>,
@@ -1125,7 +1134,8 @@ impl EieData {
         // when few activations are zero (see `row_walk_pays`, `window_pays`): the window walk at
         // AVX-512; at AVX2 the window walk or the row walk, whichever costs less on this layer (neither
         // skips an activation, so the layer alone decides); the row walk at the portable level.
-        let (cols, rows, rows1, window) = if batch == 1 {
+        let plane_cost = &plane::PLANE_COST_AVX2;
+        let (cols, rows, rows1, window, plane) = if batch == 1 {
             let per = rows_per_task(layer.outputs(), threads);
             let lanes = match level {
                 IsaLevel::Avx512 => 16,
@@ -1157,12 +1167,20 @@ impl EieData {
                 }
                 other => other,
             };
-            (
-                Some(ColumnLayout::new(&layer.augmented_codes())),
-                None,
-                rows1,
-                window,
-            )
+            let augmented = layer.augmented_codes();
+            let cols = ColumnLayout::new(&augmented);
+            // The code planes where, on the layer's average column, they cost less than its column
+            // walk (the 1000-row layers of about 25 % density).
+            let plane_pays = || {
+                let n = cols.col_entries.len().max(1) as f64;
+                let blocks = layer.outputs().div_ceil(plane::BLOCK) as f64;
+                plane_cost.column + blocks * plane_cost.block
+                    < cost.column + cost.column_entry * cols.entries.len() as f64 / n
+            };
+            let plane = (forced == Some(Walk::Plane)
+                || (auto && level == IsaLevel::Avx2 && plane_pays()))
+            .then(|| plane::PlaneLayout::new(&augmented));
+            (Some(cols), None, rows1, window, plane)
         } else {
             (
                 None,
@@ -1170,6 +1188,7 @@ impl EieData {
                     layer.codes(),
                     batch_tile_cols(layer.codes()),
                 )),
+                None,
                 None,
                 None,
             )
@@ -1180,9 +1199,11 @@ impl EieData {
             rows,
             rows1,
             window,
+            plane,
             forced,
             cost,
             window_cost,
+            plane_cost,
             codebook,
             nz: Vec::with_capacity(layer.inputs() + 1),
         })
@@ -1214,22 +1235,52 @@ impl EieData {
         columns as f64 * self.cost.column + walked as f64 * self.cost.column_entry
     }
 
-    /// Batch 1: whether walking every entry row by row (the scalar row walk, where prepared) costs less
-    /// than walking the `walked` entries of the `columns` non-zero columns ([`walk_cost`]).
-    /// ([`WALK_ENV`] forcing it: always.)
-    fn row_walk_pays(&self, columns: u64, walked: u64) -> bool {
-        self.rows1.as_ref().is_some_and(|r| {
-            self.forced == Some(Walk::Row)
-                || r.cost(self.p.inputs, self.cost) < self.column_cost(columns, walked)
-        })
+    /// Batch 1: the walk that costs least, among those prepared, on an input whose non-zero
+    /// activations (bias column included) are `columns` columns of `walked` entries: the column walk,
+    /// the row or window walk (whichever was prepared: neither skips an activation) or the plane walk
+    /// ([`walk_cost`], [`window_cost`], [`plane::PlaneCost`]); the forced one ([`WALK_ENV`]) if any.
+    fn pick(&self, columns: u64, walked: u64) -> Walk {
+        if let Some(w) = self.forced {
+            return w;
+        }
+        let inputs = self.p.inputs;
+        [
+            (
+                Walk::Window,
+                self.window
+                    .as_ref()
+                    .map(|w| w.cost(inputs, self.window_cost)),
+            ),
+            (
+                Walk::Row,
+                self.rows1.as_ref().map(|r| r.cost(inputs, self.cost)),
+            ),
+            (
+                Walk::Plane,
+                self.plane
+                    .as_ref()
+                    .map(|p| p.cost(columns, self.plane_cost)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(w, c)| c.map(|c| (w, c)))
+        .fold(
+            (Walk::Column, self.column_cost(columns, walked)),
+            |best, (w, c)| if c < best.1 { (w, c) } else { best },
+        )
+        .0
     }
 
-    /// Batch 1: whether the window walk costs less than the column walk ([`window_cost`]; [`WALK_ENV`]
-    /// forcing it: always).
-    fn window_pays(&self, columns: u64, walked: u64) -> bool {
-        self.window.as_ref().is_some_and(|w| {
-            self.forced == Some(Walk::Window)
-                || w.cost(self.p.inputs, self.window_cost) < self.column_cost(columns, walked)
+    /// Batch 1: the walk for input `x` ([`EieData::pick`]; the forced one without counting).
+    fn walk_for<T: Copy + PartialEq + Default>(
+        &self,
+        level: IsaLevel,
+        c: &ColumnLayout,
+        x: &[T],
+    ) -> Walk {
+        self.forced.unwrap_or_else(|| {
+            let (cols, walked) = self.column_work(level, c, x);
+            self.pick(cols, walked)
         })
     }
 
@@ -1256,19 +1307,6 @@ impl EieData {
         (cols, walked)
     }
 
-    /// Batch 1: whether the row walk costs less than walking the columns of the non-zero activations
-    /// `nz` (bias column included).
-    fn row_walk_for<T>(&self, c: &ColumnLayout, nz: &[(u32, T)]) -> bool {
-        if self.rows1.is_none() {
-            return false;
-        }
-        let walked = nz
-            .iter()
-            .map(|&(j, _)| c.col_entries[j as usize] as u64)
-            .sum();
-        self.row_walk_pays(nz.len() as u64, walked)
-    }
-
     fn work(&self, input: Data<'_>) -> Work {
         let b = self.p.batch as u64;
         if let Some(c) = &self.cols {
@@ -1285,11 +1323,17 @@ impl EieData {
             } else {
                 0
             };
-            if let Some(w) = self
-                .window
-                .as_ref()
-                .filter(|_| self.window_pays(cols, entries))
-            {
+            let walk = self.pick(cols, entries);
+            if let Some(p) = self.plane.as_ref().filter(|_| walk == Walk::Plane) {
+                // Every lane of every block of the non-zero columns (zero weights included); per
+                // column its code bytes and product tables; the input once.
+                return Work {
+                    macs: real,
+                    entries: cols * (p.blocks() * plane::BLOCK) as u64,
+                    bytes_read: cols * p.column_bytes() + (self.p.inputs * act_bytes) as u64,
+                };
+            }
+            if let Some(w) = self.window.as_ref().filter(|_| walk == Walk::Window) {
                 // Entries (padding included) and per step its window (4 bytes); per group its end (4);
                 // the input once and its window buffer (2 values per input; fixed point
                 // as 4-byte pairs) per thread block.
@@ -1304,11 +1348,7 @@ impl EieData {
                         + win_bytes,
                 };
             }
-            if let Some(r) = self
-                .rows1
-                .as_ref()
-                .filter(|_| self.row_walk_pays(cols, entries))
-            {
+            if let Some(r) = self.rows1.as_ref().filter(|_| walk == Walk::Row) {
                 // Entries (padding included); per group its start and steps (16 bytes) and 8 output
                 // rows (32); the input, once per thread block.
                 let inputs = (self.p.inputs * act_bytes * r.blocks.len()) as u64;
@@ -1337,6 +1377,8 @@ impl EieData {
 
 /// How a column walk accumulates: f32 addition, or EIE's wrapping 32-bit integer addition.
 trait Accumulate: Copy + Default {
+    /// f32 addition (else wrapping i32), for the code-plane walk's vector adds.
+    const FLOAT: bool;
     /// Whether the column walk reads a column's entries four at a time with one 8-byte load (see
     /// [`ColumnWalk`]).
     const FOUR_AT_ONCE: bool;
@@ -1365,6 +1407,7 @@ trait Accumulate: Copy + Default {
 }
 
 impl Accumulate for f32 {
+    const FLOAT: bool = true;
     const FOUR_AT_ONCE: bool = true;
     #[inline(always)]
     fn accumulate(self, x: f32) -> f32 {
@@ -1393,6 +1436,7 @@ impl Accumulate for f32 {
 /// and VGG-6/7 (interleaved, the Zen 3), with each lane moved to a general register for an `add` to
 /// memory or added in a vector register alike.
 impl Accumulate for i32 {
+    const FLOAT: bool = false;
     const FOUR_AT_ONCE: bool = false;
     #[inline(always)]
     fn accumulate(self, x: i32) -> i32 {
@@ -2007,6 +2051,9 @@ pub struct EieF32 {
     win: Vec<Vec<f32>>,
     /// The batch-1 walk forced by [`EieF32::with_walk`] (else [`WALK_ENV`]'s, if set).
     walk: Option<Walk>,
+    /// The plane walk's product tables and their byte tables (batch 1, scratch).
+    tables: Vec<[f32; 16]>,
+    planes: Vec<[u8; 64]>,
 }
 
 impl EieF32 {
@@ -2019,6 +2066,8 @@ impl EieF32 {
             scratch: Vec::new(),
             win: Vec::new(),
             walk: None,
+            tables: Vec::new(),
+            planes: Vec::new(),
         }
     }
 
@@ -2072,11 +2121,8 @@ impl Backend for EieF32 {
         };
         let level = self.level;
         if let Some(c) = &d.cols {
-            let window = d.window.as_ref().filter(|_| {
-                let (cols, walked) = d.column_work(level, c, x);
-                d.window_pays(cols, walked)
-            });
-            if let Some(w) = window {
+            let walk = d.walk_for(level, c, x);
+            if let Some(w) = d.window.as_ref().filter(|_| walk == Walk::Window) {
                 let (cb, lanes) = (&d.codebook, w.lanes);
                 w.for_blocks(
                     &self.threads,
@@ -2100,9 +2146,8 @@ impl Backend for EieF32 {
             }
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
-            if d.row_walk_for(c, &nz) {
+            if let Some(r) = d.rows1.as_ref().filter(|_| walk == Walk::Row) {
                 d.nz = nz;
-                let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = |w: f32, a: f32| w * a;
                 walk_rows_one(&self.threads, level, r, &d.codebook, product, x, y);
                 finish_f32(&d.p, y);
@@ -2115,7 +2160,12 @@ impl Backend for EieF32 {
                 t[0] = 0.0;
                 t
             };
-            walk_columns(&self.threads, level, c, &nz, y, &mut self.scratch, &table);
+            if let Some(p) = d.plane.as_ref().filter(|_| walk == Walk::Plane) {
+                let (tables, planes) = (&mut self.tables, &mut self.planes);
+                p.walk(&self.threads, level, &nz, y, tables, planes, &table);
+            } else {
+                walk_columns(&self.threads, level, c, &nz, y, &mut self.scratch, &table);
+            }
             d.nz = nz;
             if d.p.relu {
                 y.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -2193,6 +2243,9 @@ pub struct EieFixed {
     win: Vec<Vec<i32>>,
     /// The batch-1 walk forced by [`EieFixed::with_walk`] (else [`WALK_ENV`]'s, if set).
     walk: Option<Walk>,
+    /// The plane walk's product tables and their byte tables (batch 1, scratch).
+    tables: Vec<[i32; 16]>,
+    planes: Vec<[u8; 64]>,
 }
 
 impl EieFixed {
@@ -2211,6 +2264,8 @@ impl EieFixed {
             scratch: Vec::new(),
             win: Vec::new(),
             walk: None,
+            tables: Vec::new(),
+            planes: Vec::new(),
         }
     }
 
@@ -2279,11 +2334,8 @@ impl Backend for EieFixed {
         let level = self.level;
         let relu = d.p.relu;
         if let Some(c) = &d.cols {
-            let window = d.window.as_ref().filter(|_| {
-                let (cols, walked) = d.column_work(level, c, x);
-                d.window_pays(cols, walked)
-            });
-            if let Some(w) = window {
+            let walk = d.walk_for(level, c, x);
+            if let Some(w) = d.window.as_ref().filter(|_| walk == Walk::Window) {
                 let round = spec.round_bias();
                 let (round_pair, apart) = match i16::try_from(round) {
                     Ok(r) => (r, 0),
@@ -2316,9 +2368,8 @@ impl Backend for EieFixed {
             }
             let mut nz = std::mem::take(&mut self.nzq);
             d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
-            if d.row_walk_for(c, &nz) {
+            if let Some(r) = d.rows1.as_ref().filter(|_| walk == Walk::Row) {
                 self.nzq = nz;
-                let r = d.rows1.as_ref().expect("the row layout is prepared");
                 let product = move |w: i16, a: i16| spec.product(w, a);
                 let acc = &mut self.acc;
                 walk_rows_one(&self.threads, level, r, &self.wq, product, x, acc);
@@ -2329,7 +2380,12 @@ impl Backend for EieFixed {
             let table =
                 move |a: i16| -> [i32; 16] { std::array::from_fn(|k| spec.product(wq[k], a)) };
             let acc = &mut self.acc;
-            walk_columns(&self.threads, level, c, &nz, acc, &mut self.scratch, &table);
+            if let Some(p) = d.plane.as_ref().filter(|_| walk == Walk::Plane) {
+                let (tables, planes) = (&mut self.tables, &mut self.planes);
+                p.walk(&self.threads, level, &nz, acc, tables, planes, &table);
+            } else {
+                walk_columns(&self.threads, level, c, &nz, acc, &mut self.scratch, &table);
+            }
             self.nzq = nz;
             for (o, &a) in y.iter_mut().zip(acc.iter()) {
                 *o = spec.finish(a, relu);
