@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit the batch-1 walk cost models of the CPU EIE kernels (`kernels/src/cpu/eie.rs`) on this core.
 
-Each round runs `eie measure` once per walk, forced with EIE_CPU_EIE_WALK (column, row, window; the
+Each round runs `eie measure` once per walk, forced with EIE_CPU_EIE_WALK (column, row, window, plane; the
 order alternates between rounds), both kernels (cpu-eie-f32, cpu-eie-fixed), one thread, on the
 benchmark layers; every output is verified by `measure` before it is timed. Per layer, kernel and walk
 the fastest of the rounds' fastest runs is the time. Each walk's cost is then fitted by relative least
@@ -10,10 +10,12 @@ squares with non-negative coefficients, on the work counts the records carry:
   column walk  ns = column * non-zero columns + column_entry * entries walked
   row walk     ns = group * groups of 8 rows + row_entry * entries + product * 16 x inputs
   window walk  ns = step * steps + group * groups of L rows + beyond * steps x (inputs - 4096) / 4096
+  plane walk   ns = column * non-zero columns + block * non-zero columns x blocks of 64 rows
 
 and printed beside the constants in eie.rs for the ISA level (their prediction over the time: how this
 core compares with the one they were fitted on), with the walk each model picks against the fastest of
-those the level can pick (AVX-512: column or window; portable: column or row; AVX2: any).
+those the level can pick (AVX-512: column or window; portable: column or row; AVX2: any; the plane
+walk's constants, in kernels/src/cpu/eie/plane.rs, are AVX2's).
 
   taskset -c 0 python3 scripts/fit-walks.py --isa avx2 --rounds 5 --save walks.json
   python3 scripts/fit-walks.py --load walks.json     # refit without measuring (at the saved level)
@@ -29,7 +31,7 @@ import re
 import subprocess
 import sys
 
-WALKS = ["column", "row", "window"]
+WALKS = ["column", "row", "window", "plane"]
 KERNELS = ["cpu-eie-f32", "cpu-eie-fixed"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,6 +73,9 @@ def counts(walk, kernel, w, lanes):
     if walk == "row":
         groups = (b - 2 * n - inputs * act) / 48
         return [groups, n, 16 * inputs]
+    if walk == "plane":
+        cols = (b - inputs * act - n / 2) / 64
+        return [cols, n / 64]
     steps = n / lanes
     windows = inputs // lanes + 1
     groups = (b - steps * (2 * lanes + 4) - inputs * act - windows * 2 * lanes * 4) / 4
@@ -80,7 +85,7 @@ def counts(walk, kernel, w, lanes):
 
 
 FIELDS = {"column": ["column", "column_entry"], "row": ["group", "row_entry", "product"],
-          "window": ["step", "group", "beyond"]}
+          "window": ["step", "group", "beyond"], "plane": ["column", "block"]}
 
 
 def constants(isa, kernel):
@@ -94,7 +99,9 @@ def constants(isa, kernel):
         m = re.search(r"const %s: %s = %s \{(.*?)\};" % (name, kind, kind), src, re.S)
         return dict((k, float(v)) for k, v in re.findall(r"(\w+): ([\d.]+)", m.group(1))) if m else None
     w, v = read(walk, "WalkCost"), read(window, "WindowCost")
-    out = {}
+    src = open(os.path.join(ROOT, "kernels/src/cpu/eie/plane.rs")).read()
+    p = read("PLANE_COST_FIXED_AVX2" if fixed else "PLANE_COST_F32_AVX2", "PlaneCost")
+    out = {"plane": [p[f] for f in FIELDS["plane"]]} if p and isa == "avx2" else {}
     if w:
         out["column"] = [w[f] for f in FIELDS["column"]]
         out["row"] = [w[f] for f in FIELDS["row"]]

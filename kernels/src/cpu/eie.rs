@@ -37,6 +37,13 @@
 //!   registers (two `vpermt2ps`; with AVX2 two `vpermps` and a blend each), one FMA per step
 //!   ([`WindowLayout`]). It skips no activation either; its own cost model picks it against the column
 //!   walk.
+//! - **Batch 1, code planes** (AVX2, where it costs less than the column walk on the layer's average
+//!   column; [`plane`]): the 4-bit codes stored densely, zeros included (half a byte per weight: 2
+//!   bytes per stored weight at 25 % density), in blocks of 64 rows; the non-zero inputs' columns,
+//!   each column's 16 products split into 4 byte tables that `vpshufb` reads in registers for 32 rows
+//!   at once, accumulators in registers over all columns. It skips zero activations, and every zero
+//!   weight of a walked column costs its lane: it pays on the 1000-row layers of 23-26 % density
+//!   (Alex-8, VGG-8, the real FC8). In f32 its sums are bit for bit the column walk's on one thread.
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
@@ -259,7 +266,7 @@ const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
 };
 
 /// The environment variable that forces the batch-1 walk of the CPU EIE kernels (`cpu-eie-f32`,
-/// `cpu-eie-fixed`): `column`, `row` or `window`, at any ISA level; unset or empty, the cost models
+/// `cpu-eie-fixed`): `column`, `row`, `window` or `plane`, at any ISA level; unset or empty, the cost models
 /// pick per input. For fitting those models and for sweeps on a new core
 /// (`EIE_CPU_EIE_WALK=window eie measure --backend cpu-eie-f32 ...`); the record's detail names the
 /// forced walk. Read at prepare, at any batch (a bad value is an error naming the variable); applied at
@@ -1134,7 +1141,7 @@ impl EieData {
         // when few activations are zero (see `row_walk_pays`, `window_pays`): the window walk at
         // AVX-512; at AVX2 the window walk or the row walk, whichever costs less on this layer (neither
         // skips an activation, so the layer alone decides); the row walk at the portable level.
-        let plane_cost = &plane::PLANE_COST_AVX2;
+        let plane_cost = plane::plane_cost(arithmetic);
         let (cols, rows, rows1, window, plane) = if batch == 1 {
             let per = rows_per_task(layer.outputs(), threads);
             let lanes = match level {
@@ -2031,7 +2038,7 @@ fn walk_detail(level: IsaLevel, threads: &Threads, d: Option<&EieData>, more: &s
     )
 }
 
-/// The batch-1 walk (`column`, `row`, `window`) a CPU EIE backend's detail ([`walk_detail`]) says was
+/// The batch-1 walk (`column`, `row`, `window`, `plane`) a CPU EIE backend's detail ([`walk_detail`]) says was
 /// forced, if any.
 pub fn forced_walk_in(detail: &str) -> Option<&str> {
     let tag = format!(" walk ({WALK_ENV})");

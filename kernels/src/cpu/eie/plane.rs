@@ -13,7 +13,7 @@
 //! one thread; fixed point wraps its adds like the other walks.
 
 use super::{Accumulate, IsaLevel, Threads, rows_per_task};
-use eie_compress::SparseCodes;
+use eie_compress::{Arithmetic, SparseCodes};
 
 /// Rows per block: 8 vectors of 8 lanes.
 pub(super) const BLOCK: usize = 64;
@@ -38,11 +38,30 @@ pub(super) struct PlaneCost {
     pub block: f64,
 }
 
-/// Fitted on one thread of an AMD EPYC (Zen 3, AVX2), f32 and fixed point alike.
-pub(super) const PLANE_COST_AVX2: PlaneCost = PlaneCost {
-    column: 10.0,
-    block: 5.3,
+/// Fitted (relative least squares, non-negative; `scripts/fit-walks.py --isa avx2 --rounds 3`,
+/// 2026-12-03) on one thread of an AMD EPYC (Zen 3, AVX2, a busy host): within 1 % on the three layers
+/// where it is the fastest walk (Alex-8, VGG-8, the real FC8: 136-153 µs, against 225-259 for the
+/// column walk and 240-261 for the row walk), within 6 % on six more; VGG-6, whose 51 MB of planes
+/// come from DRAM, takes 3x the model (never picked there: at 4 % density no planes are built).
+pub(super) const PLANE_COST_F32_AVX2: PlaneCost = PlaneCost {
+    column: 2.44,
+    block: 5.33,
 };
+
+/// [`PLANE_COST_F32_AVX2`] for the fixed-point kernel (wrapping `vpaddd` in place of `vaddps`: 118-132
+/// µs on the same three layers, 2.0-2.1x faster than its column walk).
+pub(super) const PLANE_COST_FIXED_AVX2: PlaneCost = PlaneCost {
+    column: 4.96,
+    block: 4.41,
+};
+
+/// The plane walk's costs for `arithmetic` (fitted at AVX2, the only level that picks the walk).
+pub(super) fn plane_cost(arithmetic: Arithmetic) -> &'static PlaneCost {
+    match arithmetic {
+        Arithmetic::F32 => &PLANE_COST_F32_AVX2,
+        Arithmetic::Fixed16 => &PLANE_COST_FIXED_AVX2,
+    }
+}
 
 /// The dense code planes of one encoded matrix (the bias column included).
 pub(super) struct PlaneLayout {
