@@ -74,7 +74,10 @@ def counts(walk, kernel, w, lanes):
         groups = (b - 2 * n - inputs * act) / 48
         return [groups, n, 16 * inputs]
     if walk == "plane":
-        cols = (b - inputs * act - n / 2) / 64
+        cols = (b - inputs * act - 1.5 * n) / 64
+        blocks = -(-w["outputs"] // 64)
+        if abs(cols - round(cols)) > 1e-6 or abs(n / 64 - cols * blocks) > 1e-6:
+            sys.exit(f"plane work of {kernel} does not match this script's formula (columns {cols})")
         return [cols, n / 64]
     steps = n / lanes
     windows = inputs // lanes + 1
@@ -161,7 +164,7 @@ def main():
             for w in WALKS:
                 m = f"{cur[w] / t[w]:.2f}" if w in cur else "-"
                 cells.append(f"{t[w] / 1e3:.1f} ({fit[w] / t[w]:.2f}, {m})")
-                if w in cur and w != "window":
+                if w in cur and w in ("column", "row"):
                     scale.append(cur[w] / t[w])
             print(f"| {l} | " + " | ".join(cells) + f" | {pick(t)} | {pick(fit)} | "
                   + (pick(cur) if cur else "-") + " |")

@@ -305,6 +305,9 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
                 if level == IsaLevel::Avx2 && !forced && !dense_walk {
                     assert_eq!(work.entries, 4 * 64, "{}: the plane walk", b.detail());
                 } else {
+                    // Not the plane walk (9001 columns of one block), which would also read more
+                    // entries than it multiplies.
+                    assert_ne!(work.entries, 9001 * 64, "{}", b.detail());
                     assert_eq!(
                         work.entries > work.macs,
                         dense_walk || forced,
@@ -332,8 +335,8 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
             let xq = eie_compress::backend::quantize_input(&l, &finite);
             let work = f.work(Data::Fixed(&xq));
             assert!(
-                work.entries > work.macs,
-                "{}: a walk of every row ({work:?})",
+                work.entries > work.macs && work.entries != 9001 * 64,
+                "{}: a walk of every row, not the plane walk ({work:?})",
                 f.detail()
             );
             let r = eie_compress::backend::reference_fixed(&l, &xq, 1);
@@ -350,10 +353,11 @@ fn eie_row_walk_tiles_and_non_finite_inputs() {
 /// level, on one thread and two: 150 rows (two whole blocks and one of 22; on two threads 128 and 22
 /// rows), about 30 % dense with codes from both halves of the 16-entry table, a bias, 40 % zero
 /// inputs and an infinite input in a column without weights (a zero weight's product must still add
-/// exactly 0). f32 within the reference's bound and, on one thread, bit for bit the column walk's
-/// outputs (the same columns in the same order per row, plus exact zeros); fixed point bit for bit. Then
-/// the pick: at AVX2 the cost model takes the plane walk on a 1000-row layer of 30 % density with half
-/// its inputs non-zero, and builds no planes at 8 % density.
+/// exactly 0). f32 within the reference's bound and bit for bit the one-thread column walk's outputs
+/// (the same columns in the same order per row, plus exact zeros); fixed point bit for bit. Then 128
+/// rows (two whole blocks) without a bias, with an input of zeros (no column to walk) and a dense one.
+/// Then the pick: at AVX2 the cost model takes the plane walk on a 1000-row layer of 30 % density with
+/// half its inputs non-zero, and builds no planes at 8 % density; the portable level never does.
 #[test]
 fn eie_plane_walk_blocks_threads_and_non_finite_inputs() {
     let values = [1.5, -0.5, 0.25, -2.0, 0.75, -1.25, 3.0, -0.125, 2.5, -3.5];
@@ -401,17 +405,16 @@ fn eie_plane_walk_blocks_threads_and_non_finite_inputs() {
                     "{}: {y:?} vs {r:?}: {err:e}",
                     b.detail()
                 );
-                if par == Par::Seq {
-                    let same = y
-                        .iter()
-                        .zip(&by_columns)
-                        .all(|(p, c)| p.to_bits() == c.to_bits());
-                    assert!(
-                        same,
-                        "{}: {y:?} vs the column walk's {by_columns:?}",
-                        b.detail()
-                    );
-                }
+                // Each row adds its columns in the column walk's order, on any number of threads.
+                let same = y
+                    .iter()
+                    .zip(&by_columns)
+                    .all(|(p, c)| p.to_bits() == c.to_bits());
+                assert!(
+                    same,
+                    "{}: {y:?} vs the column walk's {by_columns:?}",
+                    b.detail()
+                );
             }
             let mut f = EieFixed::new(level, par).with_walk(EieWalk::Plane);
             f.prepare(&l, 1).unwrap();
@@ -422,8 +425,29 @@ fn eie_plane_walk_blocks_threads_and_non_finite_inputs() {
             }
         }
     }
-    if !IsaLevel::Avx2.is_available() {
-        return;
+    let l = dense("planes-nobias", 128, 300, w, a, false, false);
+    for xs in [
+        vec![0.0f32; 300],
+        (0..300).map(|j| (j % 5) as f32 - 2.0).collect(),
+    ] {
+        let xq = eie_compress::backend::quantize_input(&l, &xs);
+        let (r, bound) = eie_compress::backend::reference_f64(&l, &xs, 1);
+        let rq = eie_compress::backend::reference_fixed(&l, &xq, 1);
+        for level in IsaLevel::available() {
+            for par in [Par::Seq, Par::Threads(2)] {
+                let mut b = EieF32::new(level, par).with_walk(EieWalk::Plane);
+                b.prepare(&l, 1).unwrap();
+                let mut y = vec![f32::NAN; 128];
+                b.run(Data::F32(&xs), DataMut::F32(&mut y)).unwrap();
+                let (err, ok) = eie_compress::backend::compare_f32(&y, &r, &bound);
+                assert!(ok, "{}: {y:?} vs {r:?}: {err:e}", b.detail());
+                let mut f = EieFixed::new(level, par).with_walk(EieWalk::Plane);
+                f.prepare(&l, 1).unwrap();
+                let mut yq = vec![i16::MIN; 128];
+                f.run(Data::Fixed(&xq), DataMut::Fixed(&mut yq)).unwrap();
+                assert_eq!(yq, rq, "{}", f.detail());
+            }
+        }
     }
     let half = |j: usize| {
         if j.is_multiple_of(2) {
@@ -445,6 +469,12 @@ fn eie_plane_walk_blocks_threads_and_non_finite_inputs() {
         let l = dense("pick", 1000, 512, w, half, false, true);
         let x: Vec<f32> = (0..512).map(half).collect();
         let (r, bound) = eie_compress::backend::reference_f64(&l, &x, 1);
+        let mut portable = CpuKernel::EieF32.backend(IsaLevel::Portable, Par::Seq);
+        portable.prepare(&l, 1).unwrap();
+        assert_ne!(portable.work(Data::F32(&x)).entries, 256 * 16 * 64);
+        if !IsaLevel::Avx2.is_available() {
+            continue;
+        }
         for par in [Par::Seq, Par::Threads(2)] {
             let mut b = CpuKernel::EieF32.backend(IsaLevel::Avx2, par);
             b.prepare(&l, 1).unwrap();

@@ -35,8 +35,8 @@
 //!   entry per lane and step, each entry `v << 5 | c` with `c` its column in the step's sliding window
 //!   of 31 inputs (15 and `v << 4 | c` with AVX2); the inputs and the codebook values are looked up in
 //!   registers (two `vpermt2ps`; with AVX2 two `vpermps` and a blend each), one FMA per step
-//!   ([`WindowLayout`]). It skips no activation either; its own cost model picks it against the column
-//!   walk.
+//!   ([`WindowLayout`]). It skips no activation either; its own cost model prices it against the
+//!   other walks ([`EieData::pick`]).
 //! - **Batch 1, code planes** (AVX2, where it costs less than the column walk on the layer's average
 //!   column; [`plane`]): the 4-bit codes stored densely, zeros included (half a byte per weight: 2
 //!   bytes per stored weight at 25 % density), in blocks of 64 rows; the non-zero inputs' columns,
@@ -266,8 +266,8 @@ const WALK_COST_FIXED_AVX512: WalkCost = WalkCost {
 };
 
 /// The environment variable that forces the batch-1 walk of the CPU EIE kernels (`cpu-eie-f32`,
-/// `cpu-eie-fixed`): `column`, `row`, `window` or `plane`, at any ISA level; unset or empty, the cost models
-/// pick per input. For fitting those models and for sweeps on a new core
+/// `cpu-eie-fixed`): `column`, `row`, `window` or `plane`, at any ISA level; unset or empty, the cost
+/// models pick per input. For fitting those models and for sweeps on a new core
 /// (`EIE_CPU_EIE_WALK=window eie measure --backend cpu-eie-f32 ...`); the record's detail names the
 /// forced walk. Read at prepare, at any batch (a bad value is an error naming the variable); applied at
 /// batch 1 only. [`EieF32::with_walk`] and [`EieFixed::with_walk`] override it.
@@ -1138,9 +1138,10 @@ impl EieData {
         let window_cost = window_cost(level, arithmetic);
         let forced = forced.filter(|_| batch == 1);
         // Batch 1: the column layout (it skips zero activations) and one walk of every entry, cheaper
-        // when few activations are zero (see `row_walk_pays`, `window_pays`): the window walk at
+        // when few activations are zero (`EieData::pick` decides per input): the window walk at
         // AVX-512; at AVX2 the window walk or the row walk, whichever costs less on this layer (neither
-        // skips an activation, so the layer alone decides); the row walk at the portable level.
+        // skips an activation, so the layer alone decides); the row walk at the portable level. At
+        // AVX2 also the code planes, where they pay on the layer's average column (`plane_pays`).
         let plane_cost = plane::plane_cost(arithmetic);
         let (cols, rows, rows1, window, plane) = if batch == 1 {
             let per = rows_per_task(layer.outputs(), threads);
@@ -1278,16 +1279,33 @@ impl EieData {
         .0
     }
 
-    /// Batch 1: the walk for input `x` ([`EieData::pick`]; the forced one without counting).
-    fn walk_for<T: Copy + PartialEq + Default>(
+    /// Batch 1: whether the window walk (where prepared) takes input `x` ([`EieData::pick`] on the
+    /// input's counts, which it takes without listing the non-zero activations; forced: always).
+    fn window_walk_for<T: Copy + PartialEq + Default>(
         &self,
         level: IsaLevel,
         c: &ColumnLayout,
         x: &[T],
-    ) -> Walk {
+    ) -> bool {
+        self.window.is_some()
+            && self.forced.map_or_else(
+                || {
+                    let (cols, walked) = self.column_work(level, c, x);
+                    self.pick(cols, walked) == Walk::Window
+                },
+                |w| w == Walk::Window,
+            )
+    }
+
+    /// Batch 1: the walk for the non-zero activations `nz` (the bias column included) that the scan
+    /// listed ([`EieData::pick`]; the forced one without counting).
+    fn walk_of<T>(&self, c: &ColumnLayout, nz: &[(u32, T)]) -> Walk {
         self.forced.unwrap_or_else(|| {
-            let (cols, walked) = self.column_work(level, c, x);
-            self.pick(cols, walked)
+            let walked = nz
+                .iter()
+                .map(|&(j, _)| c.col_entries[j as usize] as u64)
+                .sum();
+            self.pick(nz.len() as u64, walked)
         })
     }
 
@@ -2128,8 +2146,7 @@ impl Backend for EieF32 {
         };
         let level = self.level;
         if let Some(c) = &d.cols {
-            let walk = d.walk_for(level, c, x);
-            if let Some(w) = d.window.as_ref().filter(|_| walk == Walk::Window) {
+            if let Some(w) = d.window.as_ref().filter(|_| d.window_walk_for(level, c, x)) {
                 let (cb, lanes) = (&d.codebook, w.lanes);
                 w.for_blocks(
                     &self.threads,
@@ -2153,6 +2170,7 @@ impl Backend for EieF32 {
             }
             let mut nz = std::mem::take(&mut d.nz);
             d.scan(x, 1.0f32, d.p.bias.is_some(), &mut nz);
+            let walk = d.walk_of(c, &nz);
             if let Some(r) = d.rows1.as_ref().filter(|_| walk == Walk::Row) {
                 d.nz = nz;
                 let product = |w: f32, a: f32| w * a;
@@ -2341,8 +2359,7 @@ impl Backend for EieFixed {
         let level = self.level;
         let relu = d.p.relu;
         if let Some(c) = &d.cols {
-            let walk = d.walk_for(level, c, x);
-            if let Some(w) = d.window.as_ref().filter(|_| walk == Walk::Window) {
+            if let Some(w) = d.window.as_ref().filter(|_| d.window_walk_for(level, c, x)) {
                 let round = spec.round_bias();
                 let (round_pair, apart) = match i16::try_from(round) {
                     Ok(r) => (r, 0),
@@ -2375,6 +2392,7 @@ impl Backend for EieFixed {
             }
             let mut nz = std::mem::take(&mut self.nzq);
             d.scan(x, self.one, d.p.bias.is_some(), &mut nz);
+            let walk = d.walk_of(c, &nz);
             if let Some(r) = d.rows1.as_ref().filter(|_| walk == Walk::Row) {
                 self.nzq = nz;
                 let product = move |w: i16, a: i16| spec.product(w, a);

@@ -6,7 +6,7 @@
 //! | `cpu-dense-f32` | decoded dense W | no | 4 (zeros included) |
 //! | `cpu-csr-f32` | decoded CSR (f32 value + u32 column) | no | 8 |
 //! | `cpu-eie-f32` | 4-bit codebook index + 12-bit relative index (batch 1, columns; rows or, with AVX-512, 31-column windows where few activations are zero; with AVX2 on layers of about 25 % density, dense 4-bit code planes) | yes (batch 1: column and plane walks) | 2 (planes: 0.5 per weight, zeros included) |
-//! | `cpu-eie-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1) | 2 |
+//! | `cpu-eie-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1: column and plane walks) | 2 (planes: 0.5 per weight, zeros included) |
 //! | `cpu-eie-paper-f32` | the layer's `EieEncoding` itself: 4-bit index + 4-bit relative row, padding, per-PE column pointers | yes (batch 1; all-zero columns at batch B) | 1 (+ padding) |
 //! | `cpu-eie-paper-fixed` | the same, 16-bit fixed-point arithmetic | yes (batch 1; all-zero columns at batch B) | 1 (+ padding) |
 

@@ -98,9 +98,10 @@ impl PlaneLayout {
         self.blocks
     }
 
-    /// The bytes the walk reads per non-zero column: its codes in every block, its 4 product tables.
+    /// The bytes the walk moves per non-zero column: its 4 byte tables written once (64 bytes), and
+    /// in every block its codes (32) and the tables read again (64).
     pub(super) fn column_bytes(&self) -> u64 {
-        (self.blocks * BYTES + 64) as u64
+        (self.blocks * (BYTES + 64) + 64) as u64
     }
 
     /// The model's cost of walking `columns` non-zero columns.
@@ -108,10 +109,10 @@ impl PlaneLayout {
         columns as f64 * (k.column + self.blocks as f64 * k.block)
     }
 
-    /// Walks the non-zero columns `nz` (ascending, each below the planes' column count) into `out`
-    /// (one value per row), with the products of each column's activation from `table` (entry 0, no
-    /// weight, is taken as exactly 0). Threads take whole blocks of rows; `tables` and `planes` are
-    /// scratch.
+    /// Walks the non-zero columns `nz` (each below the planes' column count, asserted; in the column
+    /// walk's order for its sums) into `out` (one value per row), with the products of each column's
+    /// activation from `table` (entry 0, no weight, is taken as exactly 0), at `level` (asserted
+    /// available). Threads take whole blocks of rows; `tables` and `planes` are scratch.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn walk<A, T, F>(
         &self,
@@ -127,12 +128,13 @@ impl PlaneLayout {
         T: Accumulate + Send + Sync,
         F: Fn(A) -> [T; 16] + Sync,
     {
+        const { assert!(std::mem::size_of::<T>() == 4, "4-byte products") };
         assert_eq!(out.len(), self.rows, "one output per row");
         assert!(
-            nz.last().is_none_or(|&(j, _)| (j as usize) < self.cols),
+            nz.iter().all(|&(j, _)| (j as usize) < self.cols),
             "a column beyond the planes"
         );
-        assert_eq!(std::mem::size_of::<T>(), 4, "4-byte products");
+        assert!(level.is_available(), "{level:?} is not available");
         tables.clear();
         tables.extend(nz.iter().map(|&(_, a)| {
             let mut t = table(a);
@@ -144,8 +146,8 @@ impl PlaneLayout {
             planes.clear();
             planes.resize(nz.len(), [0; 64]);
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: every level but the portable one has AVX2 (checked when the kernel was made),
-            // and T is 4 bytes (asserted).
+            // SAFETY: every level but the portable one has AVX2 (`IsaLevel::is_available`, asserted
+            // above), and T is 4 bytes (asserted at compile time).
             unsafe {
                 byte_tables_avx2(tables, planes)
             };
@@ -194,7 +196,7 @@ fn block_scalar<A, T: Accumulate>(
 /// order the two stores give).
 ///
 /// # Safety
-/// AVX2 must be available and `T` 4 bytes.
+/// AVX2 must be available and `T` 4 bytes with no padding (f32 or i32: the only `Accumulate` types).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn byte_tables_avx2<T>(tables: &[[T; 16]], planes: &mut [[u8; 64]]) {
