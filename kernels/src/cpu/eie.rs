@@ -43,7 +43,8 @@
 //!   each column's 16 products split into 4 byte tables that `vpshufb` reads in registers for 32 rows
 //!   at once, accumulators in registers over all columns. It skips zero activations, and every zero
 //!   weight of a walked column costs its lane: it pays on the 1000-row layers of 23-26 % density
-//!   (Alex-8, VGG-8, the real FC8). In f32 its sums are bit for bit the column walk's on one thread.
+//!   (Alex-8, VGG-8, the real FC8). In f32 its sums are bit for bit the one-thread column walk's, on
+//!   any number of threads (each row's columns in the same order).
 //! - **Batch B, row-major**: with 64 samples almost no column is zero in every sample, so activation
 //!   skipping is gone. Rows in tiles of 128, 256 or 512 columns (a cost model picks per layer,
 //!   [`BATCH_TILES`]), each entry `v << 12 | c` with `c` the column within the tile (no serial chain
@@ -2056,8 +2057,8 @@ fn walk_detail(level: IsaLevel, threads: &Threads, d: Option<&EieData>, more: &s
     )
 }
 
-/// The batch-1 walk (`column`, `row`, `window`, `plane`) a CPU EIE backend's detail ([`walk_detail`]) says was
-/// forced, if any.
+/// The batch-1 walk (`column`, `row`, `window`, `plane`) a CPU EIE backend's detail
+/// ([`walk_detail`]) says was forced, if any.
 pub fn forced_walk_in(detail: &str) -> Option<&str> {
     let tag = format!(" walk ({WALK_ENV})");
     detail

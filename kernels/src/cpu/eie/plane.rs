@@ -9,8 +9,9 @@
 //! density, as the column layout's entries). So it pays on dense layers (the 1000-row layers of 23-26 %:
 //! Alex-8, VGG-8, the real FC8) and the cost model ([`PlaneCost`]) picks it per input against the other
 //! walks. Each row's sum takes the columns in the column walk's order (the bias column last), adding
-//! an exact zero for each zero weight: in f32 the outputs are bit-identical to the column walk's on
-//! one thread; fixed point wraps its adds like the other walks.
+//! an exact zero for each zero weight: in f32 the outputs are bit-identical to the one-thread column
+//! walk's, on any number of threads (threads take whole blocks of rows); fixed point wraps its adds
+//! like the other walks.
 
 use super::{Accumulate, IsaLevel, Threads, rows_per_task};
 use eie_compress::{Arithmetic, SparseCodes};
