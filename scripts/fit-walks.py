@@ -93,17 +93,18 @@ FIELDS = {"column": ["column", "column_entry"], "row": ["group", "row_entry", "p
 
 def constants(isa, kernel):
     """The constants eie.rs uses at `isa` for `kernel`: {walk: [coefficients]}."""
-    src = open(os.path.join(ROOT, "kernels/src/cpu/eie.rs")).read()
     fixed = kernel.endswith("fixed")
     walk = ("WALK_COST_FIXED" if fixed else "WALK_COST_F32") + ("_AVX512" if isa == "avx512" else "")
     window = ("WINDOW_COST_FIXED" if fixed else "WINDOW_COST_F32") + ("" if isa == "avx512" else "_AVX2")
+    plane = "PLANE_COST_FIXED_AVX2" if fixed else "PLANE_COST_F32_AVX2"
 
-    def read(name, kind):
+    def read(path, name, kind):
+        src = open(os.path.join(ROOT, path)).read()
         m = re.search(r"const %s: %s = %s \{(.*?)\};" % (name, kind, kind), src, re.S)
         return dict((k, float(v)) for k, v in re.findall(r"(\w+): ([\d.]+)", m.group(1))) if m else None
-    w, v = read(walk, "WalkCost"), read(window, "WindowCost")
-    src = open(os.path.join(ROOT, "kernels/src/cpu/eie/plane.rs")).read()
-    p = read("PLANE_COST_FIXED_AVX2" if fixed else "PLANE_COST_F32_AVX2", "PlaneCost")
+    eie = "kernels/src/cpu/eie.rs"
+    w, v = read(eie, walk, "WalkCost"), read(eie, window, "WindowCost")
+    p = read("kernels/src/cpu/eie/plane.rs", plane, "PlaneCost")
     out = {"plane": [p[f] for f in FIELDS["plane"]]} if p and isa == "avx2" else {}
     if w:
         out["column"] = [w[f] for f in FIELDS["column"]]
